@@ -1,0 +1,50 @@
+/* sl_engine.h - the limiter as an embeddable library: build it from a validated config,
+ * feed bursts of frames from any number of data-path contexts (lcores), read counters. */
+#ifndef SL_ENGINE_H
+#define SL_ENGINE_H
+
+#include <stdint.h>
+#include "sl_config.h"
+#include "sl_diag.h"
+#include "sl_stats.h"
+
+#define SL_BURST_MAX 64
+
+struct sl_engine;
+struct sl_lcore;
+
+struct sl_engine_opts {
+	uint64_t hz;		/* ticks per second of the `now` given to sl_process (TSC hz, or 1e9) */
+	unsigned nb_lcores;	/* data-path contexts to create (>= 1) */
+	uint64_t max_keys;	/* max-keys of dedicated profiles that do not set it (0 = 1M) */
+};
+
+/*
+ * Compile cfg for the clock opts->hz and allocate every table (dedicated profiles' keys are
+ * preallocated here). cfg is not referenced afterwards. Returns 0 or -errno with messages in d.
+ * Control path.
+ */
+int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *opts,
+		     struct sl_engine **out, struct sl_diag *d);
+void sl_engine_free(struct sl_engine *e);
+
+/* Data-path context i (0 <= i < nb_lcores); each used by one thread at a time. */
+struct sl_lcore *sl_engine_lcore(struct sl_engine *e, unsigned i);
+
+enum sl_verdict { SL_V_FORWARD = 0, SL_V_DROP = 1 };
+
+/*
+ * Data path. Parse, classify, police and act on n <= SL_BURST_MAX frames at time `now`
+ * (ticks, non-decreasing per context). data[i] points at the frame, caplen[i] bytes of it are
+ * readable and writable (first segment), len[i] is the frame length as received (the cost in
+ * byte mode). Frames whose exceed action is mark are rewritten in place (DSCP + checksum).
+ * verdict[i] receives SL_V_FORWARD or SL_V_DROP. Returns the number forwarded.
+ * Never allocates, locks, logs or makes a system call.
+ */
+unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
+		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[]);
+
+/* Sum counters over all contexts (safe while they run). Returns 0 or -ENOMEM. */
+int sl_engine_stats(const struct sl_engine *e, struct sl_stats *out);
+
+#endif

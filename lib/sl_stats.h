@@ -1,0 +1,57 @@
+/* sl_stats.h - counters of the engine, summed over lcores on read, and the report JSON
+ * written by both programs. One x-macro table names every per-tenant counter. */
+#ifndef SL_STATS_H
+#define SL_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Per-tenant data-path counters, written by one lcore each, summed on read. */
+#define SL_TENANT_COUNTERS(X)                                                        \
+	X(packets)		/* frames classified to the tenant */                \
+	X(bytes)		/* their frame bytes as received */                  \
+	X(conform_packets)	/* fit every bucket: tokens taken, forwarded */      \
+	X(conform_bytes)                                                             \
+	X(exceed_packets)	/* did not fit: exceed action applied */             \
+	X(exceed_bytes)                                                              \
+	X(keys_created)		/* dedicated: keys inserted into the table */        \
+	X(keys_evicted)		/* dedicated: idle keys removed */                   \
+	X(table_full)		/* dedicated: packets of new keys refused a slot */
+
+struct sl_counts {
+#define SL_X_FIELD(n) uint64_t n;
+	SL_TENANT_COUNTERS(SL_X_FIELD)
+#undef SL_X_FIELD
+};
+
+struct sl_pktbytes {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+struct sl_tenant_stats {
+	char name[64];
+	char profile[64];
+	struct sl_counts c;
+	uint64_t keys;		/* live keys: dedicated = created - evicted; shared = 1 once seen */
+};
+
+struct sl_stats {
+	struct sl_pktbytes total;	/* every frame read */
+	struct sl_pktbytes unmatched;	/* classified to no tenant (malformed not included) */
+	struct sl_pktbytes malformed;	/* could not be parsed far enough to classify */
+	struct sl_pktbytes dropped;	/* every frame the engine told the caller to drop */
+	unsigned nb_tenants;
+	struct sl_tenant_stats *t;	/* owned */
+};
+
+void sl_stats_free(struct sl_stats *s);
+
+/*
+ * The report: {"elapsed_s", "packets", "bytes", "tenants": [{"name", "packets", "bytes",
+ * "conform_packets", "conform_bytes", "exceed_packets", "exceed_bytes", "keys", ...}],
+ * "unmatched": {...}, "malformed": {...}}. Returns 0 or -errno.
+ */
+int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f);
+
+#endif
