@@ -54,4 +54,11 @@ void sl_stats_free(struct sl_stats *s);
  */
 int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f);
 
+/*
+ * Final counters as an operator reads them: one line per tenant with packets, bytes,
+ * conforming and exceeding shares and their average rates over elapsed_s, then unmatched,
+ * malformed and totals.
+ */
+void sl_stats_print(const struct sl_stats *s, double elapsed_s, FILE *f);
+
 #endif

@@ -1,0 +1,89 @@
+/* sl_hash.h - the per-key table's key (one format for IPv4 and IPv6, src-ip, dst-ip, 5-tuple)
+ * and its keyed hash: NH universal hashing with a random secret, so chosen keys cannot collide. */
+#ifndef SL_HASH_H
+#define SL_HASH_H
+
+#include <stdint.h>
+#include <string.h>
+#include "sl_pkt.h"
+#include "sl_config.h"
+
+/* 40 bytes: unused fields are zero so that equal keys are equal bytes. */
+struct sl_key {
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t sport;
+	uint16_t dport;
+	uint8_t proto;
+	uint8_t family;		/* SL_PKT_IPV4, SL_PKT_IPV6 or 0 (not IP) */
+	uint16_t tenant;	/* tenant index: one profile table serves all its tenants */
+} __attribute__((aligned(8)));
+
+_Static_assert(sizeof(struct sl_key) == 40, "sl_key is 40 bytes");
+
+#define SL_HASH_WORDS (sizeof(struct sl_key) / 4)
+
+/*
+ * Secret of the keyed hash: 10 random 32-bit words for NH and 2 for the final mix, drawn at
+ * start-up (sl_hash_seed_random). NH (Black et al., UMAC): for 32-bit words m and key k,
+ * H = sum_i (m[2i] + k[2i] mod 2^32) * (m[2i+1] + k[2i+1] mod 2^32) mod 2^64 is
+ * 2^-32-almost-universal: for any two distinct keys chosen without knowing k, the chance of
+ * an NH collision is at most 2^-32, so an attacker choosing addresses cannot build chains.
+ */
+struct sl_hash_secret {
+	uint32_t k[SL_HASH_WORDS];
+	uint64_t mix;
+};
+
+/* Fill from getrandom(); returns 0 or -errno. Control path. */
+int sl_hash_seed_random(struct sl_hash_secret *s);
+/* Deterministic secret (tests, benchmarks with the seed printed). */
+void sl_hash_seed(struct sl_hash_secret *s, uint64_t seed);
+
+/* Build the key of a parsed packet for a dedicated profile of kind k in tenant t. */
+static inline void sl_key_make(struct sl_key *key, const struct sl_pkt *p, enum sl_keykind k,
+			       uint16_t tenant)
+{
+	memset(key, 0, sizeof(*key));
+	key->family = p->flags & (SL_PKT_IPV4 | SL_PKT_IPV6);
+	key->tenant = tenant;
+	if (k == SL_KEY_DST_IP) {
+		memcpy(key->dst, p->dst, 16);
+		return;
+	}
+	memcpy(key->src, p->src, 16);
+	if (k == SL_KEY_5TUPLE) {
+		memcpy(key->dst, p->dst, 16);
+		key->sport = p->sport;
+		key->dport = p->dport;
+		key->proto = p->proto;
+	}
+}
+
+static inline uint64_t sl_hash(const struct sl_hash_secret *s, const struct sl_key *key)
+{
+	uint32_t w[SL_HASH_WORDS];
+	uint64_t h = 0;
+
+	memcpy(w, key, sizeof(w));
+	for (unsigned i = 0; i < SL_HASH_WORDS; i += 2)
+		h += (uint64_t)(uint32_t)(w[i] + s->k[i]) * (uint32_t)(w[i + 1] + s->k[i + 1]);
+	/* final mix (murmur3 fmix64 with a secret offset): spread NH's output over all bits */
+	h ^= s->mix;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+static inline int sl_key_eq(const struct sl_key *a, const struct sl_key *b)
+{
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
+		(x[4] ^ y[4])) == 0;
+}
+
+#endif

@@ -1,0 +1,138 @@
+/* sl_table.h - per-key state of a dedicated profile: a preallocated, lock-free table of
+ * key -> {last update, tokens}, looked up in three prefetching stages across a burst. */
+#ifndef SL_TABLE_H
+#define SL_TABLE_H
+
+#include <stdint.h>
+#include "sl_hash.h"
+
+/*
+ * Layout. An index of 2^b buckets, each one cache line of 8 slots; a slot is 0 (empty) or
+ * (entry index + 1) << 32 | signature (the hash's upper 32 bits). Entries live in a separate
+ * preallocated array, one per key: the key, the tick of the last update, then one token
+ * counter per bucket of the profile (64 bytes for up to 2 buckets, 128 for 3-4).
+ * A key goes to its primary bucket (hash & mask) if it has a free slot, else to its
+ * alternative (primary ^ f(signature)). The index has max_keys/4..max_keys/2 buckets, so a
+ * bucket holds 2-4 keys on average and both being full is vanishingly rare.
+ * Memory per key at max_keys: entry 64 B + index 16-32 B.
+ *
+ * Concurrency. Lookups take no lock and no atomic read-modify-write. An insert writes the
+ * entry, then publishes it with one compare-and-swap into the first empty slot; inserters of
+ * the same key race for the same slot, so a key is never inserted twice. Slots are only
+ * emptied by the control thread (eviction), which reuses an entry only after an RCU grace
+ * period, so a reader holding an entry pointer within its burst is always safe.
+ * Token updates of one entry are plain stores by the lcore that polices the packet: two
+ * lcores policing the same key in the same instant can lose one update (never corrupt it).
+ */
+struct sl_entry {
+	struct sl_key key;
+	uint64_t last;		/* tick of the last update */
+	uint64_t tokens[];	/* one per bucket of the profile */
+};
+
+struct sl_table;
+
+/* Per-thread allocation cache: entries are taken from the table in chunks. Zero-initialise. */
+struct sl_table_cache {
+	uint32_t next;
+	uint32_t end;
+};
+
+/*
+ * Control path: allocate a table for max_keys keys (1..2^31) with nb_tokens (1..4) counters
+ * per key; memory is committed now (huge pages when the system has them). Returns 0 or -errno.
+ */
+int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_secret *secret,
+		    struct sl_table **out);
+void sl_table_free(struct sl_table *t);
+
+/* Bytes of memory held by the table (index + entries + header). */
+uint64_t sl_table_memory(const struct sl_table *t);
+uint64_t sl_table_capacity(const struct sl_table *t);
+/* Keys currently in the index (walks the index: control path). */
+uint64_t sl_table_count(const struct sl_table *t);
+
+const struct sl_hash_secret *sl_table_secret(const struct sl_table *t);
+
+/* ---- data path: inline stages ---- */
+
+struct sl_table {
+	uint64_t *slots;		/* (mask + 1) * 8 */
+	uint8_t *entries;		/* capacity * entry_size */
+	uint64_t mask;			/* number of buckets - 1 */
+	uint32_t entry_size;
+	uint32_t capacity;
+	uint32_t nb_tokens;
+	uint32_t chunk;			/* entries a cache takes at once */
+	struct sl_hash_secret secret;
+	uint64_t map_bytes;
+	uint32_t next __attribute__((aligned(64)));	/* bump allocator, atomic */
+};
+
+#define SL_TABLE_WAYS 8
+
+static inline uint64_t *sl_table_bucket(const struct sl_table *t, uint64_t bucket)
+{
+	return t->slots + (bucket & t->mask) * SL_TABLE_WAYS;
+}
+
+static inline uint64_t sl_table_alt(uint64_t primary, uint32_t sig)
+{
+	return primary ^ ((uint64_t)sig * 0x9e3779b97f4a7c15ull >> 32 | 1);
+}
+
+static inline struct sl_entry *sl_table_entry(const struct sl_table *t, uint64_t slot)
+{
+	return (struct sl_entry *)(t->entries + (uint64_t)((slot >> 32) - 1) * t->entry_size);
+}
+
+/* Stage 1: hash is sl_hash(secret, key); start loading its primary bucket. */
+static inline void sl_table_prefetch(const struct sl_table *t, uint64_t hash)
+{
+	__builtin_prefetch(sl_table_bucket(t, hash), 0, 3);
+}
+
+/*
+ * Stage 2: the primary bucket's first slot with the key's signature, or 0; starts loading
+ * that entry. The caller confirms it in stage 3.
+ */
+static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
+{
+	const uint64_t *b = sl_table_bucket(t, hash);
+	uint32_t sig = (uint32_t)(hash >> 32);
+
+	for (unsigned i = 0; i < SL_TABLE_WAYS; i++) {
+		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+
+		if (s && (uint32_t)s == sig) {
+			__builtin_prefetch(sl_table_entry(t, s), 1, 3);
+			return s;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Stage 3: the entry of key, inserting it (last = now, tokens = init) if absent.
+ * hint is stage 2's result. *created is set to 1 for a new key. Returns NULL when there is
+ * no room (max_keys reached, or both buckets full).
+ */
+struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache *c,
+				      const struct sl_key *key, uint64_t hash, uint64_t now,
+				      const uint64_t *init, int *created);
+
+static inline struct sl_entry *sl_table_lookup(struct sl_table *t, struct sl_table_cache *c,
+					       const struct sl_key *key, uint64_t hash,
+					       uint64_t hint, uint64_t now,
+					       const uint64_t *init, int *created)
+{
+	if (hint) {
+		struct sl_entry *e = sl_table_entry(t, hint);
+
+		if (sl_key_eq(&e->key, key))
+			return e;
+	}
+	return sl_table_lookup_slow(t, c, key, hash, now, init, created);
+}
+
+#endif
