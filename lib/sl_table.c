@@ -31,14 +31,12 @@ static void *map_memory(uint64_t bytes)
 int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_secret *secret,
 		    struct sl_table **out)
 {
-	uint64_t buckets = 1, want, index_bytes, entry_bytes;
+	uint64_t buckets, index_bytes, entry_bytes;
 	struct sl_table *t;
 
 	if (!max_keys || max_keys > (1ull << 31) || !nb_tokens || nb_tokens > SL_MAX_BUCKETS)
 		return -EINVAL;
-	want = (max_keys + 3) / 4;
-	while (buckets < want)
-		buckets <<= 1;
+	buckets = (max_keys + 1) / 2;
 	t = aligned_alloc(64, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -46,7 +44,7 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 	t->entry_size = sizeof(struct sl_entry) + nb_tokens * 8 <= 64 ? 64 : 128;
 	t->capacity = (uint32_t)max_keys;
 	t->nb_tokens = nb_tokens;
-	t->mask = buckets - 1;
+	t->nb_buckets = buckets;
 	t->chunk = max_keys >= 64 * SL_TABLE_CHUNK ? SL_TABLE_CHUNK : 1;
 	t->secret = *secret;
 	index_bytes = buckets * SL_TABLE_WAYS * sizeof(uint64_t);
@@ -90,8 +88,10 @@ uint64_t sl_table_count(const struct sl_table *t)
 {
 	uint64_t n = 0;
 
-	for (uint64_t i = 0; i < (t->mask + 1) * SL_TABLE_WAYS; i++)
+	for (uint64_t i = 0; i < t->nb_buckets * SL_TABLE_WAYS; i++)
 		n += __atomic_load_n(&t->slots[i], __ATOMIC_RELAXED) != 0;
+	for (unsigned i = 0; i < SL_TABLE_STASH; i++)
+		n += __atomic_load_n(&t->stash[i], __ATOMIC_RELAXED) != 0;
 	return n;
 }
 
@@ -113,10 +113,10 @@ static int entry_alloc(struct sl_table *t, struct sl_table_cache *c, uint32_t *i
 }
 
 /* A key found in the bucket, or NULL; checks every slot with the signature. */
-static struct sl_entry *bucket_find(const struct sl_table *t, const uint64_t *b, uint32_t sig,
-				    const struct sl_key *key)
+static struct sl_entry *bucket_find(const struct sl_table *t, const uint64_t *b, unsigned ways,
+				    uint32_t sig, const struct sl_key *key)
 {
-	for (unsigned i = 0; i < SL_TABLE_WAYS; i++) {
+	for (unsigned i = 0; i < ways; i++) {
 		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
 
 		if (s && (uint32_t)s == sig && sl_key_eq(&sl_table_entry(t, s)->key, key))
@@ -129,12 +129,12 @@ static struct sl_entry *bucket_find(const struct sl_table *t, const uint64_t *b,
  * Publish slot value v into the first free slot of b, unless the key appears first.
  * Returns the entry now holding key, or NULL if b is full.
  */
-static struct sl_entry *bucket_publish(struct sl_table *t, uint64_t *b, uint64_t v,
+static struct sl_entry *bucket_publish(struct sl_table *t, uint64_t *b, unsigned ways, uint64_t v,
 				       const struct sl_key *key)
 {
 	uint32_t sig = (uint32_t)v;
 
-	for (unsigned i = 0; i < SL_TABLE_WAYS; i++) {
+	for (unsigned i = 0; i < ways; i++) {
 		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
 
 		if (!s) {
@@ -149,19 +149,42 @@ static struct sl_entry *bucket_publish(struct sl_table *t, uint64_t *b, uint64_t
 	return NULL;
 }
 
+static uint64_t *alt_bucket(const struct sl_table *t, uint64_t hash)
+{
+	uint64_t n = t->nb_buckets, p = ((hash & 0xffffffffu) * n) >> 32;
+
+	if (n == 1)
+		return NULL;
+	/* any bucket but the primary, chosen by the signature */
+	return t->slots + ((p + 1 + (((hash >> 32) * (n - 1)) >> 32)) % n) * SL_TABLE_WAYS;
+}
+
+static int bucket_full(const uint64_t *b)
+{
+	for (unsigned i = 0; i < SL_TABLE_WAYS; i++)
+		if (!__atomic_load_n(&b[i], __ATOMIC_ACQUIRE))
+			return 0;
+	return 1;
+}
+
+/*
+ * The order primary -> alternative -> stash only moves forward as buckets fill, so two
+ * threads inserting the same new key always race for the same slot (see sl_table.h).
+ */
 struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache *c,
 				      const struct sl_key *key, uint64_t hash, uint64_t now,
 				      const uint64_t *init, int *created)
 {
 	uint32_t sig = (uint32_t)(hash >> 32), idx;
-	uint64_t *b1 = sl_table_bucket(t, hash);
-	uint64_t *b2 = sl_table_bucket(t, sl_table_alt(hash, sig));
+	uint64_t *b1 = sl_table_bucket(t, hash), *b2 = alt_bucket(t, hash);
 	struct sl_entry *e, *got;
 	uint64_t v;
 
-	e = bucket_find(t, b1, sig, key);
-	if (!e && b2 != b1)
-		e = bucket_find(t, b2, sig, key);
+	e = bucket_find(t, b1, SL_TABLE_WAYS, sig, key);
+	if (!e && b2)
+		e = bucket_find(t, b2, SL_TABLE_WAYS, sig, key);
+	if (!e && __atomic_load_n(&t->stash_used, __ATOMIC_ACQUIRE))
+		e = bucket_find(t, t->stash, SL_TABLE_STASH, sig, key);
 	if (e)
 		return e;
 	if (entry_alloc(t, c, &idx))
@@ -171,9 +194,13 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 	e->last = now;
 	memcpy(e->tokens, init, t->nb_tokens * sizeof(uint64_t));
 	v = ((uint64_t)(idx + 1) << 32) | sig;
-	got = bucket_publish(t, b1, v, key);
-	if (!got && b2 != b1)
-		got = bucket_publish(t, b2, v, key);
+	got = bucket_publish(t, b1, SL_TABLE_WAYS, v, key);
+	if (!got && b2)
+		got = bucket_publish(t, b2, SL_TABLE_WAYS, v, key);
+	if (!got && (!b2 || bucket_full(b2))) {
+		__atomic_store_n(&t->stash_used, 1, __ATOMIC_RELEASE);
+		got = bucket_publish(t, t->stash, SL_TABLE_STASH, v, key);
+	}
 	if (got == e) {
 		*created = 1;
 		return e;

@@ -7,14 +7,15 @@
 #include "sl_hash.h"
 
 /*
- * Layout. An index of 2^b buckets, each one cache line of 8 slots; a slot is 0 (empty) or
- * (entry index + 1) << 32 | signature (the hash's upper 32 bits). Entries live in a separate
- * preallocated array, one per key: the key, the tick of the last update, then one token
- * counter per bucket of the profile (64 bytes for up to 2 buckets, 128 for 3-4).
- * A key goes to its primary bucket (hash & mask) if it has a free slot, else to its
- * alternative (primary ^ f(signature)). The index has max_keys/4..max_keys/2 buckets, so a
- * bucket holds 2-4 keys on average and both being full is vanishingly rare.
- * Memory per key at max_keys: entry 64 B + index 16-32 B.
+ * Layout. An index of nb_buckets = max_keys / 2 buckets, each one cache line of 8 slots; a
+ * slot is 0 (empty) or (entry index + 1) << 32 | signature (the hash's upper 32 bits).
+ * Entries live in a separate preallocated array, one per key: the key, the tick of the last
+ * update, then one token counter per bucket of the profile (64 bytes for up to 2 buckets,
+ * 128 for 3-4). A key goes to its primary bucket (low 32 hash bits scaled to nb_buckets) while
+ * it has a free slot, else to its alternative bucket, else to a small stash. With 2 keys per
+ * bucket on average at max_keys, a primary bucket is full for 0.1% of keys and both for about
+ * one key in a million, so a lookup reads one index line and one entry line.
+ * Memory per key at max_keys: entry 64 B + index 32 B = 96 B.
  *
  * Concurrency. Lookups take no lock and no atomic read-modify-write. An insert writes the
  * entry, then publishes it with one compare-and-swap into the first empty slot; inserters of
@@ -56,10 +57,12 @@ const struct sl_hash_secret *sl_table_secret(const struct sl_table *t);
 
 /* ---- data path: inline stages ---- */
 
+#define SL_TABLE_STASH 256
+
 struct sl_table {
-	uint64_t *slots;		/* (mask + 1) * 8 */
+	uint64_t *slots;		/* nb_buckets * 8 */
 	uint8_t *entries;		/* capacity * entry_size */
-	uint64_t mask;			/* number of buckets - 1 */
+	uint64_t nb_buckets;		/* < 2^32 */
 	uint32_t entry_size;
 	uint32_t capacity;
 	uint32_t nb_tokens;
@@ -67,18 +70,16 @@ struct sl_table {
 	struct sl_hash_secret secret;
 	uint64_t map_bytes;
 	uint32_t next __attribute__((aligned(64)));	/* bump allocator, atomic */
+	uint32_t stash_used;				/* slots ever used in stash, atomic */
+	uint64_t stash[SL_TABLE_STASH] __attribute__((aligned(64)));
 };
 
 #define SL_TABLE_WAYS 8
 
-static inline uint64_t *sl_table_bucket(const struct sl_table *t, uint64_t bucket)
+/* Primary bucket of a hash: its low 32 bits scaled to nb_buckets (no division). */
+static inline uint64_t *sl_table_bucket(const struct sl_table *t, uint64_t hash)
 {
-	return t->slots + (bucket & t->mask) * SL_TABLE_WAYS;
-}
-
-static inline uint64_t sl_table_alt(uint64_t primary, uint32_t sig)
-{
-	return primary ^ ((uint64_t)sig * 0x9e3779b97f4a7c15ull >> 32 | 1);
+	return t->slots + (((hash & 0xffffffffu) * t->nb_buckets) >> 32) * SL_TABLE_WAYS;
 }
 
 static inline struct sl_entry *sl_table_entry(const struct sl_table *t, uint64_t slot)
