@@ -1,0 +1,289 @@
+/* test_engine.c - the whole burst pipeline on built frames: shared and dedicated tenants,
+ * first match wins, drop / mark / pass, unmatched and malformed, when-full choices. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "pkt_build.h"
+#include "sl_engine.h"
+
+#define NS 1000000000ull
+
+/* A UDP/IPv4 frame of exactly len bytes from src to dst, optionally VLAN tagged. */
+static void udp4(struct pb *f, int vlan, uint32_t src, uint32_t dst, uint8_t tos, uint32_t len)
+{
+	uint32_t l3, hdr = 14 + (vlan >= 0 ? 4 : 0) + 20 + 8;
+
+	pb_init(f);
+	pb_macs(f);
+	if (vlan >= 0)
+		pb_tag(f, 0x8100, (uint16_t)vlan);
+	pb_u16(f, 0x0800);
+	l3 = pb_ipv4(f, tos, 0, 17, src, dst, 0);
+	pb_udp(f, 1000, 53, (uint16_t)(len - hdr));
+	pb_ipv4_fin(f, l3, 0);
+}
+
+static struct sl_cfg_profile profile(const char *name, enum sl_mode mode, uint64_t rate_bits,
+				     uint64_t burst_bytes, enum sl_action exceed)
+{
+	struct sl_cfg_profile p;
+
+	memset(&p, 0, sizeof(p));
+	strcpy(p.name, name);
+	p.mode = mode;
+	p.key = SL_KEY_SRC_IP;
+	p.unit = SL_UNIT_BITS;
+	p.exceed = exceed;
+	p.dscp = 10;
+	p.nb_buckets = 1;
+	p.b[0] = (struct sl_cfg_bucket){rate_bits, NS, burst_bytes * 8};
+	p.idle_ns = 60 * NS;
+	return p;
+}
+
+struct world {
+	struct sl_config cfg;
+	struct sl_cfg_profile prof[4];
+	struct sl_cfg_tenant ten[4];
+	struct sl_engine *e;
+	struct sl_lcore *lc;
+};
+
+static void add_tenant(struct world *w, const char *name, unsigned prof, uint32_t fields,
+		       int vlan, uint32_t src, uint8_t src_len)
+{
+	struct sl_cfg_tenant *t = &w->ten[w->cfg.nb_tenants++];
+
+	memset(t, 0, sizeof(*t));
+	strcpy(t->name, name);
+	t->profile = prof;
+	t->m.fields = fields;
+	t->m.vlan = (uint16_t)vlan;
+	t->m.family = 4;
+	t->m.src[0] = src >> 24;
+	t->m.src[1] = src >> 16 & 0xff;
+	t->m.src[2] = src >> 8 & 0xff;
+	t->m.src[3] = src & 0xff;
+	t->m.src_len = src_len;
+}
+
+static void build(struct world *w)
+{
+	struct sl_engine_opts o = {.hz = NS, .nb_lcores = 1, .max_keys = 1024};
+	struct sl_diag d = {0};
+
+	w->cfg.path = "test.yaml";
+	w->cfg.profiles = w->prof;
+	w->cfg.tenants = w->ten;
+	assert_int_equal(sl_engine_create(&w->cfg, &o, &w->e, &d), 0);
+	assert_int_equal(d.n, 0);
+	w->lc = sl_engine_lcore(w->e, 0);
+}
+
+/* Send n copies of frame f at time now; returns how many were forwarded. */
+static unsigned send(struct world *w, const struct pb *f, unsigned n, uint64_t now,
+		     uint8_t *last_copy)
+{
+	static uint8_t buf[SL_BURST_MAX][PB_MAX];
+	uint8_t *data[SL_BURST_MAX], verdict[SL_BURST_MAX];
+	uint32_t caplen[SL_BURST_MAX], len[SL_BURST_MAX];
+	unsigned fwd;
+
+	assert_true(n <= SL_BURST_MAX);
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(buf[i], f->b, f->len);
+		data[i] = buf[i];
+		caplen[i] = len[i] = f->len;
+	}
+	fwd = sl_process(w->lc, data, caplen, len, n, now, verdict);
+	for (unsigned i = 0, c = 0; i < n; i++)
+		c += verdict[i] == SL_V_FORWARD, assert_int_equal(c <= fwd, 1);
+	if (last_copy)
+		memcpy(last_copy, buf[n - 1], f->len);
+	return fwd;
+}
+
+static struct sl_stats stats(struct world *w)
+{
+	struct sl_stats s;
+
+	assert_int_equal(sl_engine_stats(w->e, &s), 0);
+	return s;
+}
+
+static void shared_burst_and_refill(void **state)
+{
+	struct world w = {0};
+	struct pb f;
+	struct sl_stats s;
+
+	(void)state;
+	w.prof[0] = profile("p", SL_MODE_SHARED, 800000, 3000, SL_ACT_DROP);
+	w.cfg.nb_profiles = 1;
+	add_tenant(&w, "t", 0, SL_M_VLAN, 100, 0, 0);
+	build(&w);
+	udp4(&f, 100, 0x0a000001, 0x0a000002, 0, 1000);
+	assert_int_equal(send(&w, &f, 5, 0, NULL), 3);
+	/* another source in the same tenant shares the bucket */
+	udp4(&f, 100, 0x0a000009, 0x0a000002, 0, 1000);
+	assert_int_equal(send(&w, &f, 1, 0, NULL), 0);
+	assert_int_equal(send(&w, &f, 2, 10000000, NULL), 1);	/* 10 ms = 1000 B */
+	s = stats(&w);
+	assert_int_equal(s.total.packets, 8);
+	assert_int_equal(s.t[0].c.packets, 8);
+	assert_int_equal(s.t[0].c.bytes, 8000);
+	assert_int_equal(s.t[0].c.conform_packets, 4);
+	assert_int_equal(s.t[0].c.conform_bytes, 4000);
+	assert_int_equal(s.t[0].c.exceed_packets, 4);
+	assert_int_equal(s.dropped.packets, 4);
+	assert_int_equal(s.t[0].keys, 1);
+	assert_string_equal(s.t[0].name, "t");
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
+static void dedicated_keys_and_first_match(void **state)
+{
+	struct world w = {0};
+	struct pb f;
+	struct sl_stats s;
+
+	(void)state;
+	w.prof[0] = profile("ded", SL_MODE_DEDICATED, 800000, 3000, SL_ACT_DROP);
+	w.prof[1] = profile("sh", SL_MODE_SHARED, 800000, 1000, SL_ACT_DROP);
+	w.cfg.nb_profiles = 2;
+	add_tenant(&w, "a", 0, SL_M_SRC, -1, 0x0a010000, 16);	/* 10.1.0.0/16 first */
+	add_tenant(&w, "b", 1, SL_M_SRC, -1, 0x0a000000, 8);	/* then 10.0.0.0/8 */
+	build(&w);
+	for (uint32_t src = 1; src <= 10; src++) {
+		udp4(&f, -1, 0x0a010000 + src, 0x01020304, 0, 1000);
+		assert_int_equal(send(&w, &f, 4, 0, NULL), 3);	/* each key its own burst */
+	}
+	udp4(&f, -1, 0x0a020001, 0x01020304, 0, 1000);	/* 10.2.0.1 -> tenant b */
+	assert_int_equal(send(&w, &f, 4, 0, NULL), 1);
+	s = stats(&w);
+	assert_int_equal(s.t[0].c.packets, 40);
+	assert_int_equal(s.t[0].c.conform_packets, 30);
+	assert_int_equal(s.t[0].keys, 10);
+	assert_int_equal(s.t[0].c.keys_created, 10);
+	assert_int_equal(s.t[1].c.packets, 4);
+	assert_int_equal(s.t[1].c.conform_packets, 1);
+	assert_int_equal(s.unmatched.packets, 0);
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
+static void mark_and_pass(void **state)
+{
+	struct world w = {0};
+	struct pb f;
+	struct sl_stats s;
+	uint8_t out[PB_MAX];
+
+	(void)state;
+	w.prof[0] = profile("m", SL_MODE_SHARED, 800000, 1000, SL_ACT_MARK);
+	w.prof[0].dscp = 46;
+	w.prof[1] = profile("p", SL_MODE_SHARED, 800000, 1000, SL_ACT_PASS);
+	w.cfg.nb_profiles = 2;
+	add_tenant(&w, "marked", 0, SL_M_VLAN, 1, 0, 0);
+	add_tenant(&w, "shadow", 1, SL_M_VLAN, 2, 0, 0);
+	build(&w);
+	udp4(&f, 1, 0x0a000001, 0x0a000002, 0x01 /* ECN */, 1000);
+	assert_int_equal(send(&w, &f, 1, 0, out), 1);
+	assert_int_equal(out[18 + 1], 0x01);		/* conforming: untouched */
+	assert_int_equal(send(&w, &f, 1, 0, out), 1);	/* exceeding: forwarded, marked */
+	assert_int_equal(out[18 + 1], 46 << 2 | 0x01);
+	assert_int_equal(pb_csum(out + 18, 20), 0);	/* header checksum still valid */
+	udp4(&f, 2, 0x0a000001, 0x0a000002, 0, 1000);
+	assert_int_equal(send(&w, &f, 3, 0, out), 3);	/* shadow mode forwards everything */
+	assert_int_equal(out[18 + 1], 0);
+	s = stats(&w);
+	assert_int_equal(s.t[0].c.exceed_packets, 1);
+	assert_int_equal(s.t[1].c.conform_packets, 1);
+	assert_int_equal(s.t[1].c.exceed_packets, 2);
+	assert_int_equal(s.dropped.packets, 0);
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
+static void unmatched_and_malformed(void **state)
+{
+	struct world w = {0};
+	struct pb f;
+	struct sl_stats s;
+
+	(void)state;
+	w.prof[0] = profile("p", SL_MODE_SHARED, 800000, 1000, SL_ACT_DROP);
+	w.cfg.nb_profiles = 1;
+	w.cfg.unmatched = SL_ACT_DROP;
+	add_tenant(&w, "t", 0, SL_M_VLAN, 7, 0, 0);
+	build(&w);
+	udp4(&f, 8, 0x0a000001, 0x0a000002, 0, 100);	/* other VLAN */
+	assert_int_equal(send(&w, &f, 2, 0, NULL), 0);
+	f.len = 14 + 4 + 10;				/* truncated IPv4 header */
+	assert_int_equal(send(&w, &f, 1, 0, NULL), 0);
+	s = stats(&w);
+	assert_int_equal(s.unmatched.packets, 2);
+	assert_int_equal(s.unmatched.bytes, 200);
+	assert_int_equal(s.malformed.packets, 1);
+	assert_int_equal(s.malformed.bytes, 28);
+	assert_int_equal(s.total.packets, 3);
+	assert_int_equal(s.dropped.packets, 3);
+	assert_int_equal(s.t[0].c.packets, 0);
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
+static void when_full(void **state)
+{
+	const enum sl_when_full modes[] = {SL_FULL_SHARED, SL_FULL_PASS, SL_FULL_DROP};
+	const unsigned fwd_expect[] = {1, 4, 0};	/* packets 3..6 of keys past max-keys */
+
+	(void)state;
+	for (unsigned m = 0; m < 3; m++) {
+		struct world w = {0};
+		struct pb f;
+		struct sl_stats s;
+		unsigned fwd = 0;
+
+		w.prof[0] = profile("d", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+		w.prof[0].max_keys = 2;
+		w.prof[0].when_full = modes[m];
+		w.cfg.nb_profiles = 1;
+		add_tenant(&w, "t", 0, 0, -1, 0, 0);
+		build(&w);
+		for (uint32_t src = 1; src <= 6; src++) {
+			udp4(&f, -1, 0x0a000000 + src, 0x01020304, 0, 1000);
+			unsigned got = send(&w, &f, 1, 0, NULL);
+
+			if (src <= 2)
+				assert_int_equal(got, 1);	/* own keys */
+			else
+				fwd += got;
+		}
+		assert_int_equal(fwd, fwd_expect[m]);
+		s = stats(&w);
+		assert_int_equal(s.t[0].c.table_full, 4);
+		assert_int_equal(s.t[0].keys, 2);
+		sl_stats_free(&s);
+		sl_engine_free(w.e);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(shared_burst_and_refill),
+		cmocka_unit_test(dedicated_keys_and_first_match),
+		cmocka_unit_test(mark_and_pass),
+		cmocka_unit_test(unmatched_and_malformed),
+		cmocka_unit_test(when_full),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
