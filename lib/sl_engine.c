@@ -29,10 +29,9 @@ struct sl_prof {
 	char name[SL_NAME_MAX];
 } __attribute__((aligned(64)));
 
-/* Mutable tokens of a shared tenant (and the overflow set of a dedicated one). */
+/* Mutable buckets of a shared tenant (and the overflow set of a dedicated one). */
 struct sl_tstate {
-	uint64_t last;
-	uint64_t tokens[SL_MAX_BUCKETS];
+	struct sl_tb_state st[SL_MAX_BUCKETS];
 } __attribute__((aligned(64)));
 
 struct sl_tenant_rt {
@@ -51,6 +50,7 @@ struct sl_lcore {
 	uint64_t hash[SL_BURST_MAX];
 	uint64_t hint[SL_BURST_MAX];
 	uint16_t tenant[SL_BURST_MAX];
+	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */
 } __attribute__((aligned(64)));
 
 struct sl_engine {
@@ -62,6 +62,7 @@ struct sl_engine {
 	struct sl_tstate *shared;		/* per tenant */
 	struct sl_tstate *overflow;		/* per tenant: when-full: shared */
 	uint8_t unmatched;			/* SL_ACT_PASS or SL_ACT_DROP */
+	uint8_t multi;				/* more than one lcore: atomic bucket updates */
 	unsigned nb_lcores;
 	struct sl_lcore *lc;
 	uint64_t hz;
@@ -76,16 +77,90 @@ static inline void count(struct sl_pktbytes *c, uint32_t len)
 	c->bytes += len;
 }
 
-static inline int police(const struct sl_prof *p, uint64_t *last, uint64_t *tokens,
-			 uint64_t now, uint32_t len)
+static inline uint64_t cost_units(const struct sl_prof *p, uint32_t len)
 {
-	uint64_t units = p->bytes ? (uint64_t)(len < SL_COST_MAX_BYTES ? len : SL_COST_MAX_BYTES) * 8
-				  : 1;
-	int ok = sl_tb_take(p->tb, p->nb, tokens, sl_tb_elapsed(now, *last), units);
+	return p->bytes ? (uint64_t)(len < SL_COST_MAX_BYTES ? len : SL_COST_MAX_BYTES) * 8 : 1;
+}
 
-	if ((int64_t)(now - *last) > 0)
-		*last = now;
-	return ok;
+/*
+ * Several lcores, one packet: take from every bucket with a CAS each; if a later bucket is
+ * short, give back what the earlier ones gave (all or nothing).
+ */
+static int police_atomic(const struct sl_prof *p, struct sl_tb_state *st, uint64_t now,
+			 uint64_t units)
+{
+	for (unsigned b = 0; b < p->nb; b++) {
+		uint64_t c = units << p->tb[b].shift;
+
+		if (!sl_tb_take_shared(&p->tb[b], &st[b], now, c, c, NULL)) {
+			while (b--)
+				sl_tb_give_back(&p->tb[b], &st[b], units << p->tb[b].shift);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static inline int police(const struct sl_engine *e, const struct sl_prof *p,
+			 struct sl_tb_state *st, uint64_t now, uint32_t len)
+{
+	if (e->multi)
+		return police_atomic(p, st, now, cost_units(p, len));
+	return sl_tb_take_state(p->tb, p->nb, st, now, cost_units(p, len));
+}
+
+/*
+ * Several lcores, shared tenant: decide every packet of tenant t in this burst (from index
+ * `first` on) against one snapshot of its buckets, in order, then publish with one CAS per
+ * bucket; retry on contention. One atomic per bucket per burst, never one per packet, and
+ * the decisions are exactly those of the packets arriving one after the other at `now`.
+ */
+static void police_shared_burst(struct sl_lcore *lc, const struct sl_prof *p, uint16_t t,
+				unsigned first, unsigned n, const uint32_t len[], uint64_t now)
+{
+	struct sl_tb_state *st = lc->e->shared[t].st, old[SL_MAX_BUCKETS];
+	uint64_t v[SL_MAX_BUCKETS], take[SL_MAX_BUCKETS];
+
+	for (unsigned b = 0; b < p->nb; b++)
+		old[b] = (struct sl_tb_state){__atomic_load_n(&st[b].last, __ATOMIC_RELAXED),
+					      __atomic_load_n(&st[b].tokens, __ATOMIC_RELAXED)};
+	for (;;) {
+		unsigned b;
+
+		for (b = 0; b < p->nb; b++) {
+			v[b] = sl_tb_refill(&p->tb[b], old[b].tokens, sl_tb_elapsed(now, old[b].last));
+			take[b] = 0;
+		}
+		for (unsigned i = first; i < n; i++) {
+			uint64_t u;
+			int ok = 1;
+
+			if (lc->tenant[i] != t)
+				continue;
+			u = cost_units(p, len[i]);
+			for (b = 0; b < p->nb; b++)
+				ok &= v[b] >= u << p->tb[b].shift;
+			for (b = 0; ok && b < p->nb; b++) {
+				v[b] -= u << p->tb[b].shift;
+				take[b] += u << p->tb[b].shift;
+			}
+			lc->shared_ok[i] = (int8_t)ok;
+		}
+		for (b = 0; b < p->nb; b++) {
+			struct sl_tb_state nw = {(int64_t)(now - old[b].last) > 0 ? now : old[b].last,
+						 v[b]};
+
+			if (!sl_tb_cas(&st[b], &old[b], nw))
+				break;	/* old[b] now holds the current state */
+		}
+		if (b == p->nb)
+			return;
+		while (b--) {
+			sl_tb_give_back(&p->tb[b], &st[b], take[b]);
+			old[b] = (struct sl_tb_state){__atomic_load_n(&st[b].last, __ATOMIC_RELAXED),
+						      __atomic_load_n(&st[b].tokens, __ATOMIC_RELAXED)};
+		}
+	}
 }
 
 /* Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop). */
@@ -94,19 +169,16 @@ static inline int decide(struct sl_lcore *lc, unsigned i, uint64_t now, uint32_t
 	struct sl_engine *e = lc->e;
 	uint16_t t = lc->tenant[i];
 	const struct sl_prof *p = e->tenant[t].prof;
-	struct sl_tstate *st;
 	struct sl_entry *en;
 	int created = 0;
 
-	if (p->mode == SL_MODE_SHARED) {
-		st = &e->shared[t];
-		return police(p, &st->last, st->tokens, now, len);
-	}
+	if (p->mode == SL_MODE_SHARED)
+		return e->multi ? lc->shared_ok[i] : police(e, p, e->shared[t].st, now, len);
 	en = sl_table_lookup(p->table, &lc->cache[p - e->prof], &lc->key[i], lc->hash[i],
 			     lc->hint[i], now, p->full, &created);
 	if (en) {
 		lc->tc[t].keys_created += (uint64_t)created;
-		return police(p, &en->last, en->tokens, now, len);
+		return police(e, p, en->st, now, len);
 	}
 	lc->tc[t].table_full++;
 	switch (p->when_full) {
@@ -115,8 +187,24 @@ static inline int decide(struct sl_lcore *lc, unsigned i, uint64_t now, uint32_t
 	case SL_FULL_DROP:
 		return -1;
 	default:
-		st = &e->overflow[t];
-		return police(p, &st->last, st->tokens, now, len);
+		return police(e, p, e->overflow[t].st, now, len);
+	}
+}
+
+/* Several lcores: decide the shared tenants' packets of the burst, one group per tenant. */
+static void police_shared_bursts(struct sl_lcore *lc, const uint32_t len[], unsigned n,
+				 uint64_t now)
+{
+	struct sl_engine *e = lc->e;
+
+	for (unsigned i = 0; i < n; i++)
+		lc->shared_ok[i] = -2;	/* not decided yet */
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t t = lc->tenant[i];
+
+		if (t != SL_NO_TENANT && lc->shared_ok[i] == -2 &&
+		    e->tenant[t].prof->mode == SL_MODE_SHARED)
+			police_shared_burst(lc, e->tenant[t].prof, t, i, n, len, now);
 	}
 }
 
@@ -150,6 +238,8 @@ unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t c
 		if (t != SL_NO_TENANT && e->tenant[t].prof->table)
 			lc->hint[i] = sl_table_probe(e->tenant[t].prof->table, lc->hash[i]);
 	}
+	if (e->multi)
+		police_shared_bursts(lc, len, n, now);
 	/* stage 3: police and act */
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t t = lc->tenant[i];
@@ -262,6 +352,7 @@ int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o
 	e->nb_tenants = cfg->nb_tenants;
 	e->nb_lcores = o->nb_lcores;
 	e->unmatched = (uint8_t)cfg->unmatched;
+	e->multi = o->nb_lcores > 1;
 	r = sl_hash_seed_random(&e->secret);
 	if (r)
 		goto fail;
@@ -286,8 +377,8 @@ int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o
 		e->tenant[t].prof = p;
 		memcpy(e->tenant[t].name, cfg->tenants[t].name, sizeof(e->tenant[t].name));
 		/* buckets start full; last = 0 means "at the beginning of time" */
-		sl_tb_fill(p->tb, p->nb, e->shared[t].tokens);
-		sl_tb_fill(p->tb, p->nb, e->overflow[t].tokens);
+		sl_tb_state_fill(p->tb, p->nb, e->shared[t].st, 0);
+		sl_tb_state_fill(p->tb, p->nb, e->overflow[t].st, 0);
 	}
 	r = -ENOMEM;
 	for (unsigned l = 0; l < o->nb_lcores; l++) {

@@ -11,7 +11,7 @@
  * Returns 0, or -EINVAL when the frame is malformed (p->flags has SL_PKT_MALFORMED):
  * Ethernet header or VLAN tag truncated; IPv4/IPv6 header truncated or inconsistent
  * (version, IHL < 5, header longer than the frame); an IPv6 extension header chain
- * truncated; a TCP/UDP first fragment or unfragmented packet whose ports are truncated.
+ * truncated or longer than 8 headers; a TCP/UDP first fragment or unfragmented packet whose ports are truncated.
  * Non-IP ethertypes are not malformed: l3 flags stay clear, proto 0.
  * ICMP and other protocols: not malformed, no ports.
  */

@@ -11,7 +11,7 @@
 #define SL_PKT_MALFORMED 0x01	/* L2/L3/L4 headers truncated or inconsistent: not classifiable */
 #define SL_PKT_IPV4 0x02	/* src/dst hold an IPv4 address in bytes 0..3, rest zero */
 #define SL_PKT_IPV6 0x04	/* src/dst hold an IPv6 address */
-#define SL_PKT_PORTS 0x08	/* sport/dport valid (TCP/UDP header present in this frame) */
+#define SL_PKT_PORTS 0x08	/* sport/dport valid (TCP, UDP, SCTP or UDP-Lite header here) */
 #define SL_PKT_FRAG 0x10	/* IP fragment (first or later); later ones carry no ports */
 
 struct sl_pkt {

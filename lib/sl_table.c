@@ -41,7 +41,8 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 	if (!t)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
-	t->entry_size = sizeof(struct sl_entry) + nb_tokens * 8 <= 64 ? 64 : 128;
+	t->entry_size = sizeof(struct sl_entry) + nb_tokens * sizeof(struct sl_tb_state) <= 64 ? 64
+										     : 128;
 	t->capacity = (uint32_t)max_keys;
 	t->nb_tokens = nb_tokens;
 	t->nb_buckets = buckets;
@@ -191,8 +192,8 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 		return NULL;
 	e = (struct sl_entry *)(t->entries + (uint64_t)idx * t->entry_size);
 	e->key = *key;
-	e->last = now;
-	memcpy(e->tokens, init, t->nb_tokens * sizeof(uint64_t));
+	for (unsigned i = 0; i < t->nb_tokens; i++)
+		e->st[i] = (struct sl_tb_state){now, init[i]};
 	v = ((uint64_t)(idx + 1) << 32) | sig;
 	got = bucket_publish(t, b1, SL_TABLE_WAYS, v, key);
 	if (!got && b2)

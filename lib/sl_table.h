@@ -5,30 +5,30 @@
 
 #include <stdint.h>
 #include "sl_hash.h"
+#include "sl_tb.h"
 
 /*
  * Layout. An index of nb_buckets = max_keys / 2 buckets, each one cache line of 8 slots; a
  * slot is 0 (empty) or (entry index + 1) << 32 | signature (the hash's upper 32 bits).
- * Entries live in a separate preallocated array, one per key: the key, the tick of the last
- * update, then one token counter per bucket of the profile (64 bytes for up to 2 buckets,
- * 128 for 3-4). A key goes to its primary bucket (low 32 hash bits scaled to nb_buckets) while
+ * Entries live in a separate preallocated array, one per key: the key, then one bucket state
+ * {last update, tokens} per bucket of the profile (64 bytes for one bucket, 128 for 2-4). A key goes to its primary bucket (low 32 hash bits scaled to nb_buckets) while
  * it has a free slot, else to its alternative bucket, else to a small stash. With 2 keys per
  * bucket on average at max_keys, a primary bucket is full for 0.1% of keys and both for about
  * one key in a million, so a lookup reads one index line and one entry line.
- * Memory per key at max_keys: entry 64 B + index 32 B = 96 B.
+ * Memory per key at max_keys: entry 64 B + index 32 B = 96 B (160 B with extra limits).
  *
  * Concurrency. Lookups take no lock and no atomic read-modify-write. An insert writes the
  * entry, then publishes it with one compare-and-swap into the first empty slot; inserters of
  * the same key race for the same slot, so a key is never inserted twice. Slots are only
  * emptied by the control thread (eviction), which reuses an entry only after an RCU grace
  * period, so a reader holding an entry pointer within its burst is always safe.
- * Token updates of one entry are plain stores by the lcore that polices the packet: two
- * lcores policing the same key in the same instant can lose one update (never corrupt it).
+ * Bucket states are updated by the engine: plain stores with one lcore, a 16-byte CAS per
+ * bucket when several lcores may police the same key (sl_tb_take_shared).
  */
 struct sl_entry {
 	struct sl_key key;
-	uint64_t last;		/* tick of the last update */
-	uint64_t tokens[];	/* one per bucket of the profile */
+	uint64_t pad;
+	struct sl_tb_state st[];	/* one per bucket of the profile */
 };
 
 struct sl_table;
@@ -114,7 +114,7 @@ static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
 }
 
 /*
- * Stage 3: the entry of key, inserting it (last = now, tokens = init) if absent.
+ * Stage 3: the entry of key, inserting it (every bucket {now, init[i]}) if absent.
  * hint is stage 2's result. *created is set to 1 for a new key. Returns NULL when there is
  * no room (max_keys reached, or both buckets full).
  */

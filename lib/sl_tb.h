@@ -36,6 +36,15 @@ struct sl_tb_params {
 _Static_assert(sizeof(struct sl_tb_params) == 32, "two bucket params per cache line");
 
 /*
+ * Mutable state of one bucket: the tick of its last update and its tokens, 16-byte aligned so
+ * that lcores sharing it update both with one 16-byte compare-and-swap (sl_tb_cas).
+ */
+struct sl_tb_state {
+	uint64_t last;
+	uint64_t tokens;
+} __attribute__((aligned(16)));
+
+/*
  * Control path: compile one bucket for a clock of hz ticks per second; unit selects the
  * byte-mode cost bound. Returns 0, or -ERANGE when the rate is too small for its burst to be
  * kept exact (message in *err).
@@ -53,45 +62,119 @@ static inline void sl_tb_fill(const struct sl_tb_params *p, unsigned nb, uint64_
 		tokens[i] = p[i].burst;
 }
 
+/* State of a full bucket set at tick now. */
+static inline void sl_tb_state_fill(const struct sl_tb_params *p, unsigned nb,
+				    struct sl_tb_state *s, uint64_t now)
+{
+	for (unsigned i = 0; i < nb; i++)
+		s[i] = (struct sl_tb_state){now, p[i].burst};
+}
+
 /* Elapsed ticks since last, 0 when the clock went backwards (lcores, out-of-order captures). */
 static inline uint64_t sl_tb_elapsed(uint64_t now, uint64_t last)
 {
 	return (int64_t)(now - last) > 0 ? now - last : 0;
 }
 
+/* Tokens after refilling for dt ticks, capped at the burst. */
+static inline uint64_t sl_tb_refill(const struct sl_tb_params *p, uint64_t tokens, uint64_t dt)
+{
+	uint64_t d = dt < p->fill_ticks ? dt : p->fill_ticks;
+	uint64_t t = tokens + d * p->rate;
+
+	return t < p->burst ? t : p->burst;
+}
+
 /*
- * Data path. Refill nb buckets by dt ticks, then take `units` tokens (frame bytes * 8, or 1)
- * from every one of them if each holds at least that many; take nothing otherwise.
- * Returns 1 (conform) or 0 (exceed). units <= 65535 * 8.
+ * Data path, one owner: the same on per-bucket states (each with its own last update).
+ * Returns 1 (conform: units taken from every bucket) or 0 (exceed: only refilled).
  */
 static inline __attribute__((always_inline)) int
-sl_tb_take(const struct sl_tb_params *p, unsigned nb, uint64_t *tokens, uint64_t dt,
-	   uint64_t units)
+sl_tb_take_state(const struct sl_tb_params *p, unsigned nb, struct sl_tb_state *s, uint64_t now,
+		 uint64_t units)
 {
 	uint64_t v[SL_MAX_BUCKETS], c[SL_MAX_BUCKETS];
 	int ok = 1;
 
 	for (unsigned i = 0; i < nb; i++) {
-		uint64_t d = dt < p[i].fill_ticks ? dt : p[i].fill_ticks;
-		uint64_t t = tokens[i] + d * p[i].rate;
-
-		t = t < p[i].burst ? t : p[i].burst;
+		v[i] = sl_tb_refill(&p[i], s[i].tokens, sl_tb_elapsed(now, s[i].last));
 		c[i] = units << p[i].shift;
-		ok &= t >= c[i];
-		v[i] = t;
+		ok &= v[i] >= c[i];
 	}
-	for (unsigned i = 0; i < nb; i++)
-		tokens[i] = ok ? v[i] - c[i] : v[i];
+	for (unsigned i = 0; i < nb; i++) {
+		s[i].tokens = ok ? v[i] - c[i] : v[i];
+		s[i].last = (int64_t)(now - s[i].last) > 0 ? now : s[i].last;
+	}
 	return ok;
+}
+
+/*
+ * 16-byte compare-and-swap of a bucket state: if *p equals *expected, store desired and return
+ * 1; else copy the current value into *expected and return 0. Full barrier.
+ */
+static inline int sl_tb_cas(struct sl_tb_state *p, struct sl_tb_state *expected,
+			    struct sl_tb_state desired)
+{
+#if defined(__x86_64__)
+	uint8_t ok;
+
+	__asm__ __volatile__("lock cmpxchg16b %1; setz %0"
+			     : "=q"(ok), "+m"(*p), "+a"(expected->last), "+d"(expected->tokens)
+			     : "b"(desired.last), "c"(desired.tokens)
+			     : "memory", "cc");
+	return ok;
+#else
+	return __atomic_compare_exchange((unsigned __int128 *)p, (unsigned __int128 *)expected,
+					 (unsigned __int128 *)&desired, 0, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST);
+#endif
+}
+
+/*
+ * Data path, shared between threads: refill bucket state *s at now and take `take` tokens
+ * from it if it holds at least `need` of them (need >= take; need = take for one packet).
+ * Lock-free: one 16-byte CAS when uncontended. Returns 1 when taken, 0 when not enough (the
+ * state is still refilled). *seen, if not NULL, receives the refilled tokens before taking.
+ */
+static inline int sl_tb_take_shared(const struct sl_tb_params *p, struct sl_tb_state *s,
+				    uint64_t now, uint64_t need, uint64_t take, uint64_t *seen)
+{
+	struct sl_tb_state old = {__atomic_load_n(&s->last, __ATOMIC_RELAXED),
+				  __atomic_load_n(&s->tokens, __ATOMIC_RELAXED)};
+
+	for (;;) {
+		uint64_t v = sl_tb_refill(p, old.tokens, sl_tb_elapsed(now, old.last));
+		int ok = v >= need;
+		struct sl_tb_state nw = {(int64_t)(now - old.last) > 0 ? now : old.last,
+					 ok ? v - take : v};
+
+		if (seen)
+			*seen = v;
+		if (sl_tb_cas(s, &old, nw))
+			return ok;
+	}
+}
+
+/* Data path, shared: give back tokens taken by sl_tb_take_shared (capped at the burst). */
+static inline void sl_tb_give_back(const struct sl_tb_params *p, struct sl_tb_state *s,
+				   uint64_t tokens)
+{
+	struct sl_tb_state old = {__atomic_load_n(&s->last, __ATOMIC_RELAXED),
+				  __atomic_load_n(&s->tokens, __ATOMIC_RELAXED)};
+
+	for (;;) {
+		uint64_t v = old.tokens + tokens;
+		struct sl_tb_state nw = {old.last, v < p->burst ? v : p->burst};
+
+		if (sl_tb_cas(s, &old, nw))
+			return;
+	}
 }
 
 /* Tokens (whole units, rounded down) bucket i would hold at dt ticks after its update. */
 static inline uint64_t sl_tb_peek(const struct sl_tb_params *p, uint64_t tokens, uint64_t dt)
 {
-	uint64_t d = dt < p->fill_ticks ? dt : p->fill_ticks;
-	uint64_t t = tokens + d * p->rate;
-
-	return (t < p->burst ? t : p->burst) >> p->shift;
+	return sl_tb_refill(p, tokens, dt) >> p->shift;
 }
 
 #endif

@@ -30,10 +30,11 @@ struct tb1 {
 
 static int send(struct tb1 *b, uint64_t now, uint64_t bytes)
 {
-	int ok = sl_tb_take(&b->p, 1, &b->tokens, sl_tb_elapsed(now, b->last), bytes * 8);
+	struct sl_tb_state st = {b->last, b->tokens};
+	int ok = sl_tb_take_state(&b->p, 1, &st, now, bytes * 8);
 
-	if ((int64_t)(now - b->last) > 0)
-		b->last = now;
+	b->last = st.last;
+	b->tokens = st.tokens;
 	return ok;
 }
 
@@ -147,19 +148,20 @@ static void packet_mode(void **state)
 {
 	/* 1000 pps, burst 10 packets: size does not matter */
 	struct sl_tb_params p = mk(1000, NS, 10, SL_UNIT_PACKETS, TSC);
-	uint64_t tok, ok = 0;
+	struct sl_tb_state st;
+	uint64_t ok = 0;
 
 	(void)state;
-	sl_tb_fill(&p, 1, &tok);
+	sl_tb_state_fill(&p, 1, &st, 0);
 	for (int i = 0; i < 20; i++)
-		ok += (uint64_t)sl_tb_take(&p, 1, &tok, 0, 1);
+		ok += (uint64_t)sl_tb_take_state(&p, 1, &st, 0, 1);
 	assert_int_equal(ok, 10);
 	/* 1 ms of TSC later: exactly one more */
-	assert_int_equal(sl_tb_take(&p, 1, &tok, TSC / 1000, 1), 1);
-	assert_int_equal(sl_tb_take(&p, 1, &tok, 0, 1), 0);
+	assert_int_equal(sl_tb_take_state(&p, 1, &st, TSC / 1000, 1), 1);
+	assert_int_equal(sl_tb_take_state(&p, 1, &st, TSC / 1000, 1), 0);
 	/* half a millisecond: none */
-	assert_int_equal(sl_tb_take(&p, 1, &tok, TSC / 2000, 1), 0);
-	assert_int_equal(sl_tb_take(&p, 1, &tok, TSC / 2000, 1), 1);
+	assert_int_equal(sl_tb_take_state(&p, 1, &st, TSC / 1000 + TSC / 2000, 1), 0);
+	assert_int_equal(sl_tb_take_state(&p, 1, &st, TSC / 1000 + TSC / 1000, 1), 1);
 }
 
 static void all_or_nothing(void **state)
@@ -167,23 +169,23 @@ static void all_or_nothing(void **state)
 	/* big 8mbit/20000B bucket and a window of 5000 B per minute */
 	struct sl_tb_params p[2] = {mk(8000000, NS, 20000 * 8, SL_UNIT_BITS, NS),
 				    mk(5000 * 8, 60 * NS, 5000 * 8, SL_UNIT_BITS, NS)};
-	uint64_t tok[2];
+	struct sl_tb_state st[2];
 
 	(void)state;
-	sl_tb_fill(p, 2, tok);
-	assert_int_equal(sl_tb_take(p, 2, tok, 0, 4000 * 8), 1);
-	assert_int_equal(sl_tb_peek(&p[0], tok[0], 0), 16000 * 8);
-	assert_int_equal(sl_tb_peek(&p[1], tok[1], 0), 1000 * 8);
+	sl_tb_state_fill(p, 2, st, 0);
+	assert_int_equal(sl_tb_take_state(p, 2, st, 0, 4000 * 8), 1);
+	assert_int_equal(sl_tb_peek(&p[0], st[0].tokens, 0), 16000 * 8);
+	assert_int_equal(sl_tb_peek(&p[1], st[1].tokens, 0), 1000 * 8);
 	/* 2000 B fits the first bucket, not the window: nothing is taken from either */
-	assert_int_equal(sl_tb_take(p, 2, tok, 0, 2000 * 8), 0);
-	assert_int_equal(sl_tb_peek(&p[0], tok[0], 0), 16000 * 8);
-	assert_int_equal(sl_tb_peek(&p[1], tok[1], 0), 1000 * 8);
+	assert_int_equal(sl_tb_take_state(p, 2, st, 0, 2000 * 8), 0);
+	assert_int_equal(sl_tb_peek(&p[0], st[0].tokens, 0), 16000 * 8);
+	assert_int_equal(sl_tb_peek(&p[1], st[1].tokens, 0), 1000 * 8);
 	/* 1000 B fits both */
-	assert_int_equal(sl_tb_take(p, 2, tok, 0, 1000 * 8), 1);
-	assert_int_equal(sl_tb_peek(&p[1], tok[1], 0), 0);
+	assert_int_equal(sl_tb_take_state(p, 2, st, 0, 1000 * 8), 1);
+	assert_int_equal(sl_tb_peek(&p[1], st[1].tokens, 0), 0);
 	/* the window refills 5000 B per minute: 12 s later, 1000 B (1 ms early: not yet) */
-	assert_int_equal(sl_tb_take(p, 2, tok, 12 * NS - 1000000, 1000 * 8), 0);
-	assert_int_equal(sl_tb_take(p, 2, tok, 1000000, 1000 * 8), 1);
+	assert_int_equal(sl_tb_take_state(p, 2, st, 12 * NS - 1000000, 1000 * 8), 0);
+	assert_int_equal(sl_tb_take_state(p, 2, st, 12 * NS, 1000 * 8), 1);
 	/* the window fills in 60 s (a hair less: the rate is rounded up) */
 	assert_true(sl_tb_fill_ticks_max(p, 2) <= 60 * NS);
 	assert_true(sl_tb_fill_ticks_max(p, 2) > 60 * NS - 1000000);
@@ -221,6 +223,25 @@ static void compile_refuses_unusable(void **state)
 	assert_int_equal(sl_tb_compile(&b, SL_UNIT_BITS, TSC, &p, &err), -ERANGE);
 }
 
+static void shared_take_and_give_back(void **state)
+{
+	struct sl_tb_params p = mk(800000, NS, 3000 * 8, SL_UNIT_BITS, NS);
+	struct sl_tb_state st = {0, 0};
+	uint64_t seen;
+
+	(void)state;
+	/* 10 ms after an empty start: 1000 B; need 1000 B, take 600 B */
+	assert_int_equal(sl_tb_take_shared(&p, &st, 10000000, 8000ull << p.shift,
+					   4800ull << p.shift, &seen), 1);
+	assert_int_equal(seen >> p.shift, 8000);
+	assert_int_equal(st.last, 10000000);
+	assert_int_equal(st.tokens >> p.shift, 3200);
+	assert_int_equal(sl_tb_take_shared(&p, &st, 10000000, 3201ull << p.shift,
+					   3201ull << p.shift, NULL), 0);
+	sl_tb_give_back(&p, &st, 30000ull << p.shift);	/* capped at the burst */
+	assert_int_equal(st.tokens, p.burst);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +254,7 @@ int main(void)
 		cmocka_unit_test(all_or_nothing),
 		cmocka_unit_test(day_quota_and_limits),
 		cmocka_unit_test(compile_refuses_unusable),
+		cmocka_unit_test(shared_take_and_give_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
