@@ -57,7 +57,9 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 }
 
 struct replay_run {
+	struct sl_engine *e;
 	struct sl_lcore *lc;
+	uint64_t next_maintain_ns;
 	pcap_dumper_t *dump;
 	uint64_t first_fwd_ns;
 	uint64_t last_ns;
@@ -108,6 +110,12 @@ static int replay(pcap_t *in, struct replay_run *r)
 		if (n && (ns != group_ns || n == SL_BURST_MAX)) {
 			flush_group(r, data, hdr, n, group_ns);
 			n = 0;
+		}
+		/* idle-key eviction once per second of capture time, as the appliance does */
+		if ((int64_t)(ns - r->next_maintain_ns) >= 0) {
+			if (r->next_maintain_ns)
+				sl_engine_maintain(r->e, ns, 0);
+			r->next_maintain_ns = ns + 1000000000ull;
 		}
 		group_ns = ns;
 		hdr[n] = *h;
@@ -183,6 +191,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	run.e = e;
 	run.lc = sl_engine_lcore(e, 0);
 	if (replay(in, &run))
 		goto out;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <urcu-qsbr.h>
 #include "sl_classify.h"
 #include "sl_engine.h"
 #include "sl_mark.h"
@@ -19,6 +20,7 @@ struct sl_prof {
 	uint64_t full[SL_MAX_BUCKETS];	/* tokens of a full bucket set */
 	struct sl_table *table;		/* dedicated only */
 	uint64_t evict_ticks;		/* dedicated: idle + time to refill completely */
+	uint64_t evict_cursor;		/* control thread: next index bucket to scan */
 	uint8_t nb;
 	uint8_t mode;
 	uint8_t key;
@@ -61,6 +63,7 @@ struct sl_engine {
 	struct sl_tenant_rt *tenant;
 	struct sl_tstate *shared;		/* per tenant */
 	struct sl_tstate *overflow;		/* per tenant: when-full: shared */
+	uint64_t *evicted;			/* per tenant, written by the control thread */
 	uint8_t unmatched;			/* SL_ACT_PASS or SL_ACT_DROP */
 	uint8_t multi;				/* more than one lcore: atomic bucket updates */
 	unsigned nb_lcores;
@@ -361,8 +364,9 @@ int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o
 	e->tenant = zalloc(cfg->nb_tenants, sizeof(*e->tenant));
 	e->shared = zalloc(cfg->nb_tenants, sizeof(*e->shared));
 	e->overflow = zalloc(cfg->nb_tenants, sizeof(*e->overflow));
+	e->evicted = zalloc(cfg->nb_tenants, sizeof(*e->evicted));
 	e->lc = zalloc(o->nb_lcores, sizeof(*e->lc));
-	if (!e->prof || !e->tenant || !e->shared || !e->overflow || !e->lc)
+	if (!e->prof || !e->tenant || !e->shared || !e->overflow || !e->evicted || !e->lc)
 		goto fail;
 	if (sl_classifier_build(cfg, &e->cls))
 		goto fail;
@@ -411,6 +415,7 @@ void sl_engine_free(struct sl_engine *e)
 		sl_table_free(e->prof[i].table);
 	sl_classifier_free(&e->cls);
 	free(e->lc);
+	free(e->evicted);
 	free(e->overflow);
 	free(e->shared);
 	free(e->tenant);
@@ -458,10 +463,68 @@ int sl_engine_stats(const struct sl_engine *e, struct sl_stats *out)
 	for (unsigned t = 0; t < e->nb_tenants; t++) {
 		struct sl_tenant_stats *ts = &out->t[t];
 
+		ts->c.keys_evicted += __atomic_load_n(&e->evicted[t], __ATOMIC_RELAXED);
 		if (e->tenant[t].prof->mode == SL_MODE_DEDICATED)
 			ts->keys = ts->c.keys_created - ts->c.keys_evicted;
 		else
 			ts->keys = ts->c.packets ? 1 : 0;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------ eviction */
+
+struct evict_arg {
+	const struct sl_prof *p;
+	uint64_t now;
+};
+
+/* Every bucket untouched for idle + time to fill: full now, and full if recreated. */
+static int key_expired(const struct sl_entry *en, void *arg)
+{
+	const struct evict_arg *a = arg;
+
+	for (unsigned b = 0; b < a->p->nb; b++) {
+		uint64_t last = __atomic_load_n(&en->st[b].last, __ATOMIC_RELAXED);
+
+		if ((int64_t)(a->now - last) < (int64_t)a->p->evict_ticks)
+			return 0;
+	}
+	return 1;
+}
+
+#define SL_EVICT_BATCH 4096
+
+uint64_t sl_engine_maintain(struct sl_engine *e, uint64_t now, uint64_t budget)
+{
+	static __thread uint32_t idx[SL_EVICT_BATCH];
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < e->nb_profiles; i++) {
+		struct sl_prof *p = &e->prof[i];
+		struct evict_arg a = {p, now};
+		uint64_t nb, todo;
+
+		if (!p->table)
+			continue;
+		nb = sl_table_nb_buckets(p->table);
+		todo = budget && budget < nb ? budget : nb;
+		while (todo) {
+			uint64_t from = p->evict_cursor, next, scanned;
+			uint32_t n = sl_table_unlink(p->table, from, todo, key_expired, &a, idx,
+						     SL_EVICT_BATCH, &next);
+
+			for (uint32_t k = 0; k < n; k++)
+				e->evicted[sl_table_entry_at(p->table, idx[k])->key.tenant]++;
+			if (n) {
+				synchronize_rcu();	/* no reader holds these entries any more */
+				sl_table_release(p->table, idx, n);
+			}
+			total += n;
+			scanned = next ? next - from : nb - from;
+			todo -= scanned < todo ? scanned : todo;
+			p->evict_cursor = next;
+		}
+	}
+	return total;
 }

@@ -44,6 +44,18 @@ enum sl_verdict { SL_V_FORWARD = 0, SL_V_DROP = 1 };
 unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[]);
 
+/*
+ * Control path, from one thread every ~100 ms: evict idle keys of dedicated profiles (keys
+ * whose every bucket has been full and untouched for the profile's `idle`, so that a
+ * recreated key is exactly as it was), scanning at most `budget` index buckets per table per
+ * call (0 = the whole table). Unlinked entries are reused only after an RCU grace period
+ * (liburcu QSBR synchronize_rcu): threads calling sl_process must be registered QSBR readers
+ * (rcu_register_thread) that announce a quiescent state between bursts
+ * (rcu_quiescent_state) and go offline when idle. A single thread doing both (replay) needs
+ * nothing. Returns the number of keys evicted.
+ */
+uint64_t sl_engine_maintain(struct sl_engine *e, uint64_t now, uint64_t budget);
+
 /* Sum counters over all contexts (safe while they run). Returns 0 or -ENOMEM. */
 int sl_engine_stats(const struct sl_engine *e, struct sl_stats *out);
 

@@ -96,16 +96,59 @@ uint64_t sl_table_count(const struct sl_table *t)
 	return n;
 }
 
-/* Entry index from the per-thread cache, refilled from the shared bump allocator. */
+static struct sl_entry *entry_at(const struct sl_table *t, uint32_t idx)
+{
+	return (struct sl_entry *)(t->entries + (uint64_t)idx * t->entry_size);
+}
+
+/*
+ * Reclaimed entries form a Treiber stack linked through the entry's pad word; the head
+ * carries a tag bumped on every pop so that a stale compare-and-swap cannot succeed (ABA).
+ * Entry memory is never unmapped while the table lives, so reading a stale next is safe.
+ */
+static int free_pop(struct sl_table *t, uint32_t *idx)
+{
+	uint64_t h = __atomic_load_n(&t->free_head, __ATOMIC_ACQUIRE);
+
+	for (;;) {
+		uint32_t top = (uint32_t)h;
+		uint64_t next, nh;
+
+		if (!top)
+			return -ENOSPC;
+		next = __atomic_load_n(&entry_at(t, top - 1)->pad, __ATOMIC_RELAXED);
+		nh = ((h >> 32) + 1) << 32 | (uint32_t)next;
+		if (__atomic_compare_exchange_n(&t->free_head, &h, nh, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			*idx = top - 1;
+			return 0;
+		}
+	}
+}
+
+void sl_table_release(struct sl_table *t, const uint32_t *idx, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t h = __atomic_load_n(&t->free_head, __ATOMIC_RELAXED);
+
+		do {
+			__atomic_store_n(&entry_at(t, idx[i])->pad, (uint32_t)h, __ATOMIC_RELAXED);
+		} while (!__atomic_compare_exchange_n(&t->free_head, &h,
+						      (h & ~0xffffffffull) | (idx[i] + 1), 0,
+						      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	}
+}
+
+/* Entry index from the per-thread cache, the shared bump allocator, or reclaimed entries. */
 static int entry_alloc(struct sl_table *t, struct sl_table_cache *c, uint32_t *idx)
 {
 	if (c->next == c->end) {
-		uint32_t base = __atomic_fetch_add(&t->next, t->chunk, __ATOMIC_RELAXED);
+		uint32_t base = __atomic_load_n(&t->next, __ATOMIC_RELAXED) < t->capacity
+					? __atomic_fetch_add(&t->next, t->chunk, __ATOMIC_RELAXED)
+					: t->capacity;
 
-		if (base >= t->capacity) {
-			__atomic_fetch_sub(&t->next, t->chunk, __ATOMIC_RELAXED);
-			return -ENOSPC;
-		}
+		if (base >= t->capacity)
+			return free_pop(t, idx);
 		c->next = base;
 		c->end = base + t->chunk < t->capacity ? base + t->chunk : t->capacity;
 	}
@@ -190,7 +233,7 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 		return e;
 	if (entry_alloc(t, c, &idx))
 		return NULL;
-	e = (struct sl_entry *)(t->entries + (uint64_t)idx * t->entry_size);
+	e = entry_at(t, idx);
 	e->key = *key;
 	for (unsigned i = 0; i < t->nb_tokens; i++)
 		e->st[i] = (struct sl_tb_state){now, init[i]};
@@ -206,6 +249,57 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 		*created = 1;
 		return e;
 	}
-	c->next--;	/* not published: give the entry back to this thread's cache */
+	/* not published: give the entry back to this thread's cache, or to the free stack */
+	if (c->end && c->next - 1 == idx && c->next > c->end - t->chunk)
+		c->next--;
+	else
+		sl_table_release(t, &idx, 1);
+	return got;
+}
+
+uint64_t sl_table_nb_buckets(const struct sl_table *t)
+{
+	return t->nb_buckets;
+}
+
+const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx)
+{
+	return entry_at(t, idx);
+}
+
+static uint32_t unlink_slots(struct sl_table *t, uint64_t *slots, unsigned n,
+			     int (*expired)(const struct sl_entry *e, void *arg), void *arg,
+			     uint32_t *out, uint32_t out_max)
+{
+	uint32_t got = 0;
+
+	for (unsigned i = 0; i < n && got < out_max; i++) {
+		uint64_t s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+
+		if (s && expired(sl_table_entry(t, s), arg) &&
+		    __atomic_compare_exchange_n(&slots[i], &s, 0, 0, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			out[got++] = (uint32_t)(s >> 32) - 1;
+	}
+	return got;
+}
+
+uint32_t sl_table_unlink(struct sl_table *t, uint64_t from, uint64_t count,
+			 int (*expired)(const struct sl_entry *e, void *arg), void *arg,
+			 uint32_t *out, uint32_t out_max, uint64_t *next_from)
+{
+	uint32_t got = 0;
+	uint64_t b = from;
+
+	for (; b < t->nb_buckets && b < from + count && out_max - got >= SL_TABLE_WAYS; b++)
+		got += unlink_slots(t, t->slots + b * SL_TABLE_WAYS, SL_TABLE_WAYS, expired, arg,
+				    out + got, out_max - got);
+	if (b >= t->nb_buckets) {
+		if (__atomic_load_n(&t->stash_used, __ATOMIC_ACQUIRE))
+			got += unlink_slots(t, t->stash, SL_TABLE_STASH, expired, arg, out + got,
+					    out_max - got);
+		b = 0;
+	}
+	*next_from = b;
 	return got;
 }

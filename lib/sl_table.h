@@ -55,6 +55,21 @@ uint64_t sl_table_count(const struct sl_table *t);
 
 const struct sl_hash_secret *sl_table_secret(const struct sl_table *t);
 
+/*
+ * Control path, eviction in two steps. sl_table_unlink removes from the index every key in
+ * buckets [from, from + count) for which expired(entry, arg) holds, writing their entry
+ * indices to out (at most out_max; the scan stops early when out is full) and returns how
+ * many; *next_from receives where the scan stopped (0 after the last bucket). Lookups may
+ * still hold the unlinked entries: only after an RCU grace period may sl_table_release give
+ * them back for reuse by inserts.
+ */
+uint32_t sl_table_unlink(struct sl_table *t, uint64_t from, uint64_t count,
+			 int (*expired)(const struct sl_entry *e, void *arg), void *arg,
+			 uint32_t *out, uint32_t out_max, uint64_t *next_from);
+void sl_table_release(struct sl_table *t, const uint32_t *idx, uint32_t n);
+uint64_t sl_table_nb_buckets(const struct sl_table *t);
+const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx);
+
 /* ---- data path: inline stages ---- */
 
 #define SL_TABLE_STASH 256
@@ -71,6 +86,7 @@ struct sl_table {
 	uint64_t map_bytes;
 	uint32_t next __attribute__((aligned(64)));	/* bump allocator, atomic */
 	uint32_t stash_used;				/* slots ever used in stash, atomic */
+	uint64_t free_head;	/* reclaimed entries: tag << 32 | (index + 1), atomic */
 	uint64_t stash[SL_TABLE_STASH] __attribute__((aligned(64)));
 };
 

@@ -275,6 +275,50 @@ static void when_full(void **state)
 	}
 }
 
+static void idle_keys_evicted_and_recreated_full(void **state)
+{
+	struct world w = {0};
+	struct pb f;
+	struct sl_stats s;
+
+	(void)state;
+	/* 800kbit, burst 1000 B: full again 10 ms after a 1000-byte packet; idle 1 s */
+	w.prof[0] = profile("d", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+	w.prof[0].idle_ns = NS;
+	w.prof[0].max_keys = 4;
+	w.cfg.nb_profiles = 1;
+	add_tenant(&w, "t", 0, 0, -1, 0, 0);
+	build(&w);
+	for (uint32_t src = 1; src <= 4; src++) {
+		udp4(&f, -1, 0x0a000000 + src, 0x01020304, 0, 1000);
+		assert_int_equal(send(&w, &f, 2, 0, NULL), 1);
+	}
+	/* key 1 comes back after 0.5 s: still there (not idle long enough) */
+	udp4(&f, -1, 0x0a000001, 0x01020304, 0, 1000);
+	assert_int_equal(send(&w, &f, 1, NS / 2, NULL), 1);
+	assert_int_equal(sl_engine_maintain(w.e, NS / 2, 0), 0);
+	/* at 1.01 s + a hair keys 2-4 are full and idle for 1 s: evicted; key 1 is not */
+	assert_int_equal(sl_engine_maintain(w.e, NS + 10000001, 0), 3);
+	assert_int_equal(sl_engine_maintain(w.e, NS + 10000001, 0), 0);
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 1);
+	assert_int_equal(s.t[0].c.keys_evicted, 3);
+	sl_stats_free(&s);
+	/* the table had room for 4 keys: 3 new keys fit again, each with a full bucket */
+	for (uint32_t src = 5; src <= 7; src++) {
+		udp4(&f, -1, 0x0a000000 + src, 0x01020304, 0, 1000);
+		assert_int_equal(send(&w, &f, 2, 2 * NS, NULL), 1);
+	}
+	/* table full again: key 8 shares the tenant's overflow bucket set (when-full: shared) */
+	udp4(&f, -1, 0x0a000008, 0x01020304, 0, 1000);
+	assert_int_equal(send(&w, &f, 2, 2 * NS, NULL), 1);
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 4);
+	assert_int_equal(s.t[0].c.table_full, 2);
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +327,7 @@ int main(void)
 		cmocka_unit_test(mark_and_pass),
 		cmocka_unit_test(unmatched_and_malformed),
 		cmocka_unit_test(when_full),
+		cmocka_unit_test(idle_keys_evicted_and_recreated_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
