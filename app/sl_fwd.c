@@ -1,0 +1,164 @@
+/* sl_fwd.c - the data path of the appliance, one loop per forwarding lcore (model: DPDK
+ * examples/l3fwd): rx burst, engine verdicts, bulk free of drops, buffered TX on a timer. */
+#include <errno.h>
+#include <string.h>
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include "sl_fwd.h"
+
+int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz)
+{
+	unsigned id, n = 0;
+
+	memset(f, 0, sizeof(*f));
+	atomic_init(&f->stop, false);
+	f->drain_tsc = (hz + US_PER_S - 1) / US_PER_S * SL_FWD_DRAIN_US;
+	RTE_LCORE_FOREACH_WORKER(id) {
+		struct sl_fwd_lcore *fl;
+
+		fl = rte_zmalloc_socket("sl_fwd_lcore", sizeof(*fl), RTE_CACHE_LINE_SIZE,
+					rte_lcore_to_socket_id(id));
+		if (!fl) {
+			sl_fwd_free(f);
+			return -ENOMEM;
+		}
+		fl->lcore_id = id;
+		fl->index = n;
+		f->lcores[n++] = fl;
+		f->by_id[id] = fl;
+	}
+	f->nb_lcores = n;
+	for (unsigned i = 0; i < n; i++)
+		f->lcores[i]->lc = sl_engine_lcore(e, i);
+	return (int)n;
+}
+
+void sl_fwd_free(struct sl_fwd *f)
+{
+	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
+		rte_free(f->lcores[i]);
+		f->lcores[i] = NULL;
+		f->by_id[i] = NULL;
+	}
+	f->nb_lcores = 0;
+}
+
+int sl_fwd_txbuf(struct sl_fwd_lcore *fl, uint16_t port, uint16_t queue)
+{
+	for (unsigned i = 0; i < fl->nb_tx; i++)
+		if (fl->tx[i].port == port && fl->tx[i].queue == queue)
+			return (int)i;
+	if (fl->nb_tx == SL_FWD_MAX_RXQ)
+		return -ENOSPC;
+	fl->tx[fl->nb_tx].port = port;
+	fl->tx[fl->nb_tx].queue = queue;
+	fl->tx[fl->nb_tx].n = 0;
+	return (int)fl->nb_tx++;
+}
+
+/* Send what tb holds; free and count what the queue did not take. */
+static inline void sl_fwd_flush(struct sl_fwd_lcore *fl, struct sl_fwd_txbuf *tb)
+{
+	uint16_t sent = rte_eth_tx_burst(tb->port, tb->queue, tb->m, tb->n);
+
+	if (unlikely(sent < tb->n)) {
+		rte_pktmbuf_free_bulk(&tb->m[sent], tb->n - sent);
+		__atomic_store_n(&fl->tx_dropped, fl->tx_dropped + (tb->n - sent),
+				 __ATOMIC_RELAXED);
+	}
+	tb->n = 0;
+}
+
+static void sl_fwd_flush_all(struct sl_fwd_lcore *fl)
+{
+	for (unsigned i = 0; i < fl->nb_tx; i++)
+		if (fl->tx[i].n)
+			sl_fwd_flush(fl, &fl->tx[i]);
+}
+
+/* Police one received burst of n (1..SL_FWD_BURST) frames and dispatch the verdicts. */
+static inline void sl_fwd_burst(struct sl_fwd_lcore *fl, struct sl_fwd_txbuf *tb,
+				struct rte_mbuf **m, unsigned n)
+{
+	uint8_t *data[SL_FWD_BURST];
+	uint32_t caplen[SL_FWD_BURST], len[SL_FWD_BURST];
+	uint8_t verdict[SL_FWD_BURST];
+	struct rte_mbuf *drop[SL_FWD_BURST];
+	unsigned i, nd = 0;
+	uint64_t now;
+
+	for (i = 0; i < n; i++) {
+		data[i] = rte_pktmbuf_mtod(m[i], uint8_t *);
+		caplen[i] = m[i]->data_len;
+		len[i] = m[i]->pkt_len;
+		rte_prefetch0(data[i]);
+	}
+	now = rte_rdtsc();
+	if (sl_process(fl->lc, data, caplen, len, n, now, verdict) && unlikely(!fl->first_tsc))
+		fl->first_tsc = now;
+	for (i = 0; i < n; i++) {
+		if (verdict[i] != SL_V_FORWARD) {
+			drop[nd++] = m[i];
+			continue;
+		}
+		tb->m[tb->n++] = m[i];
+		if (unlikely(tb->n == SL_FWD_BURST))
+			sl_fwd_flush(fl, tb);
+	}
+	if (nd)
+		rte_pktmbuf_free_bulk(drop, nd);
+}
+
+int sl_fwd_main(void *arg)
+{
+	struct sl_fwd *f = arg;
+	struct sl_fwd_lcore *fl = f->by_id[rte_lcore_id()];
+	const uint64_t drain_tsc = f->drain_tsc;
+	struct rte_mbuf *m[SL_FWD_BURST];
+	uint64_t prev_tsc, cur_tsc;
+
+	if (!fl || !fl->nb_rxq)
+		return 0;
+	prev_tsc = rte_rdtsc();
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+		cur_tsc = rte_rdtsc();
+		if (unlikely(cur_tsc - prev_tsc > drain_tsc)) {
+			sl_fwd_flush_all(fl);
+			prev_tsc = cur_tsc;
+		}
+		for (unsigned i = 0; i < fl->nb_rxq; i++) {
+			const struct sl_fwd_rxq *q = &fl->rxq[i];
+			uint16_t n = rte_eth_rx_burst(q->port, q->queue, m, SL_FWD_BURST);
+
+			if (n)
+				sl_fwd_burst(fl, &fl->tx[q->tx], m, n);
+		}
+	}
+	sl_fwd_flush_all(fl);
+	return 0;
+}
+
+uint64_t sl_fwd_tx_dropped(const struct sl_fwd *f)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < f->nb_lcores; i++)
+		sum += __atomic_load_n(&f->lcores[i]->tx_dropped, __ATOMIC_RELAXED);
+	return sum;
+}
+
+uint64_t sl_fwd_first_tsc(const struct sl_fwd *f)
+{
+	uint64_t first = 0;
+
+	for (unsigned i = 0; i < f->nb_lcores; i++) {
+		uint64_t t = f->lcores[i]->first_tsc;
+
+		if (t && (!first || t < first))
+			first = t;
+	}
+	return first;
+}

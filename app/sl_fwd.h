@@ -1,0 +1,83 @@
+/* sl_fwd.h - the forwarding lcores of the appliance: what each one polls and where it sends,
+ * and the loop (rx burst -> sl_process -> free drops, buffer and flush the rest). */
+#ifndef SL_FWD_H
+#define SL_FWD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <rte_common.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include "sl_engine.h"
+
+#define SL_FWD_BURST 32		/* frames per rte_eth_rx_burst and per TX flush */
+#define SL_FWD_MAX_RXQ 64	/* (port, queue) RX pairs one lcore may poll */
+#define SL_FWD_DRAIN_US 100	/* flush partly filled TX buffers this often */
+
+_Static_assert(SL_FWD_BURST <= SL_BURST_MAX, "sl_process takes at most SL_BURST_MAX frames");
+
+/* Frames waiting for one TX queue of one port. Owned by one lcore. */
+struct sl_fwd_txbuf {
+	uint16_t port;
+	uint16_t queue;
+	uint16_t n;
+	struct rte_mbuf *m[SL_FWD_BURST];
+};
+
+/* One RX queue polled by an lcore and the TX buffer (index into tx[]) its frames go to. */
+struct sl_fwd_rxq {
+	uint16_t port;
+	uint16_t queue;
+	uint16_t tx;
+};
+
+/*
+ * Everything one forwarding lcore touches, on its own cache lines, allocated on its socket.
+ * Written before launch by the main lcore, then by the owning lcore only; the main lcore
+ * reads tx_dropped (relaxed atomic) while it runs and first_tsc after rte_eal_mp_wait_lcore.
+ */
+struct sl_fwd_lcore {
+	struct sl_lcore *lc;		/* engine context of this lcore */
+	unsigned lcore_id;
+	unsigned index;			/* forwarding lcore index = engine context index */
+	unsigned nb_rxq;
+	unsigned nb_tx;
+	struct sl_fwd_rxq rxq[SL_FWD_MAX_RXQ];
+	uint64_t first_tsc;		/* TSC of the first burst that forwarded a frame; 0 = none */
+	uint64_t tx_dropped;		/* frames the TX queue did not accept, freed */
+	struct sl_fwd_txbuf tx[SL_FWD_MAX_RXQ] __rte_cache_aligned;
+} __rte_cache_aligned;
+
+/* The shared context of the forwarding lcores: set up by the main lcore before launch. */
+struct sl_fwd {
+	atomic_bool stop;		/* set by the main lcore; workers finish the burst and return */
+	uint64_t drain_tsc;		/* TSC ticks between TX drains */
+	unsigned nb_lcores;		/* forwarding lcores (engine contexts) */
+	struct sl_fwd_lcore *lcores[RTE_MAX_LCORE];	/* by forwarding index; rte_zmalloc'ed */
+	struct sl_fwd_lcore *by_id[RTE_MAX_LCORE];	/* by lcore id; NULL on non-forwarding */
+};
+
+/*
+ * Allocate one sl_fwd_lcore per worker lcore (every non-main lcore forwards), index i bound to
+ * engine context i. Returns the number of forwarding lcores (0 when there is no worker), or
+ * -ENOMEM. Control path, before launch.
+ */
+int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz);
+void sl_fwd_free(struct sl_fwd *f);
+
+/*
+ * Index of the TX buffer of lcore fl for (port, queue), added if new.
+ * Returns the index or -ENOSPC. Control path, before launch.
+ */
+int sl_fwd_txbuf(struct sl_fwd_lcore *fl, uint16_t port, uint16_t queue);
+
+/* lcore_function_t for rte_eal_remote_launch; arg is the struct sl_fwd. Returns 0. */
+int sl_fwd_main(void *arg);
+
+/* Sum of tx_dropped over the forwarding lcores (any thread). */
+uint64_t sl_fwd_tx_dropped(const struct sl_fwd *f);
+
+/* Earliest first_tsc over the lcores, 0 if none forwarded. Call after the lcores returned. */
+uint64_t sl_fwd_first_tsc(const struct sl_fwd *f);
+
+#endif

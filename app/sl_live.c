@@ -1,0 +1,129 @@
+/* sl_live.c - the live per-tenant table of the appliance and its final counters, plain text
+ * with a header every time so it reads the same in a terminal and in a CI log. */
+#include <inttypes.h>
+#include <string.h>
+#include "sl_live.h"
+
+#define SL_LIVE_MIN_NAME 11	/* width of "(unmatched)" */
+
+void sl_live_init(struct sl_live *lv, FILE *out, uint64_t hz, uint64_t now)
+{
+	memset(lv, 0, sizeof(*lv));
+	lv->out = out;
+	lv->hz = hz;
+	lv->start_tsc = now;
+	lv->prev_tsc = now;
+}
+
+void sl_live_free(struct sl_live *lv)
+{
+	sl_stats_free(&lv->prev);
+}
+
+static int sl_live_width(const struct sl_stats *s)
+{
+	size_t w = SL_LIVE_MIN_NAME;
+
+	for (unsigned i = 0; i < s->nb_tenants; i++)
+		if (strlen(s->t[i].name) > w)
+			w = strlen(s->t[i].name);
+	return (int)w;
+}
+
+/* Rate of a counter over dt seconds: Mbit/s of bytes, or per second. */
+static double sl_mbit(uint64_t bytes, double dt)
+{
+	return dt > 0 ? (double)bytes * 8 / 1e6 / dt : 0;
+}
+
+static double sl_per_s(uint64_t n, double dt)
+{
+	return dt > 0 ? (double)n / dt : 0;
+}
+
+static void sl_live_row(FILE *f, int w, const char *name, const struct sl_counts *d,
+			uint64_t keys, double dt)
+{
+	fprintf(f, "          %-*s %14.3f %12.0f %14.3f %12.0f %14.3f %12.0f %9" PRIu64 "\n", w,
+		name, sl_mbit(d->bytes, dt), sl_per_s(d->packets, dt),
+		sl_mbit(d->conform_bytes, dt), sl_per_s(d->conform_packets, dt),
+		sl_mbit(d->exceed_bytes, dt), sl_per_s(d->exceed_packets, dt), keys);
+}
+
+static void sl_live_pb_row(FILE *f, int w, const char *name, const struct sl_pktbytes *cur,
+			   const struct sl_pktbytes *prev, double dt)
+{
+	fprintf(f, "          %-*s %14.3f %12.0f %14s %12s %14s %12s %9s\n", w, name,
+		sl_mbit(cur->bytes - prev->bytes, dt), sl_per_s(cur->packets - prev->packets, dt),
+		"-", "-", "-", "-", "-");
+}
+
+void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped, uint64_t now)
+{
+	const struct sl_counts zero = { 0 };
+	struct sl_counts sum = { 0 };
+	double dt = (double)(now - lv->prev_tsc) / (double)lv->hz;
+	int w = sl_live_width(cur);
+	uint64_t keys = 0, fwd_b, fwd_p;
+	FILE *f = lv->out;
+
+	fprintf(f, "%8.1fs %-*s %14s %12s %14s %12s %14s %12s %9s\n",
+		(double)(now - lv->start_tsc) / (double)lv->hz, w, "tenant", "offered Mbit/s",
+		"offered pps", "conform Mbit/s", "conform pps", "exceed Mbit/s", "exceed pps",
+		"keys");
+	for (unsigned i = 0; i < cur->nb_tenants; i++) {
+		const struct sl_counts *c = &cur->t[i].c;
+		const struct sl_counts *p = i < lv->prev.nb_tenants ? &lv->prev.t[i].c : &zero;
+		struct sl_counts d;
+
+#define SL_X_DELTA(n) d.n = c->n - p->n; sum.n += d.n;
+		SL_TENANT_COUNTERS(SL_X_DELTA)
+#undef SL_X_DELTA
+		keys += cur->t[i].keys;
+		sl_live_row(f, w, cur->t[i].name, &d, cur->t[i].keys, dt);
+	}
+	sl_live_pb_row(f, w, "(unmatched)", &cur->unmatched, &lv->prev.unmatched, dt);
+	sl_live_pb_row(f, w, "(malformed)", &cur->malformed, &lv->prev.malformed, dt);
+	sum.packets = cur->total.packets - lv->prev.total.packets;
+	sum.bytes = cur->total.bytes - lv->prev.total.bytes;
+	sl_live_row(f, w, "total", &sum, keys, dt);
+	fwd_p = sum.packets - (cur->dropped.packets - lv->prev.dropped.packets);
+	fwd_b = sum.bytes - (cur->dropped.bytes - lv->prev.dropped.bytes);
+	fprintf(f, "          forwarded %.3f Mbit/s %.0f pps, dropped %.0f pps, "
+		"tx failures %" PRIu64 "\n", sl_mbit(fwd_b, dt), sl_per_s(fwd_p, dt),
+		sl_per_s(cur->dropped.packets - lv->prev.dropped.packets, dt),
+		tx_dropped - lv->prev_tx_dropped);
+	fflush(f);
+	sl_stats_free(&lv->prev);
+	lv->prev = *cur;
+	memset(cur, 0, sizeof(*cur));
+	lv->prev_tsc = now;
+	lv->prev_tx_dropped = tx_dropped;
+}
+
+void sl_live_final(const struct sl_stats *s, double elapsed_s, uint64_t tx_dropped, FILE *f)
+{
+	int w = sl_live_width(s);
+
+	fprintf(f, "sluice: %" PRIu64 " frames, %" PRIu64 " bytes in %.3f s (first forwarded "
+		"frame to stop); %" PRIu64 " dropped by policy, %" PRIu64 " tx failures\n",
+		s->total.packets, s->total.bytes, elapsed_s, s->dropped.packets, tx_dropped);
+	fprintf(f, "%-*s %14s %16s %14s %16s %14s %16s %9s %14s %12s\n", w, "tenant", "packets",
+		"bytes", "conform pkts", "conform bytes", "exceed pkts", "exceed bytes", "keys",
+		"conform Mbit/s", "conform pps");
+	for (unsigned i = 0; i < s->nb_tenants; i++) {
+		const struct sl_tenant_stats *t = &s->t[i];
+
+		fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %14" PRIu64 " %16" PRIu64 " %14"
+			PRIu64 " %16" PRIu64 " %9" PRIu64 " %14.3f %12.0f\n", w, t->name,
+			t->c.packets, t->c.bytes, t->c.conform_packets, t->c.conform_bytes,
+			t->c.exceed_packets, t->c.exceed_bytes, t->keys,
+			sl_mbit(t->c.conform_bytes, elapsed_s),
+			sl_per_s(t->c.conform_packets, elapsed_s));
+	}
+	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(unmatched)", s->unmatched.packets,
+		s->unmatched.bytes);
+	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(malformed)", s->malformed.packets,
+		s->malformed.bytes);
+	fflush(f);
+}

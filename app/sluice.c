@@ -1,0 +1,493 @@
+/* sluice.c - the live appliance: DPDK ports in pairs, one engine context per forwarding lcore;
+ * the main lcore shows rates, stops on a signal or --duration and writes the report. */
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include "sl_config.h"
+#include "sl_engine.h"
+#include "sl_fwd.h"
+#include "sl_live.h"
+#include "sl_ports.h"
+#include "sl_stats.h"
+
+enum { SL_EXIT_OK = 0, SL_EXIT_ARGS = 1, SL_EXIT_DPDK = 2 };
+
+#define SL_CONTROL_NAP_US 20000	/* longest sleep of the main lcore between checks */
+
+struct sl_args {
+	const char *config;
+	const char *report;
+	double duration;		/* seconds; 0 = until SIGINT/SIGTERM */
+	double interval;		/* seconds between live tables */
+	uint64_t max_keys;		/* 0 = the engine's default */
+	unsigned mbufs;			/* 0 = sized from the plan */
+	bool quiet;
+};
+
+/* Everything the main lcore owns; torn down by sl_app_fini whatever the phase reached. */
+struct sl_app {
+	struct sl_args a;
+	bool eal;
+	uint64_t hz;
+	struct sl_config *cfg;
+	struct sl_engine *e;
+	struct sl_fwd fwd;
+	struct sl_ports ports;
+	FILE *info;			/* set-up lines: stdout, or NULL with --quiet */
+};
+
+/* The only state a signal handler can reach; read by the main lcore alone. */
+static volatile sig_atomic_t sl_signalled;
+
+static void sl_on_signal(int sig)
+{
+	sl_signalled = sig;
+}
+
+static void sl_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice [EAL options] -- --config FILE [options]\n"
+		"  --config FILE          policy file (YAML), required\n"
+		"  --duration S           stop after S seconds (default: at SIGINT or SIGTERM)\n"
+		"  --report FILE.json     write the final counters as JSON\n"
+		"  --stats-interval S     seconds between live tables (default 1)\n"
+		"  --max-keys N           keys of dedicated profiles that set no max-keys "
+		"(default 1M)\n"
+		"  --mbufs N              packet pool size (default: from ports, queues, lcores, "
+		"captures)\n"
+		"  --quiet                no live table and no set-up lines\n"
+		"  --help                 this text\n"
+		"Ports are paired 0<->1, 2<->3, ...: what enters one leaves by the other (a single\n"
+		"port sends back out of itself). The main lcore reports; every other lcore forwards,\n"
+		"so give at least two (-l 0-1). Exit status: 0 stopped, 1 bad arguments or policy,\n"
+		"2 DPDK set-up failed. Without hugepages or NICs, for example:\n"
+		"  sluice --no-huge -m 2048 --no-shconf --no-pci -l 0-1 \\\n"
+		"    --vdev=net_pcap0,rx_pcap=F.pcap,infinite_rx=1 --vdev=net_null0,no-rx=1 \\\n"
+		"    -- --config config/sluice.yaml --duration 5\n");
+}
+
+static int sl_arg_seconds(const char *name, const char *v, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(d) || d <= 0 || d > 1e9) {
+		fprintf(stderr, "sluice: --%s: expected seconds > 0 (e.g. 5 or 0.5), got '%s'\n",
+			name, v);
+		return -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+static int sl_arg_count(const char *name, const char *v, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || *v == '+' || n == 0 || n > max) {
+		fprintf(stderr, "sluice: --%s: expected a whole number 1..%" PRIu64 ", got '%s'\n",
+			name, max, v);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+/* The report is written at the end: refuse at start a path that cannot be written. */
+static int sl_arg_report(const char *path)
+{
+	char *dup = strdup(path);
+	int ok;
+
+	if (!dup)
+		return -ENOMEM;
+	ok = access(path, F_OK) == 0 ? access(path, W_OK) == 0 : access(dirname(dup), W_OK) == 0;
+	free(dup);
+	if (!ok) {
+		fprintf(stderr, "sluice: --report %s: cannot write there: %s\n", path,
+			strerror(errno));
+		return -EACCES;
+	}
+	return 0;
+}
+
+enum sl_opt { SL_O_CONFIG, SL_O_DURATION, SL_O_REPORT, SL_O_INTERVAL, SL_O_MAX_KEYS,
+	      SL_O_MBUFS, SL_O_QUIET, SL_O_COUNT };
+
+static const struct {
+	const char *name;
+	bool value;
+} sl_opts[SL_O_COUNT] = {
+	[SL_O_CONFIG] = { "config", true },
+	[SL_O_DURATION] = { "duration", true },
+	[SL_O_REPORT] = { "report", true },
+	[SL_O_INTERVAL] = { "stats-interval", true },
+	[SL_O_MAX_KEYS] = { "max-keys", true },
+	[SL_O_MBUFS] = { "mbufs", true },
+	[SL_O_QUIET] = { "quiet", false },
+};
+
+static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
+{
+	uint64_t n;
+	int ret = 0;
+
+	switch (o) {
+	case SL_O_CONFIG:
+		a->config = v;
+		break;
+	case SL_O_DURATION:
+		ret = sl_arg_seconds(sl_opts[o].name, v, &a->duration);
+		break;
+	case SL_O_REPORT:
+		a->report = v;
+		ret = sl_arg_report(v);
+		break;
+	case SL_O_INTERVAL:
+		ret = sl_arg_seconds(sl_opts[o].name, v, &a->interval);
+		break;
+	case SL_O_MAX_KEYS:
+		ret = sl_arg_count(sl_opts[o].name, v, UINT32_MAX, &a->max_keys);
+		break;
+	case SL_O_MBUFS:
+		ret = sl_arg_count(sl_opts[o].name, v, UINT32_MAX, &n);
+		a->mbufs = (unsigned)n;
+		break;
+	case SL_O_QUIET:
+		a->quiet = true;
+		break;
+	case SL_O_COUNT:
+		break;
+	}
+	return ret;
+}
+
+/* Our options, the words after "--": "--name value" or "--name=value". 0 or -EINVAL. */
+static int sl_args_parse(int argc, char **argv, struct sl_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->interval = 1;
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *eq, *v = NULL;
+		size_t len;
+		unsigned o;
+
+		if (strncmp(arg, "--", 2)) {
+			fprintf(stderr, "sluice: unexpected argument '%s'\n", arg);
+			return -EINVAL;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		len = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (o = 0; o < SL_O_COUNT; o++)
+			if (strlen(sl_opts[o].name) == len && !strncmp(sl_opts[o].name, arg, len))
+				break;
+		if (o == SL_O_COUNT) {
+			fprintf(stderr, "sluice: unknown option '%s'\n", argv[i]);
+			return -EINVAL;
+		}
+		if (sl_opts[o].value) {
+			v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!v || !*v) {
+				fprintf(stderr, "sluice: --%s needs a value\n", sl_opts[o].name);
+				return -EINVAL;
+			}
+		} else if (eq) {
+			fprintf(stderr, "sluice: --%s takes no value\n", sl_opts[o].name);
+			return -EINVAL;
+		}
+		if (sl_arg_set(a, (enum sl_opt)o, v))
+			return -EINVAL;
+	}
+	if (!a->config) {
+		fprintf(stderr, "sluice: --config FILE is required (after '--', behind the EAL "
+			"options)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Index of the "--" that ends the EAL options, or argc. */
+static int sl_args_split(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--"))
+			return i;
+	return argc;
+}
+
+static bool sl_args_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
+static int sl_app_config(struct sl_app *app)
+{
+	struct sl_diag d = { 0 };
+	int ret = sl_config_load(app->a.config, &app->cfg, &d);
+
+	if (ret) {
+		sl_diag_print(&d, stderr);
+		if (!d.n)
+			fprintf(stderr, "%s: %s\n", app->a.config, strerror(-ret));
+	}
+	sl_diag_free(&d);
+	return ret ? SL_EXIT_ARGS : SL_EXIT_OK;
+}
+
+static int sl_app_engine(struct sl_app *app, unsigned nb_fwd)
+{
+	struct sl_engine_opts o = { .hz = app->hz, .nb_lcores = nb_fwd,
+				    .max_keys = app->a.max_keys };
+	struct sl_diag d = { 0 };
+	int ret = sl_engine_create(app->cfg, &o, &app->e, &d);
+
+	if (ret) {
+		sl_diag_print(&d, stderr);
+		fprintf(stderr, "sluice: cannot build the engine: %s\n", strerror(-ret));
+	}
+	sl_diag_free(&d);
+	if (ret)	/* anything but memory is the policy's (e.g. a rate too small) */
+		return ret == -ENOMEM ? SL_EXIT_DPDK : SL_EXIT_ARGS;
+	if (app->info)
+		fprintf(app->info, "sluice: %s: %u profile(s), %u tenant(s); %u forwarding "
+			"lcore(s), TSC %.1f MHz\n", app->cfg->path ? app->cfg->path : app->a.config,
+			app->cfg->nb_profiles, app->cfg->nb_tenants, nb_fwd, app->hz / 1e6);
+	sl_config_free(app->cfg);
+	app->cfg = NULL;
+	return SL_EXIT_OK;
+}
+
+/* Lcores, engine, ports: everything that can fail, before any lcore is launched. */
+static int sl_app_setup(struct sl_app *app)
+{
+	unsigned nb_fwd = rte_lcore_count() - 1, nb_ports = rte_eth_dev_count_avail();
+	int ret;
+
+	if (!nb_fwd) {
+		fprintf(stderr, "sluice: one lcore: give at least two (-l 0-1); the main lcore "
+			"reports, the others forward\n");
+		return SL_EXIT_ARGS;
+	}
+	if (!nb_ports) {
+		fprintf(stderr, "sluice: no ports: bind NICs to a DPDK driver or give --vdev\n");
+		return SL_EXIT_DPDK;
+	}
+	if (nb_ports > 1 && nb_ports % 2) {
+		fprintf(stderr, "sluice: %u ports: ports are paired 0<->1, 2<->3, ...; give one "
+			"port or an even number\n", nb_ports);
+		return SL_EXIT_ARGS;
+	}
+	app->hz = rte_get_tsc_hz();
+	ret = sl_app_engine(app, nb_fwd);
+	if (ret)
+		return ret;
+	ret = sl_fwd_init(&app->fwd, app->e, app->hz);
+	if (ret < 0) {
+		fprintf(stderr, "sluice: forwarding lcores: %s\n", strerror(-ret));
+		return SL_EXIT_DPDK;
+	}
+	if (sl_ports_plan(&app->ports, nb_fwd, app->info))
+		return SL_EXIT_DPDK;
+	if (sl_ports_assign(&app->ports, &app->fwd, app->info))
+		return SL_EXIT_ARGS;
+	if (sl_ports_start(&app->ports, app->a.mbufs, app->info))
+		return SL_EXIT_DPDK;
+	return SL_EXIT_OK;
+}
+
+static void sl_app_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sl_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void sl_app_tick(struct sl_app *app, struct sl_live *lv, uint64_t now)
+{
+	struct sl_stats s;
+
+	memset(&s, 0, sizeof(s));
+	if (sl_engine_stats(app->e, &s) == 0)
+		sl_live_tick(lv, &s, sl_fwd_tx_dropped(&app->fwd), now);
+	sl_stats_free(&s);
+}
+
+/* Main lcore while the others forward: live table, until a signal or the deadline. */
+static void sl_app_control(struct sl_app *app)
+{
+	uint64_t hz = app->hz, start = rte_rdtsc(), never = UINT64_MAX;
+	uint64_t step = (uint64_t)(app->a.interval * (double)hz);
+	uint64_t deadline = app->a.duration > 0 ? start + (uint64_t)(app->a.duration * hz) : never;
+	uint64_t next = app->a.quiet ? never : start + step;
+	struct sl_live lv;
+
+	sl_live_init(&lv, stdout, hz, start);
+	while (!sl_signalled) {
+		uint64_t now = rte_rdtsc(), wake, nap;
+
+		if (now >= deadline)
+			break;
+		if (now >= next) {
+			sl_app_tick(app, &lv, now);
+			next += step;
+			if (next <= now)
+				next = now + step;
+		}
+		wake = next < deadline ? next : deadline;
+		nap = wake - now >= hz ? SL_CONTROL_NAP_US : (wake - now) * US_PER_S / hz;
+		rte_delay_us_sleep(nap > SL_CONTROL_NAP_US ? SL_CONTROL_NAP_US : nap + 1);
+	}
+	if (sl_signalled && app->info)
+		fprintf(app->info, "sluice: %s: stopping\n", strsignal(sl_signalled));
+	sl_live_free(&lv);
+}
+
+static int sl_app_report(struct sl_app *app, const struct sl_stats *s, double elapsed)
+{
+	FILE *f = fopen(app->a.report, "w");
+	int ret;
+
+	if (!f) {
+		fprintf(stderr, "sluice: --report %s: %s\n", app->a.report, strerror(errno));
+		return SL_EXIT_ARGS;
+	}
+	ret = sl_stats_write_json(s, elapsed, f);
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (ret) {
+		fprintf(stderr, "sluice: --report %s: %s\n", app->a.report, strerror(-ret));
+		return SL_EXIT_ARGS;
+	}
+	return SL_EXIT_OK;
+}
+
+/* Start every forwarding lcore. Returns 0 or an exit status (launched ones keep running). */
+static int sl_app_launch(struct sl_app *app)
+{
+	for (unsigned i = 0; i < app->fwd.nb_lcores; i++) {
+		unsigned id = app->fwd.lcores[i]->lcore_id;
+		int ret = rte_eal_remote_launch(sl_fwd_main, &app->fwd, id);
+
+		if (ret) {
+			fprintf(stderr, "sluice: cannot launch lcore %u: %s\n", id,
+				rte_strerror(-ret));
+			return SL_EXIT_DPDK;
+		}
+	}
+	if (app->info)
+		fprintf(app->info, "sluice: forwarding%s\n",
+			app->a.duration > 0 ? "" : " (SIGINT or SIGTERM stops)");
+	return SL_EXIT_OK;
+}
+
+/* After the lcores returned at TSC end: final counters and the report. */
+static int sl_app_finish(struct sl_app *app, uint64_t end)
+{
+	uint64_t first = sl_fwd_first_tsc(&app->fwd);
+	double elapsed = first && end > first ? (double)(end - first) / (double)app->hz : 0;
+	struct sl_stats s;
+	int ret, code = SL_EXIT_OK;
+
+	memset(&s, 0, sizeof(s));
+	ret = sl_engine_stats(app->e, &s);
+	if (ret) {
+		fprintf(stderr, "sluice: counters: %s\n", strerror(-ret));
+		return SL_EXIT_DPDK;
+	}
+	sl_live_final(&s, elapsed, sl_fwd_tx_dropped(&app->fwd), stdout);
+	if (app->a.report)
+		code = sl_app_report(app, &s, elapsed);
+	sl_stats_free(&s);
+	return code;
+}
+
+/* Launch, control until a signal or --duration, stop the lcores, close the ports, report. */
+static int sl_app_run(struct sl_app *app)
+{
+	uint64_t end;
+	int code;
+
+	sl_app_signals();
+	code = sl_app_launch(app);
+	if (!code)
+		sl_app_control(app);
+	atomic_store_explicit(&app->fwd.stop, true, memory_order_release);
+	rte_eal_mp_wait_lcore();
+	end = rte_rdtsc();
+	sl_ports_close(&app->ports);	/* a net_pcap tx file is complete from here */
+	return code ? code : sl_app_finish(app, end);
+}
+
+static void sl_app_fini(struct sl_app *app)
+{
+	if (app->eal)
+		sl_ports_close(&app->ports);
+	sl_fwd_free(&app->fwd);
+	if (app->e)
+		sl_engine_free(app->e);
+	if (app->cfg)
+		sl_config_free(app->cfg);
+	if (app->eal)
+		rte_eal_cleanup();
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_app app;
+	int sep = sl_args_split(argc, argv), ret, code;
+
+	memset(&app, 0, sizeof(app));
+	if (sl_args_help(argc, argv)) {
+		sl_usage(stdout);
+		return SL_EXIT_OK;
+	}
+	if (sl_args_parse(argc - sep - (sep < argc), argv + sep + (sep < argc), &app.a)) {
+		fprintf(stderr, "sluice: see sluice --help\n");
+		return SL_EXIT_ARGS;
+	}
+	app.info = app.a.quiet ? NULL : stdout;
+	code = sl_app_config(&app);
+	if (code)
+		return code;
+	rte_openlog_stream(stderr);
+	ret = rte_eal_init(sep, argv);
+	if (ret < 0) {
+		fprintf(stderr, "sluice: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		sl_app_fini(&app);
+		return SL_EXIT_DPDK;
+	}
+	app.eal = true;
+	code = sl_app_setup(&app);
+	if (!code)
+		code = sl_app_run(&app);
+	sl_app_fini(&app);
+	return code;
+}

@@ -1,0 +1,84 @@
+#!/bin/sh
+# fwd-bench.sh - forwarding rate of sluice against the I/O ceiling, same ports, same capture,
+# same run: dpdk-testpmd --forward-mode=5tswap and sluice with a dedicated per-5-tuple
+# profile, each replaying N distinct 64-byte frames from memory (net_pcap infinite_rx) into
+# a sink (net_null), one forwarding core. Prints both rates and their ratio.
+#
+# usage: perf/fwd-bench.sh [FLOWS...]      (default: 100000 1000000)
+# environment: BUILD (default build), SECONDS_PER_RUN (default 12), ROUNDS (default 3),
+#              FWD_CORE (default 1), MAIN_CORE (default 0). Runs as root.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SECS=${SECONDS_PER_RUN:-12}
+ROUNDS=${ROUNDS:-3}
+FWD=${FWD_CORE:-1}
+MAIN=${MAIN_CORE:-0}
+FLOWS=${*:-100000 1000000}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fwd-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+command -v dpdk-testpmd >/dev/null || { echo "fwd-bench: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 1; }
+
+cat > "$TMP/bench.yaml" <<'YAML'
+sluice: 1
+unmatched: pass
+profiles:
+  per-flow:
+    mode: dedicated
+    key: 5-tuple
+    rate: 1gbit          # far above what one flow is offered: every frame is policed and forwarded
+    burst: 100000B
+    exceed: drop
+    max-keys: 2000000
+tenants:
+  - name: all
+    profile: per-flow
+YAML
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
+
+eal() { # $1 = capture, $2 = memory MB
+	echo "--no-huge -m $2 --no-shconf --no-pci --no-telemetry -l $MAIN,$FWD --main-lcore $MAIN" \
+	     "--log-level=lib.eal:error --log-level=pmd.net.pcap:error" \
+	     "--vdev=net_pcap0,rx_pcap=$1,infinite_rx=1 --vdev=net_null0,no-rx=1"
+}
+
+testpmd_pps() { # capture, mbufs, mem
+	# shellcheck disable=SC2046
+	timeout -s INT $((SECS + 20)) dpdk-testpmd $(eal "$1" "$3") --file-prefix=fwdb-tp -- \
+		-a --forward-mode=5tswap --nb-cores=1 --stats-period 1 --total-num-mbufs="$2" \
+		--no-flush-rx </dev/null >"$TMP/tp.log" 2>&1 &
+	pid=$!
+	sleep "$SECS"
+	kill -INT $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+	# per-period Rx-pps of port 0, the first 2 (warm-up) dropped, median of the rest
+	grep -A8 "NIC statistics for port 0" "$TMP/tp.log" | awk '/Rx-pps:/ {print $2}' |
+		awk '$1 > 0' | tail -n +3 | median
+}
+
+sluice_pps() { # capture, mbufs, mem
+	# shellcheck disable=SC2046
+	"$BUILD/app/sluice" $(eal "$1" "$3") --file-prefix=fwdb-sl -- --config "$TMP/bench.yaml" \
+		--duration "$SECS" --mbufs "$2" --quiet --report "$TMP/r.json" >"$TMP/sl.log" 2>&1
+	python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(int(r['packets']/r['elapsed_s']) if r['elapsed_s'] else 0)" "$TMP/r.json"
+}
+
+echo "# fwd-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+echo "| flows | frames | testpmd 5tswap Mpps | sluice Mpps | ratio |"
+echo "|---|---|---|---|---|"
+for n in $FLOWS; do
+	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --size 64 --quiet
+	mbufs=$((n + n / 10 + 16384))
+	mem=$(( (mbufs * 2304 / 1048576) + 1024 ))
+	tps="" sps=""
+	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
+		tps="$tps $(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")"
+		sps="$sps $(sluice_pps "$TMP/d.pcap" "$mbufs" "$mem")"
+	done
+	tp=$(echo "$tps" | tr ' ' '\n' | awk 'NF' | median)
+	sl=$(echo "$sps" | tr ' ' '\n' | awk 'NF' | median)
+	awk -v n="$n" -v tp="$tp" -v sl="$sl" 'BEGIN {
+		printf "| %d | %d | %.2f | %.2f | %.3f |\n", n, n, tp / 1e6, sl / 1e6, (tp > 0 ? sl / tp : 0) }'
+done

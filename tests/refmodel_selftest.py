@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+# refmodel_selftest.py - checks tools/sl-refmodel.py itself on tiny hand-built captures whose
+# conforming counts are worked out by hand below: the model must be right before it judges C.
+"""Usage: refmodel_selftest.py [--refmodel tools/sl-refmodel.py] [--workdir DIR]"""
+import argparse
+import importlib.util
+import struct
+import sys
+import tempfile
+import unittest
+from fractions import Fraction
+from pathlib import Path
+
+RM = None  # the refmodel module
+WORKDIR = None
+T0 = 1_700_000_000 * 10**9
+MS = 10**6
+
+
+def load_refmodel(path):
+    spec = importlib.util.spec_from_file_location('sl_refmodel', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# --- tiny frame builders (independent of sl-gen) ----------------------------------------------
+
+def eth(payload, et, vlans=()):
+    hdr = b'\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01'
+    tpids = [0x88A8, 0x8100] if len(vlans) == 2 else [0x8100] * len(vlans)
+    for tpid, v in zip(tpids, vlans):
+        hdr += struct.pack('>HH', tpid, v)
+    return hdr + struct.pack('>H', et) + payload
+
+
+def ipv4(src, dst, proto, l4, frag=0x4000, ihl=5, version=4, tot=None):
+    tot = 20 + len(l4) if tot is None else tot
+    h = struct.pack('>BBHHHBBH4s4s', version << 4 | ihl, 0, tot, 1, frag, 64, proto, 0,
+                    bytes(map(int, src.split('.'))), bytes(map(int, dst.split('.'))))
+    return h + l4
+
+
+def ipv6(src, dst, nh, payload, plen=None):
+    import ipaddress
+    plen = len(payload) if plen is None else plen
+    return (struct.pack('>IHBB', 0x60000000, plen, nh, 64) + ipaddress.ip_address(src).packed
+            + ipaddress.ip_address(dst).packed + payload)
+
+
+def udp(sport, dport, n=0):
+    return struct.pack('>HHHH', sport, dport, 8 + n, 0) + bytes(n)
+
+
+def v4udp(src, dst, size, sport=1000, dport=53, vlans=()):
+    """An Ethernet/IPv4/UDP frame of exactly size bytes."""
+    n = size - 14 - 4 * len(vlans) - 28
+    return eth(ipv4(src, dst, 17, udp(sport, dport, n)), 0x0800, vlans)
+
+
+def write_pcap(path, frames, nano=True, big_endian=False):
+    """frames: (ts_ns, data[, orig_len])"""
+    e = '>' if big_endian else '<'
+    with open(path, 'wb') as f:
+        f.write(struct.pack(e + 'IHHiIII', 0xA1B23C4D if nano else 0xA1B2C3D4, 2, 4, 0, 0,
+                            65535, 1))
+        for fr in frames:
+            ts, data = fr[0], fr[1]
+            orig = fr[2] if len(fr) > 2 else len(data)
+            frac = ts % 10**9 if nano else ts % 10**9 // 1000
+            f.write(struct.pack(e + 'IIII', ts // 10**9, frac, len(data), orig) + data)
+
+
+def run(policy_yaml, frames, **kw):
+    d = Path(WORKDIR)
+    (d / 'p.yaml').write_text(policy_yaml)
+    write_pcap(d / 'c.pcap', frames, **kw)
+    m = RM.Model(RM.load_policy(d / 'p.yaml')).run(RM.read_pcap(d / 'c.pcap'))
+    return m.report(), m
+
+
+def tenant(rep, name):
+    return next(t for t in rep['tenants'] if t['name'] == name)
+
+
+def shared(rate, burst, extra=''):
+    return f"""sluice: 1
+unmatched: pass
+profiles:
+  p:
+    mode: shared
+    rate: {rate}
+    burst: {burst}
+    exceed: drop
+{extra}
+tenants:
+  - name: t
+    profile: p
+"""
+
+
+class Buckets(unittest.TestCase):
+    def test_bits_800kbit_burst_3000B(self):
+        # 24000 bits at t=0; 1000 B = 8000 bits per frame, refill 800 bits/ms. Conform at
+        # 0, 1, 2 ms (left: 16000, 8800, 1600), then 1600 + 800k >= 8000 at k = 8 -> t = 10 ms
+        # (left 0), then every 10 ms: 10..90 -> 3 + 9 = 12 of 100 frames.
+        fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.0.0.2', 1000)) for i in range(100)]
+        rep, m = run(shared('800kbit', '3000B'), fr)
+        t = tenant(rep, 't')
+        conf = [i for i, v in enumerate(m.verdicts) if v == RM.V_CONFORM]
+        self.assertEqual(conf, [0, 1, 2] + list(range(10, 100, 10)))
+        self.assertEqual((t['conform_packets'], t['conform_bytes']), (12, 12000))
+        self.assertEqual((t['exceed_packets'], t['exceed_bytes']), (88, 88000))
+        self.assertEqual(rep['dropped'], {'packets': 88, 'bytes': 88000})
+
+    def test_packets_10pps_burst_2(self):
+        # 2 tokens, +0.5 per 50 ms frame: conform at 0, 50, 100 ms (2->1, 1.5->0.5, 1->0),
+        # then 0.5 at 150 (exceed), 1 at 200 (conform) ... every 100 ms: 3 + 8 = 11 of 20.
+        fr = [(T0 + i * 50 * MS, v4udp('10.0.0.1', '10.0.0.2', 64)) for i in range(20)]
+        rep, m = run(shared('10pps', '2pkt'), fr)
+        conf = [i for i, v in enumerate(m.verdicts) if v == RM.V_CONFORM]
+        self.assertEqual(conf, [0, 1, 2, 4, 6, 8, 10, 12, 14, 16, 18])
+        self.assertEqual(tenant(rep, 't')['conform_bytes'], 11 * 64)
+
+    def test_limit_window_binds(self):
+        # limit 10KB/1s: 80000-bit bucket refilling 800 bits per 10 ms; 1000 B frames every
+        # 10 ms: 80000 + 800k - 8000k >= 8000 for k <= 10 -> frames 0..10, then one frame per
+        # 100 ms (t = 200..900 ms) -> 11 + 8 = 19 of 100. The 1gbit rate bucket never binds.
+        fr = [(T0 + i * 10 * MS, v4udp('10.0.0.1', '10.0.0.2', 1000)) for i in range(100)]
+        rep, _ = run(shared('1gbit', '100000B', '    limits:\n      - { limit: 10KB, per: 1s }'),
+                     fr)
+        self.assertEqual(tenant(rep, 't')['conform_packets'], 19)
+
+    def test_exceed_takes_nothing(self):
+        b = [RM.Bucket(Fraction(800, MS), 24000), RM.Bucket(Fraction(16, MS), 16000)]
+        k = RM.KeyState(b, 0)
+        self.assertTrue(k.take(b, 0, 8000))
+        self.assertTrue(k.take(b, MS, 8000))
+        self.assertEqual(k.tokens, [16800 - 8000, 8016 - 8000])
+        self.assertFalse(k.take(b, 2 * MS, 8000))  # second bucket short: nothing taken
+        self.assertEqual(k.tokens, [9600, 32])
+        self.assertTrue(k.take(b, 500 * MS, 8000))  # 16 + 16 * 499 = 8000 >= 8000
+        self.assertEqual(k.tokens, [16000, 0])
+
+    def test_exact_fraction_refill(self):
+        # 1 bit/s: after 1.5 s (refill 1.5 bits), 1.5 tokens, not 1 or 2.
+        b = [RM.Bucket(Fraction(1, 10**9), 10)]
+        k = RM.KeyState(b, 0)
+        k.tokens = [Fraction(0)]
+        self.assertFalse(k.take(b, 1_500_000_000, 2))
+        self.assertEqual(k.tokens, [Fraction(3, 2)])
+
+    def test_dedicated_src_ip_keys_start_full(self):
+        # two keys, each alone would see test_bits_800kbit_burst_3000B; the second appears
+        # 50 ms late and starts full (three conforming frames in a row).
+        pol = shared('800kbit', '3000B').replace('mode: shared', 'mode: dedicated\n    key: src-ip')
+        fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.0.0.9', 1000)) for i in range(100)]
+        fr += [(T0 + (50 + i) * MS, v4udp('10.0.0.2', '10.0.0.9', 1000)) for i in range(50)]
+        fr.sort(key=lambda x: x[0])
+        rep, _ = run(pol, fr)
+        t = tenant(rep, 't')
+        # key 2 at 50..99 ms: conform at 50, 51, 52, 60, 70, 80, 90 -> 7
+        self.assertEqual((t['conform_packets'], t['keys']), (12 + 7, 2))
+
+    def test_max_keys_when_full(self):
+        # max-keys 2, 1 token per key, 1 pps (no refill within 6 ns); sources 1 2 3 4 3 1:
+        # 1 and 2 get slots, the frames of 3, 4, 3 find the table full (table_full 3), the
+        # last frame of 1 finds its bucket empty (exceed). when-full drop: 3 4 3 refused
+        # (exceed, dropped); pass: they conform; shared: 3 takes the one overflow token, 4 and
+        # 3 again exceed.
+        order = [1, 2, 3, 4, 3, 1]
+        fr = [(T0 + i, v4udp(f'10.0.0.{s}', '10.9.9.9', 100)) for i, s in enumerate(order)]
+        want = {'drop': ([RM.V_CONFORM, RM.V_CONFORM] + [RM.V_NOSLOT_DROP] * 3 + [RM.V_DROP], 2),
+                'pass': ([RM.V_CONFORM, RM.V_CONFORM] + [RM.V_NOSLOT_FWD] * 3 + [RM.V_DROP], 5),
+                'shared': ([RM.V_CONFORM] * 3 + [RM.V_DROP] * 3, 3)}
+        for wf, (verdicts, conform) in want.items():
+            pol = shared('1pps', '1pkt', f'    max-keys: 2\n    when-full: {wf}').replace(
+                'mode: shared', 'mode: dedicated')
+            rep, m = run(pol, fr)
+            t = tenant(rep, 't')
+            self.assertEqual(list(m.verdicts), verdicts, wf)
+            self.assertEqual((t['conform_packets'], t['table_full'], t['keys']),
+                             (conform, 3, 2), wf)
+
+    def test_orig_len_is_the_cost(self):
+        # snapped records: 100 bytes captured, 1000 on the wire; cost and bytes use 1000
+        f = v4udp('10.0.0.1', '10.0.0.2', 1000)[:100]
+        fr = [(T0 + i * MS, f, 1000) for i in range(100)]
+        rep, _ = run(shared('800kbit', '3000B'), fr)
+        t = tenant(rep, 't')
+        self.assertEqual((t['conform_packets'], t['bytes']), (12, 100000))
+
+    def test_us_and_big_endian_pcaps(self):
+        fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.0.0.2', 1000)) for i in range(100)]
+        for nano, be in ((False, False), (False, True), (True, True)):
+            rep, _ = run(shared('800kbit', '3000B'), fr, nano=nano, big_endian=be)
+            self.assertEqual(tenant(rep, 't')['conform_packets'], 12)
+
+
+CLASSIFY = """sluice: 1
+unmatched: drop
+profiles:
+  p: { mode: shared, rate: 1gbit, burst: 1MB, exceed: drop }
+  d5: { mode: dedicated, key: 5-tuple, rate: 1gbit, burst: 1MB, exceed: drop }
+  dd: { mode: dedicated, key: dst-ip, rate: 1gbit, burst: 1MB, exceed: drop }
+tenants:
+  - { name: qinq, profile: p, match: { vlan: 100 } }
+  - { name: inner, profile: p, match: { vlan: 5 } }
+  - { name: dns6, profile: p, match: { src: "2001:db8::/32", proto: udp, dst-port: 53 } }
+  - { name: v6, profile: p, match: { src: "2001:db8::/32" } }
+  - { name: icmp6, profile: p, match: { dst: "2001:db9::/32", proto: icmp } }
+  - { name: web, profile: d5, match: { dst: 10.0.0.0/8, proto: tcp, dst-port: 80-88 } }
+  - { name: frag4, profile: dd, match: { dst: 10.0.0.0/8, proto: udp } }
+"""
+
+
+class Classify(unittest.TestCase):
+    def test_matches(self):
+        hop_dst = bytes([60, 0, 1, 4, 0, 0, 0, 0]) + bytes([17, 0, 1, 4, 0, 0, 0, 0])
+        tcp80 = struct.pack('>HHIIBBHHH', 5000, 80, 0, 0, 0x50, 0x10, 0, 0, 0)
+        tcp90 = struct.pack('>HHIIBBHHH', 5000, 90, 0, 0, 0x50, 0x10, 0, 0, 0)
+        frames = [
+            v4udp('1.1.1.1', '2.2.2.2', 100, vlans=(100, 5)),  # qinq: outer tag 100
+            v4udp('1.1.1.1', '2.2.2.2', 100, vlans=(5,)),  # inner
+            eth(ipv6('2001:db8::1', '2001:db8::2', 0, hop_dst + udp(1, 53, 10)), 0x86DD),
+            eth(ipv6('2001:db8::1', '2001:db8::2', 17, udp(1, 54, 10)), 0x86DD),  # v6
+            # later fragment: no ports -> not dns6 -> v6
+            eth(ipv6('2001:db8::1', '2001:db8::2', 44,
+                     bytes([17, 0, 0x05, 0xC8, 0, 0, 0, 1]) + udp(1, 53, 10)), 0x86DD),
+            eth(ipv6('2001:db7::1', '2001:db9::2', 58, bytes(8)), 0x86DD),  # icmp6
+            eth(ipv6('2001:db7::1', '2001:db9::2', 1, bytes(8)), 0x86DD),  # proto 1: none
+            eth(ipv4('9.9.9.9', '10.1.1.1', 6, tcp80), 0x0800),  # web
+            eth(ipv4('9.9.9.9', '10.1.1.1', 6, tcp90), 0x0800),  # port out of range: none
+            eth(ipv4('9.9.9.9', '10.1.1.1', 6, tcp80, frag=185), 0x0800),  # no ports: none
+            eth(ipv4('9.9.9.9', '10.1.1.2', 17, udp(1, 2, 30), frag=0x2000 | 185), 0x0800),
+            eth(ipv4('9.9.9.9', '10.1.1.3', 17, udp(1, 2, 30), frag=0x2000), 0x0800),
+            eth(b'\x00' * 28, 0x0806),  # ARP: unmatched, not malformed
+            # third tag: non-IP, outer vlan 7: unmatched
+            eth(struct.pack('>HHHH', 8, 0x8100, 9, 0x0800) + b'\x00' * 40, 0x8100, (7,)),
+        ]
+        rep, m = run(CLASSIFY, [(T0 + i, f) for i, f in enumerate(frames)])
+        got = [m.pol.tenants[i].name if i >= 0 else '-' for i in m.tenant_of]
+        self.assertEqual(got, ['qinq', 'inner', 'dns6', 'v6', 'v6', 'icmp6', '-', 'web', '-',
+                               '-', 'frag4', 'frag4', '-', '-'])
+        self.assertEqual(tenant(rep, 'frag4')['keys'], 2)
+        self.assertEqual(rep['unmatched']['packets'], 5)
+        self.assertEqual(rep['malformed']['packets'], 0)
+        self.assertEqual(rep['dropped']['packets'], 5)
+
+    def test_malformed(self):
+        good = v4udp('1.1.1.1', '10.1.1.1', 100)
+        l4 = udp(1, 2, 10)
+        ext = bytes([0, 0, 1, 4, 0, 0, 0, 0])
+        frames = [
+            good[:13],  # runt
+            v4udp('1.1.1.1', '2.2.2.2', 100, vlans=(5,))[:17],  # VLAN tag cut
+            good[:14 + 19],  # IPv4 header cut
+            eth(ipv4('1.1.1.1', '10.1.1.1', 17, l4, ihl=4), 0x0800),
+            eth(ipv4('1.1.1.1', '10.1.1.1', 17, l4, version=6), 0x0800),
+            eth(ipv4('1.1.1.1', '10.1.1.1', 17, l4, ihl=15), 0x0800),  # header > frame
+            eth(ipv4('1.1.1.1', '10.1.1.1', 17, l4, tot=19), 0x0800),  # total < header
+            eth(ipv4('1.1.1.1', '10.1.1.1', 17, l4, tot=22), 0x0800),  # ports cut by total
+            eth(ipv6('2001:db8::1', '2001:db8::2', 17, l4, plen=3), 0x86DD),
+            eth(ipv6('2001:db8::1', '2001:db8::2', 17, l4)[:39], 0x86DD),
+            eth(ipv6('2001:db8::1', '2001:db8::2', 0, ext * 8 + l4), 0x86DD),  # 9 ext headers
+            eth(ipv6('2001:db8::1', '2001:db8::2', 0, ext * 7 + bytes([17]) + ext[1:] + l4),
+                0x86DD),  # 8 ext headers: fine -> tenant v6
+            # hop-by-hop header of 48 bytes in a 26-byte payload
+            eth(ipv6('2001:db8::1', '2001:db8::2', 0, bytes([17, 5]) + bytes(6) + l4), 0x86DD),
+            eth(ipv4('1.1.1.1', '10.1.1.1', 1, b''), 0x0800),  # ICMP without body: fine
+        ]
+        rep, m = run(CLASSIFY, [(T0 + i, f) for i, f in enumerate(frames)])
+        self.assertEqual(list(m.verdicts), [RM.V_MALFORMED_DROP] * 11 + [RM.V_CONFORM]
+                         + [RM.V_MALFORMED_DROP] + [RM.V_UNMATCHED_DROP])
+        self.assertEqual(m.tenant_of[11], 3)
+        self.assertEqual(rep['malformed'], {'packets': 12, 'bytes': sum(
+            len(f) for f in frames[:11] + frames[12:13])})
+
+
+class Units(unittest.TestCase):
+    def test_rates(self):
+        self.assertEqual(RM.parse_rate('8mbit'), ('bits', Fraction(8, 1000)))
+        self.assertEqual(RM.parse_rate('1.5kbit'), ('bits', Fraction(15, 10**7)))
+        self.assertEqual(RM.parse_rate('0.5pps'), ('packets', Fraction(1, 2 * 10**9)))
+        self.assertEqual(RM.parse_rate('2.5mpps'), ('packets', Fraction(25, 10**4)))
+        self.assertEqual(RM.parse_rate('1tbit'), ('bits', Fraction(1000)))
+        for bad in ('8mbps', '8Mbps', '8', 'mbit', '0kbit', '-1bit'):
+            with self.assertRaises(RM.PolicyError):
+                RM.parse_rate(bad)
+
+    def test_sizes_and_durations(self):
+        self.assertEqual(RM.parse_size('20000B'), ('bits', 160000))
+        self.assertEqual(RM.parse_size('1.5KB'), ('bits', 12000))
+        self.assertEqual(RM.parse_size('2KiB'), ('bits', 16384))
+        self.assertEqual(RM.parse_size('1.5MiB'), ('bits', 1572864 * 8))
+        self.assertEqual(RM.parse_size('10pkt'), ('packets', 10))
+        for bad in ('1.5B', '0B', '2.5pkt', '10', '1kb'):
+            with self.assertRaises(RM.PolicyError):
+                RM.parse_size(bad)
+        self.assertEqual(RM.parse_duration('1m'), 60 * 10**9)
+        self.assertEqual(RM.parse_duration('2d'), 2 * 86400 * 10**9)
+        with self.assertRaises(RM.PolicyError):
+            RM.parse_duration('1.5s')
+
+    def test_profile_limits(self):
+        p = RM.Profile('x', {'mode': 'shared', 'rate': '8mbit', 'burst': '20000B',
+                             'exceed': 'mark', 'dscp': 10,
+                             'limits': [{'limit': '5MB', 'per': '1m'}]})
+        self.assertEqual([(b.rate, b.burst) for b in p.buckets],
+                         [(Fraction(8, 1000), 160000), (Fraction(40 * 10**6, 60 * 10**9),
+                                                        40 * 10**6)])
+        for bad in ({'burst': '20pkt'}, {'exceed': 'mark'}, {'dscp': 3},
+                    {'mode': 'private'}, {'mode': None}, {'exceed': None}):
+            d = {'mode': 'shared', 'rate': '8mbit', 'burst': '2KB', 'exceed': 'drop'}
+            d.update(bad)
+            with self.assertRaises(RM.PolicyError, msg=str(bad)):
+                RM.Profile('x', {k: v for k, v in d.items() if v is not None})
+        for bad in ({'src': '10.0.0.1/8'}, {'dst-port': 53}, {'proto': 'icmp', 'src-port': 1},
+                    {'src': '10.0.0.0/8', 'dst': '::/0'}, {'proto': 'sctp'}):
+            with self.assertRaises(RM.PolicyError, msg=str(bad)):
+                RM.Match('t', bad)
+        with self.assertRaises(RM.PolicyError):
+            RM.Profile('x', {'mode': 'shared', 'rate': '8mbit', 'burst': '2KB', 'exceed': 'mark'})
+
+
+def main():
+    global RM, WORKDIR
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--refmodel', default=str(Path(__file__).resolve().parent.parent / 'tools'
+                                              / 'sl-refmodel.py'))
+    ap.add_argument('--workdir')
+    a, rest = ap.parse_known_args()
+    RM = load_refmodel(a.refmodel)
+    with tempfile.TemporaryDirectory(dir=a.workdir) as d:
+        WORKDIR = d
+        prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+    return 0 if prog.result.wasSuccessful() else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,595 @@
+#!/usr/bin/env python3
+# replay_check.py - integration test: policies x sl-gen captures through sluice-replay, judged
+# against the independent reference model (tools/sl-refmodel.py) and the forwarded pcap.
+"""Usage: replay_check.py --replay sluice-replay --gen sl-gen --refmodel tools/sl-refmodel.py
+                        --workdir DIR [--demo-config config/sluice.yaml]
+                        [--scenario NAME ...] [--model-only]
+
+For every scenario: write the policy, generate the capture (checked: valid headers and
+checksums, deterministic per seed, exactly the malformed frames sl-gen says it wrote), run the
+model and sluice-replay --out --report, then require: packets/bytes per tenant, unmatched and
+malformed equal; keys equal; conform_bytes and conform_packets within 0.5% of the model; the
+output pcap holds exactly the forwarded frames in input order with their timestamps, only
+frames of drop tenants (and unmatched/malformed with 'unmatched: drop') missing, as many as the
+report says, and marked frames carry the profile's DSCP with the ECN bits kept and a valid IPv4
+header checksum. --demo-config adds sl-gen --demo against the shipped policy (every tenant
+must exceed on about half its frames). --model-only skips sluice-replay (to check the
+generator and model alone).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TOLERANCE = 0.005  # conform counts: |replay - model| <= 0.5% of the model
+REPLAY_TIMEOUT = 120  # seconds for one sluice-replay run (each takes well under one)
+
+SCENARIOS = [
+    {
+        'name': 'shared-dedicated',
+        'seconds': 5, 'seed': 11, 'malformed': 0.003,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  free:   { mode: shared, rate: 8mbit, burst: 20000B, exceed: mark, dscp: 10 }
+  pro:    { mode: dedicated, key: src-ip, rate: 800kbit, burst: 3000B, exceed: drop }
+  shadow: { mode: shared, rate: 2mbit, burst: 10KB, exceed: pass }
+  roomy:  { mode: shared, rate: 50mbit, burst: 64KiB, exceed: drop }
+tenants:
+  - { name: acme, profile: pro, match: { vlan: 100 } }
+  - { name: free, profile: free, match: { src: 10.1.0.0/16, proto: udp } }
+  - { name: shadow, profile: shadow, match: { dst: 198.51.100.0/24 } }
+  - { name: quiet, profile: roomy, match: { src: 10.3.0.0/16, proto: tcp, dst-port: 22 } }
+""",
+        'flows': [
+            # 20 keys x 800kbit, offered 2x; then 3 more keys that would match 'free' too
+            'vlan=100,src=10.9.0.0/24,keys=20,dst=192.0.2.1,proto=udp,rate=32mbit,'
+            'size=64-1500,arrival=poisson',
+            'vlan=100,src=10.1.5.0/24,keys=3,proto=udp,rate=1mbit,size=200-400',
+            'src=10.1.0.0/16,proto=udp,dport=4500,rate=16mbit,size=512',
+            'src=10.50.0.1,dst=198.51.100.0/24,proto=tcp,rate=6mbit,size=100-1400',
+            'src=10.3.0.0/16,proto=tcp,dport=22,rate=5mbit,size=60-1500',  # below its rate
+            'src=172.16.0.0/12,proto=tcp,dport=80,rate=2mbit',  # unmatched
+        ],
+        'never_exceed': ['quiet'],
+    },
+    {
+        'name': 'dedicated-limits-pps',
+        'seconds': 6, 'seed': 22, 'malformed': 0.002,
+        'policy': """sluice: 1
+unmatched: drop
+profiles:
+  per-dst:  { mode: dedicated, key: dst-ip, rate: 400kbit, burst: 1500B, exceed: drop }
+  per-flow: { mode: dedicated, key: 5-tuple, rate: 200kbit, burst: 2000B, exceed: mark,
+              dscp: 12 }
+  windowed:
+    mode: shared
+    rate: 20mbit
+    burst: 50KB
+    limits: [ { limit: 2MB, per: 2s } ]
+    exceed: drop
+  pkts:
+    mode: shared
+    rate: 2kpps
+    burst: 100pkt
+    limits: [ { limit: 3000pkt, per: 2s } ]
+    exceed: mark
+    dscp: 20
+  multi:
+    mode: dedicated
+    rate: 1.5mbit
+    burst: 1.5KB
+    limits: [ { limit: 500KB, per: 1m } ]
+    exceed: drop
+tenants:
+  - { name: cdn, profile: per-dst, match: { dst: 203.0.113.0/24, proto: udp } }
+  - { name: flows, profile: per-flow, match: { src: 10.30.0.1/32 } }
+  - { name: bulk, profile: windowed, match: { src: 10.40.0.0/16 } }
+  - { name: syn, profile: pkts, match: { proto: tcp, dst-port: 443 } }
+  - { name: users, profile: multi, match: { src: 10.70.0.0/24 } }
+""",
+        'flows': [
+            'src=10.20.0.1,dst=203.0.113.0/24,dkeys=30,proto=udp,dport=443,rate=24mbit,'
+            'size=64-1500',
+            'src=10.30.0.1,dst=192.0.2.50,proto=udp,sport=10000-10024,dport=5000-5001,'
+            'rate=20mbit,size=500-1500',
+            'src=10.30.0.1,dst=192.0.2.51,proto=icmp,rate=300kbit,size=100',
+            'src=10.40.0.0/16,proto=tcp,rate=15mbit,size=1000-1500,arrival=poisson',
+            'src=10.60.0.0/16,dst=192.0.2.80,proto=tcp,dport=443,rate=2500pps,size=60-80,'
+            'arrival=poisson',
+            'src=10.70.0.0/24,keys=10,proto=udp,rate=20mbit,size=64-1500',
+            'src=172.20.0.0/16,proto=udp,rate=1mbit',  # unmatched: dropped
+        ],
+    },
+    {
+        'name': 'ipv6-qinq-usec',
+        'seconds': 5, 'seed': 33, 'malformed': 0.002, 'usec': True,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  v6shared: { mode: shared, rate: 10mbit, burst: 16KiB, exceed: mark, dscp: 46 }
+  v6keys:   { mode: dedicated, key: src-ip, rate: 1mbit, burst: 4000B, exceed: drop }
+  qinq:     { mode: shared, rate: 5mbit, burst: 3KB, exceed: drop }
+  ports:    { mode: shared, rate: 1mbit, burst: 2000B, exceed: pass }
+  v4mark:   { mode: shared, rate: 0.5mbit, burst: 1.5KB, exceed: mark, dscp: 33 }
+tenants:
+  - { name: qinq, profile: qinq, match: { vlan: 300 } }
+  - { name: v6a, profile: v6shared, match: { src: "2001:db8:100::/48" } }
+  - { name: v6b, profile: v6keys, match: { src: "2001:db8:200::/48", proto: tcp } }
+  - { name: v6ports, profile: ports, match: { dst: "2001:db8:ffff::/48", proto: udp,
+                                             dst-port: 1000-1999 } }
+  - { name: icmp6, profile: v6shared, match: { dst: "2001:db8:ffff::/48", proto: icmp } }
+  - { name: v4mark, profile: v4mark, match: { src: 10.90.0.0/16, proto: udp } }
+""",
+        'flows': [
+            'vlan=300,vlan2=7,src=10.80.0.0/16,proto=udp,rate=10mbit,size=64-1500',
+            'vlan=300,vlan2=8,src=2001:db8:300::/48,proto=tcp,rate=2mbit,size=100-1500',
+            'src=2001:db8:100::/48,dst=2001:db8:ffff::1,proto=udp,dport=53,rate=20mbit,'
+            'size=80-1500,v6ext=2,frag=0.05,tos=1',
+            'src=2001:db8:200::/64,keys=12,dst=2001:db8:ffff::2,proto=tcp,dport=443,'
+            'rate=24mbit,size=80-1500,arrival=poisson',
+            'src=2001:db8:999::1,dst=2001:db8:ffff::3,proto=udp,dport=500-2499,rate=4mbit,'
+            'size=100-600,frag=0.1,v6ext=1',
+            'src=2001:db8:999::2,dst=2001:db8:ffff::4,proto=icmp,rate=500kbit,size=100',
+            'src=10.90.0.0/16,proto=udp,rate=3mbit,size=100-1500,tos=3,frag=0.05',
+            'vlan=301,src=10.90.0.1,proto=udp,rate=300kbit,start=2,end=3',  # v4mark, tagged
+        ],
+    },
+    {
+        'name': 'max-keys',
+        'seconds': 3, 'seed': 66, 'malformed': 0,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  a: { mode: dedicated, key: src-ip, rate: 400kbit, burst: 2000B, exceed: drop,
+       max-keys: 4, when-full: drop }
+  b: { mode: dedicated, key: src-ip, rate: 400kbit, burst: 2000B, exceed: mark, dscp: 5,
+       max-keys: 4, when-full: pass }
+  c: { mode: dedicated, key: dst-ip, rate: 400kbit, burst: 2000B, exceed: drop,
+       max-keys: 4 }
+  d: { mode: dedicated, key: 5-tuple, rate: 100pps, burst: 5pkt, exceed: mark, dscp: 7,
+       max-keys: 3, when-full: drop }
+tenants:
+  - { name: a, profile: a, match: { src: 10.1.0.0/24 } }
+  - { name: b, profile: b, match: { src: 10.2.0.0/24 } }
+  - { name: c, profile: c, match: { dst: 10.3.0.0/24 } }
+  - { name: d, profile: d, match: { src: 10.4.0.0/24 } }
+""",
+        # 7 (9, 5) keys on tables of 4 (3): the first keys get slots, later ones when-full
+        'flows': [
+            'src=10.1.0.0/24,keys=7,rate=5mbit,size=200-1000',
+            'src=10.2.0.0/24,keys=7,rate=5mbit,size=200-1000',
+            'dst=10.3.0.0/24,dkeys=9,rate=8mbit,size=200-1000',
+            'src=10.4.0.1,sport=7000-7004,rate=1500pps,size=64-200',
+        ],
+        'keys': {'a': 4, 'b': 4, 'c': 4, 'd': 3},
+    },
+    {
+        'name': 'exact-arrivals',
+        'seconds': 4, 'seed': 44, 'malformed': 0,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  bits: { mode: shared, rate: 8mbit, burst: 20000B, exceed: drop }
+  pkts: { mode: shared, rate: 1kpps, burst: 10pkt, exceed: drop }
+  late: { mode: dedicated, key: dst-ip, rate: 800kbit, burst: 3000B, exceed: drop }
+  onoff: { mode: shared, rate: 800kbit, burst: 3000B, exceed: drop }
+tenants:
+  - { name: bits, profile: bits, match: { src: 10.1.0.1/32 } }
+  - { name: pkts, profile: pkts, match: { src: 10.2.0.1/32 } }
+  - { name: late, profile: late, match: { src: 10.3.0.1/32 } }
+  - { name: onoff, profile: onoff, match: { src: 10.4.0.1/32 } }
+""",
+        'flows': [
+            'src=10.1.0.1,proto=udp,rate=16mbit,size=1000,arrival=exact',
+            'src=10.2.0.1,proto=udp,rate=3000pps,size=64,arrival=exact',
+            'src=10.3.0.1,dst=192.0.2.9,proto=udp,rate=8mbit,size=1000,arrival=exact,start=1.5',
+            'src=10.4.0.1,proto=udp,rate=3.2mbit,size=1000,arrival=exact,end=1',
+            'src=10.4.0.1,proto=udp,rate=3.2mbit,size=1000,arrival=exact,start=2.5,end=3',
+        ],
+        # constant arrivals from t0, cost c, burst B, rate r: the bucket drains, never refills
+        # to full, so conforming frames = min(frames, floor((B + r * (t_last - t0)) / c)).
+        # bits: 8000 frames every 0.5 ms -> floor((160000 + 8e6 * 3.9995) / 8000) = 4019.
+        # pkts: 12000 frames every 1/3 ms -> floor(10 + 1000 * 11999/3000) = 4009 (+-1: the
+        # timestamps are rounded to ns). late: from 1.5 s, every 1 ms, 2500 frames ->
+        # floor((24000 + 800 * 2499) / 8000) = 252. onoff: 400 frames every 2.5 ms from 0 ->
+        # floor((24000 + 800000 * 0.9975) / 8000) = 102; 1.5 s idle refill the bucket to its
+        # burst (no more); 200 frames from 2.5 s -> floor((24000 + 800000 * 0.4975) / 8000)
+        # = 52; 154 in all.
+        'analytic': {'bits': (4019, 0), 'pkts': (4009, 1), 'late': (252, 0), 'onoff': (154, 0)},
+    },
+    {
+        'name': 'distinct',
+        'distinct': (1000, 3000), 'seed': 55, 'malformed': 0,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  tuple: { mode: dedicated, key: 5-tuple, rate: 100pps, burst: 2pkt, exceed: drop }
+tenants:
+  - { name: all, profile: tuple, match: { src: 10.0.0.0/8, proto: udp } }
+""",
+        'flows': [],
+        # 3 rounds of 1000 distinct tuples 67.2 ns apart: each key gets 2 tokens at first
+        # sight and earns 100 pps x 67.2 us < 1 before its third frame -> 2000 conform.
+        'analytic': {'all': (2000, 0)},
+        'keys': {'all': 1000},
+    },
+]
+
+
+def load_refmodel(path):
+    spec = importlib.util.spec_from_file_location('sl_refmodel', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Check:
+    def __init__(self, name):
+        self.name = name
+        self.errors = []
+
+    def fail(self, msg):
+        self.errors.append(msg)
+
+    def eq(self, what, got, want):
+        if got != want:
+            self.fail(f'{what}: replay {got} != model {want}')
+
+
+# --- the capture itself ---------------------------------------------------------------------
+
+def csum(b):
+    if len(b) & 1:
+        b += b'\x00'
+    s = sum(struct.unpack(f'>{len(b) // 2}H', b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def frame_problem(data, p):
+    """Why a frame the model parsed is not a valid sl-gen frame, or None."""
+    try:
+        return _frame_problem(data, p)
+    except (IndexError, struct.error):
+        return 'headers run past the frame'
+
+
+def _frame_problem(data, p):
+    ip = p.l3off
+    if p.family == 4:
+        hl = (data[ip] & 15) * 4
+        tot = struct.unpack_from('>H', data, ip + 2)[0]
+        if csum(data[ip:ip + hl]) != 0xFFFF:
+            return 'IPv4 header checksum'
+        if tot != len(data) - ip:
+            return f'IPv4 total length {tot} for {len(data) - ip} bytes'
+        frag = struct.unpack_from('>H', data, ip + 6)[0]
+        l4, l4len, pseudo = ip + hl, tot - hl, data[ip + 12:ip + 20]
+        if frag & 0x3FFF:
+            return None  # fragment: L4 checksum spans the whole datagram
+        proto = data[ip + 9]
+    else:
+        plen = struct.unpack_from('>H', data, ip + 4)[0]
+        if plen != len(data) - ip - 40:
+            return f'IPv6 payload length {plen} for {len(data) - ip - 40} bytes'
+        nh, off = data[ip + 6], ip + 40
+        while nh in (0, 60, 44):
+            if nh == 44:
+                return None
+            nh, off = data[off], off + (data[off + 1] + 1) * 8
+        proto, l4, l4len, pseudo = nh, off, len(data) - off, data[ip + 8:ip + 40]
+    seg = data[l4:l4 + l4len]
+    if proto == 17 and struct.unpack_from('>H', seg, 4)[0] != l4len:
+        return 'UDP length'
+    if proto == 1:
+        return None if csum(seg) == 0xFFFF else 'ICMP checksum'
+    if proto in (6, 58) or (proto == 17 and p.family == 6):
+        ph = pseudo + struct.pack('>IxxxB' if p.family == 6 else '>xBH', *(
+            (l4len, proto) if p.family == 6 else (proto, l4len)))
+        if csum(ph + seg) != 0xFFFF:
+            return f'L4 checksum (proto {proto})'
+    return None
+
+
+def make_capture(a, sc, ck):
+    wd = Path(a.workdir)
+    pcap = wd / f'rc-{sc["name"]}.pcap'
+    args = [a.gen, '--out', str(pcap), '--seed', str(sc['seed'])]
+    if sc.get('demo'):
+        args += ['--demo']
+    elif 'distinct' in sc:
+        args += ['--distinct', str(sc['distinct'][0]), '--count', str(sc['distinct'][1])]
+    else:
+        args += ['--duration', str(sc['seconds'])]
+        for f in sc['flows']:
+            args += ['--flow', f]
+    if sc.get('malformed'):
+        args += ['--malformed-frac', str(sc['malformed'])]
+    if sc.get('usec'):
+        args += ['--usec']
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    m = re.search(r'(\d+) frames, (\d+) bytes, (\d+) malformed', out)
+    if not m:
+        raise RuntimeError(f'sl-gen printed no summary: {out!r}')
+    # deterministic: same seed, same bytes
+    again = wd / f'rc-{sc["name"]}-again.pcap'
+    subprocess.run([x if x != str(pcap) else str(again) for x in args], check=True,
+                   capture_output=True)
+    if pcap.read_bytes() != again.read_bytes():
+        ck.fail('sl-gen is not deterministic: two runs with one seed differ')
+    again.unlink()
+    return pcap, [int(x) for x in m.groups()]
+
+
+def check_capture(RM, ck, frames, gen_counts, model, usec):
+    last = 0
+    bad = 0
+    for i, (ts, length, data) in enumerate(frames):
+        if ts < last:
+            ck.fail(f'capture: frame {i} goes back in time')
+        last = ts
+        if length != len(data):
+            ck.fail(f'capture: frame {i} caplen {len(data)} != len {length}')
+        if usec and ts % 1000:
+            ck.fail(f'capture: frame {i}: --usec timestamp not whole us')
+        p = RM.parse(data)
+        if p is not None and p.family:
+            why = frame_problem(data, p)
+            if why and bad < 5:
+                ck.fail(f'capture: frame {i} invalid: {why}')
+            bad += why is not None
+    want = gen_counts[:3]
+    got = [len(frames), sum(f[1] for f in frames), model.malformed[0]]
+    if got != want:
+        ck.fail(f'capture: model sees frames/bytes/malformed {got}, sl-gen wrote {want}')
+
+
+# --- sluice-replay against the model ----------------------------------------------------------
+
+def compare_reports(ck, rep, mod):
+    for k in ('packets', 'bytes'):
+        ck.eq(k, rep.get(k), mod[k])
+    for k in ('unmatched', 'malformed'):
+        ck.eq(k, rep.get(k), mod[k])
+    rt = {t['name']: t for t in rep.get('tenants', [])}
+    if [t['name'] for t in rep.get('tenants', [])] != [t['name'] for t in mod['tenants']]:
+        ck.fail(f'tenants: replay {list(rt)} != model {[t["name"] for t in mod["tenants"]]}')
+    for mt in mod['tenants']:
+        t = rt.get(mt['name'])
+        if t is None:
+            continue
+        n = mt['name']
+        # keys: the captures are shorter than every profile's idle, so live keys = seen keys
+        for k in ('profile', 'packets', 'bytes', 'keys', 'table_full'):
+            ck.eq(f'{n}.{k}', t.get(k), mt[k])
+        for k in ('conform_bytes', 'conform_packets'):
+            if abs(t.get(k, -1) - mt[k]) > TOLERANCE * mt[k]:
+                ck.fail(f'{n}.{k}: replay {t.get(k)} vs model {mt[k]} '
+                        f'({(t.get(k, 0) - mt[k]) / max(mt[k], 1):+.3%}, allowed 0.5%)')
+        for k in ('packets', 'bytes'):
+            if t.get(f'conform_{k}', 0) + t.get(f'exceed_{k}', 0) != t.get(k):
+                ck.fail(f'{n}: conform_{k} + exceed_{k} != {k} in the replay report')
+
+
+def expected_dropped(pol, rep):
+    """Frames the replay's own counters say it dropped."""
+    n = sum(t['exceed_packets'] if pt.profile.exceed == 'drop' else
+            t['table_full'] if pt.profile.when_full == 'drop' else 0
+            for t, pt in zip(rep['tenants'], pol.tenants))
+    if pol.unmatched == 'drop':
+        n += rep['unmatched']['packets'] + rep['malformed']['packets']
+    return n
+
+
+def diff_frame(RM, a, b):
+    """None if equal; 'mark' if they differ only in DSCP (+ IPv4 checksum); else a reason."""
+    if a == b:
+        return None
+    if len(a) != len(b):
+        return 'length differs'
+    p = RM.parse(a)
+    if p is None or not p.family:
+        return 'bytes differ'
+    o = p.l3off
+    if p.family == 4:
+        mask = {o + 1, o + 10, o + 11}
+    else:
+        mask = {o, o + 1}
+    if any(x != y for i, (x, y) in enumerate(zip(a, b)) if i not in mask):
+        return 'bytes outside the DSCP field differ'
+    return 'mark'
+
+
+def mark_problem(a, b, p, dscp):
+    o = p.l3off
+    if p.family == 4:
+        tos_a, tos_b = a[o + 1], b[o + 1]
+        if csum(b[o:o + (b[o] & 15) * 4]) != 0xFFFF:
+            return 'IPv4 header checksum invalid after marking'
+    else:
+        tos_a = (a[o] & 15) << 4 | a[o + 1] >> 4
+        tos_b = (b[o] & 15) << 4 | b[o + 1] >> 4
+        if a[o] >> 4 != b[o] >> 4 or a[o + 1] & 15 != b[o + 1] & 15:
+            return 'IPv6 version or flow label changed'
+    if tos_b >> 2 != dscp:
+        return f'DSCP {tos_b >> 2}, profile says {dscp}'
+    if tos_b & 3 != tos_a & 3:
+        return f'ECN bits {tos_a & 3} -> {tos_b & 3}'
+    return None
+
+
+OUT_DROP, OUT_FWD, OUT_MARK = 0, 1, 2
+
+
+def model_outcome(RM, v):
+    return OUT_MARK if v == RM.V_MARK else OUT_FWD if v in RM.FORWARDED else OUT_DROP
+
+
+def check_output(RM, ck, pol, rep, frames, outp, model):
+    """Checks the forwarded pcap; returns how many frames' fate differs from the model."""
+    out = list(RM.read_pcap(outp))
+    want = len(frames) - expected_dropped(pol, rep)
+    if len(out) != want:
+        ck.fail(f'output: {len(out)} frames, the report implies {want} forwarded')
+    if 'dropped' in rep and rep['dropped']['packets'] != len(frames) - len(out):
+        ck.fail(f'output: report dropped {rep["dropped"]["packets"]}, '
+                f'output misses {len(frames) - len(out)}')
+    fate = bytearray(len(frames))  # OUT_* per input frame, by matching in order
+    i = 0
+    for k, (ts, length, data) in enumerate(out):
+        while i < len(frames):
+            f = frames[i]
+            d = diff_frame(RM, f[2], data) if f[0] == ts and f[1] == length else 'other'
+            if d is None or d == 'mark':
+                break
+            i += 1  # fate stays OUT_DROP
+        if i == len(frames):
+            ck.fail(f'output: frame {k} (ts {ts}) is not an input frame in input order')
+            return 0
+        fate[i] = OUT_FWD if d is None else OUT_MARK
+        if d == 'mark':
+            ti = model.tenant_of[i]
+            prof = pol.tenants[ti].profile if ti >= 0 else None
+            why = ('a frame outside any mark tenant was modified'
+                   if not prof or prof.exceed != 'mark'
+                   else mark_problem(frames[i][2], data, RM.parse(frames[i][2]), prof.dscp))
+            if why and len(ck.errors) < 20:
+                ck.fail(f'output: frame {k} (input {i}): {why}')
+        i += 1
+    nt = len(pol.tenants)
+    lost, marked = [0] * (nt + 1), [0] * (nt + 1)  # [nt]: unmatched + malformed
+    for ti, fa in zip(model.tenant_of, fate):
+        lost[ti] += fa == OUT_DROP
+        marked[ti] += fa == OUT_MARK
+    for ti, t in enumerate(pol.tenants):
+        ex = rep['tenants'][ti]['exceed_packets']
+        act = t.profile.exceed
+        # frames of new keys refused a slot with when-full: drop count as exceed, are dropped
+        refused = rep['tenants'][ti]['table_full'] if t.profile.when_full == 'drop' else 0
+        if lost[ti] != (ex if act == 'drop' else refused):
+            ck.fail(f'output: {t.name} (exceed: {act}) lost {lost[ti]} frames, exceed {ex}, '
+                    f'refused {refused}')
+        if marked[ti] != (ex - refused if act == 'mark' else 0):
+            ck.fail(f'output: {t.name} (exceed: {act}) has {marked[ti]} marked frames, '
+                    f'exceed {ex}, refused {refused}')
+    other = rep['unmatched']['packets'] + rep['malformed']['packets']
+    if lost[nt] != (other if pol.unmatched == 'drop' else 0):
+        ck.fail(f'output: {lost[nt]} unmatched/malformed frames missing '
+                f'(unmatched: {pol.unmatched}, {other} such frames)')
+    return sum(fa != model_outcome(RM, v) for fa, v in zip(fate, model.verdicts))
+
+
+def run_scenario(a, RM, sc):
+    ck = Check(sc['name'])
+    wd = Path(a.workdir)
+    cfg = Path(sc['policy_file']) if 'policy_file' in sc else wd / f'rc-{sc["name"]}.yaml'
+    if 'policy' in sc:
+        cfg.write_text(sc['policy'])
+    t0 = time.monotonic()
+    pcap, gen_counts = make_capture(a, sc, ck)
+    pol = RM.load_policy(cfg)
+    frames = list(RM.read_pcap(pcap))
+    model = RM.Model(pol).run(frames)
+    mod = model.report()
+    check_capture(RM, ck, frames, gen_counts, model, sc.get('usec'))
+    mt = {t['name']: t for t in mod['tenants']}
+    for name, (want, tol) in sc.get('analytic', {}).items():
+        if abs(mt[name]['conform_packets'] - want) > tol:
+            ck.fail(f'model: {name} conforms {mt[name]["conform_packets"]} frames, '
+                    f'hand-computed {want} (+-{tol})')
+    for name, want in sc.get('keys', {}).items():
+        if mt[name]['keys'] != want:
+            ck.fail(f'model: {name} has {mt[name]["keys"]} keys, expected {want}')
+    if sc.get('demo_2x'):  # the demo offers every tenant about twice its profile
+        for t in mod['tenants']:
+            if not 0.3 < t['exceed_packets'] / max(t['packets'], 1) < 0.7:
+                ck.fail(f'model: demo tenant {t["name"]} exceeds {t["exceed_packets"]} of '
+                        f'{t["packets"]} frames, not about half')
+    for name in sc.get('never_exceed', []):
+        if mt[name]['exceed_packets']:
+            ck.fail(f'model: {name} is below its rate but exceeds')
+    if sc is SCENARIOS[0]:  # the command line gives the same report
+        cli = subprocess.run([sys.executable, a.refmodel, '--config', str(cfg), '--in',
+                              str(pcap), '--json'], check=True, capture_output=True, text=True)
+        if json.loads(cli.stdout) != mod:
+            ck.fail('sl-refmodel.py --json differs from the model run in-process')
+    line = f'{sc["name"]}: {len(frames)} frames'
+    if not a.model_only:
+        outp, repp = wd / f'rc-{sc["name"]}-out.pcap', wd / f'rc-{sc["name"]}-report.json'
+        try:
+            r = subprocess.run([a.replay, '--config', str(cfg), '--in', str(pcap), '--out',
+                                str(outp), '--report', str(repp), '--quiet'],
+                               capture_output=True, text=True, timeout=REPLAY_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            ck.fail(f'sluice-replay did not finish in {REPLAY_TIMEOUT} s')
+            return ck, line
+        if r.returncode:
+            ck.fail(f'sluice-replay exit {r.returncode}: {r.stderr.strip()}')
+            return ck, line
+        rep = json.loads(repp.read_text())
+        compare_reports(ck, rep, mod)
+        if not ck.errors:
+            dis = check_output(RM, ck, pol, rep, frames, outp, model)
+            line += f', {dis} frame verdicts differ from the model'
+        print_table(sc['name'], rep, mod)
+    else:
+        print_table(sc['name'], None, mod)
+    return ck, line + f' ({time.monotonic() - t0:.1f} s)'
+
+
+def print_table(name, rep, mod):
+    rt = {t['name']: t for t in (rep or {}).get('tenants', [])}
+    print(f'--- {name}')
+    print(f'  {"tenant":<10} {"packets":>8} {"keys":>5} {"model conf_B":>13} '
+          f'{"replay conf_B":>13} {"diff":>8}')
+    for t in mod['tenants']:
+        r = rt.get(t['name'], {}).get('conform_bytes')
+        diff = f'{(r - t["conform_bytes"]) / max(t["conform_bytes"], 1):+.3%}' if r is not None \
+            else ''
+        print(f'  {t["name"]:<10} {t["packets"]:>8} {t["keys"]:>5} {t["conform_bytes"]:>13} '
+              f'{"" if r is None else r:>13} {diff:>8}')
+    print(f'  unmatched {mod["unmatched"]["packets"]}, malformed {mod["malformed"]["packets"]}')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--replay', help='sluice-replay executable')
+    ap.add_argument('--gen', required=True, help='sl-gen executable')
+    ap.add_argument('--refmodel', required=True, help='tools/sl-refmodel.py')
+    ap.add_argument('--workdir', required=True)
+    ap.add_argument('--scenario', action='append', help='run only these (repeatable)')
+    ap.add_argument('--model-only', action='store_true')
+    ap.add_argument('--demo-config', help='also check sl-gen --demo against this policy '
+                    '(config/sluice.yaml)')
+    a = ap.parse_args()
+    if not a.model_only and not a.replay:
+        ap.error('--replay is required unless --model-only')
+    os.makedirs(a.workdir, exist_ok=True)
+    RM = load_refmodel(a.refmodel)
+    failed = 0
+    scenarios = SCENARIOS + ([{'name': 'demo', 'demo': True, 'seed': 1,
+                               'policy_file': a.demo_config, 'demo_2x': True}]
+                             if a.demo_config else [])
+    for sc in scenarios:
+        if a.scenario and sc['name'] not in a.scenario:
+            continue
+        ck, line = run_scenario(a, RM, sc)
+        print(('FAIL ' if ck.errors else 'ok   ') + line)
+        for e in ck.errors:
+            print(f'    {e}')
+        failed += bool(ck.errors)
+    print(f'{failed} scenario(s) failed' if failed else 'all scenarios passed')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

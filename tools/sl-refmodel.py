@@ -1,0 +1,570 @@
+#!/usr/bin/env python3
+# sl-refmodel.py - independent reference model of the sluice policer: a YAML policy and a pcap
+# in, the report JSON out; exact token arithmetic with fractions.Fraction, no C code used.
+"""Reference model of sluice.
+
+Reads the policy (python3-yaml) and an Ethernet pcap (pure Python: microsecond or nanosecond
+magic, either byte order), parses, classifies and polices every frame and prints the report
+JSON of sluice-replay (elapsed_s, packets, bytes, dropped, tenants[], unmatched, malformed).
+A tenant's keys is the number of distinct keys it has seen (1 for a shared tenant that saw
+traffic): sluice reports live keys, the same while no key has been idle for its profile's idle.
+
+Bucket semantics: every bucket of a key is full (= burst) when the key is first seen; it refills
+continuously at amount/per_ns tokens per ns, capped at burst; a frame conforms iff every bucket
+holds at least its cost (8 x frame length in bits mode, 1 in packet mode), and only then the
+cost is taken from all of them. Time is the pcap timestamp in ns.
+
+Used as a module by tests/replay_check.py: load_policy(), read_pcap(), Model.
+"""
+import argparse
+import ipaddress
+import json
+import re
+import struct
+import sys
+from fractions import Fraction
+
+VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+PORT_PROTOS = (6, 17, 132, 136)  # TCP, UDP, SCTP, UDP-Lite: the protocols ports are read for
+IP6_EXT = (0, 43, 44, 51, 60)  # hop-by-hop, routing, fragment, AH, destination options
+IP6_EXT_MAX = 8  # a ninth extension header is malformed
+DEFAULT_IDLE_NS = 60 * 10**9
+DEFAULT_MAX_KEYS = 1 << 20
+
+# Frame outcomes (Model.verdicts): what happened to each frame.
+V_CONFORM, V_DROP, V_MARK, V_PASS = 0, 1, 2, 3  # tenant frames
+V_UNMATCHED_FWD, V_UNMATCHED_DROP = 4, 5
+V_MALFORMED_FWD, V_MALFORMED_DROP = 6, 7
+V_NOSLOT_FWD, V_NOSLOT_DROP = 8, 9  # dedicated table full: when-full pass / drop
+FORWARDED = frozenset((V_CONFORM, V_MARK, V_PASS, V_UNMATCHED_FWD, V_MALFORMED_FWD,
+                       V_NOSLOT_FWD))
+
+
+class PolicyError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Units (exact): rates -> (unit, amount, per_ns), sizes -> (unit, tokens), durations -> ns
+
+RATE_UNITS = {'bit': ('bits', 1), 'kbit': ('bits', 10**3), 'mbit': ('bits', 10**6),
+              'gbit': ('bits', 10**9), 'tbit': ('bits', 10**12), 'pps': ('packets', 1),
+              'kpps': ('packets', 10**3), 'mpps': ('packets', 10**6)}
+SIZE_UNITS = {'B': 1, 'KB': 10**3, 'MB': 10**6, 'GB': 10**9, 'KiB': 1 << 10, 'MiB': 1 << 20,
+              'GiB': 1 << 30}
+DURATION_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400}
+NUM_UNIT = re.compile(r'^([0-9]+(?:\.[0-9]+)?)([A-Za-z]+)$')
+
+
+def _num_unit(what, s):
+    m = NUM_UNIT.match(str(s).strip())
+    if not m:
+        raise PolicyError(f'{what}: {s!r}: expected a number and a unit')
+    return Fraction(m.group(1)), m.group(2)
+
+
+def parse_rate(s):
+    """'8mbit' -> ('bits', Fraction tokens per ns)."""
+    v, u = _num_unit('rate', s)
+    if u not in RATE_UNITS or v <= 0:
+        raise PolicyError(f'rate: {s!r}: expected N[.N] with unit {"|".join(RATE_UNITS)}')
+    unit, mul = RATE_UNITS[u]
+    return unit, v * mul / 10**9
+
+
+def parse_size(s):
+    """'20000B' -> ('bits', 160000); '10pkt' -> ('packets', 10)."""
+    v, u = _num_unit('size', s)
+    if u == 'pkt':
+        if v.denominator != 1 or v <= 0:
+            raise PolicyError(f'size: {s!r}: whole packets > 0 expected')
+        return 'packets', int(v)
+    if u not in SIZE_UNITS:
+        raise PolicyError(f'size: {s!r}: unit must be B KB MB GB KiB MiB GiB or pkt')
+    b = v * SIZE_UNITS[u]
+    if b.denominator != 1 or b <= 0:
+        raise PolicyError(f'size: {s!r}: not a whole number of bytes > 0')
+    return 'bits', int(b) * 8
+
+
+def parse_duration(s):
+    v, u = _num_unit('duration', s)
+    if u not in DURATION_UNITS or v.denominator != 1 or v <= 0:
+        raise PolicyError(f'duration: {s!r}: expected N s|m|h|d, N whole and > 0')
+    return int(v) * DURATION_UNITS[u] * 10**9
+
+
+# ---------------------------------------------------------------------------------------------
+# Policy
+
+class Bucket:
+    __slots__ = ('rate', 'burst')
+
+    def __init__(self, rate, burst):
+        self.rate = rate  # Fraction, tokens per ns
+        self.burst = Fraction(burst)  # tokens
+
+
+class Profile:
+    def __init__(self, name, d):
+        if not isinstance(d, dict):
+            raise PolicyError(f'profile {name}: expected a mapping')
+        self.name = name
+        self.mode = d.get('mode')
+        if self.mode not in ('shared', 'dedicated'):
+            raise PolicyError(f'profile {name}: mode: shared or dedicated (required)')
+        self.key = d.get('key', 'src-ip')
+        if self.key not in ('src-ip', 'dst-ip', '5-tuple'):
+            raise PolicyError(f'profile {name}: key: src-ip, dst-ip or 5-tuple')
+        if 'rate' not in d or 'burst' not in d:
+            raise PolicyError(f'profile {name}: rate and burst are required')
+        self.unit, rate = parse_rate(d['rate'])
+        bunit, burst = parse_size(d['burst'])
+        if bunit != self.unit:
+            raise PolicyError(f'profile {name}: burst {d["burst"]!r} is not in {self.unit}')
+        self.buckets = [Bucket(rate, burst)]
+        for lim in d.get('limits') or []:
+            lunit, amount = parse_size(lim['limit'])
+            if lunit != self.unit:
+                raise PolicyError(f'profile {name}: limit {lim["limit"]!r} not in {self.unit}')
+            self.buckets.append(Bucket(Fraction(amount, parse_duration(lim['per'])), amount))
+        self.exceed = d.get('exceed')
+        if self.exceed not in ('drop', 'mark', 'pass'):
+            raise PolicyError(f'profile {name}: exceed: drop, mark or pass (required)')
+        self.dscp = d.get('dscp')
+        if self.exceed == 'mark' and not (isinstance(self.dscp, int) and 0 <= self.dscp <= 63):
+            raise PolicyError(f'profile {name}: exceed: mark needs dscp 0..63')
+        if self.exceed != 'mark' and self.dscp is not None:
+            raise PolicyError(f'profile {name}: dscp is only for exceed: mark')
+        if len(self.buckets) > 4:
+            raise PolicyError(f'profile {name}: at most 3 limits')
+        self.idle_ns = parse_duration(d['idle']) if 'idle' in d else DEFAULT_IDLE_NS
+        self.max_keys = int(d.get('max-keys', 0))
+        self.when_full = d.get('when-full', 'shared')
+        if self.when_full not in ('shared', 'pass', 'drop'):
+            raise PolicyError(f'profile {name}: when-full: shared, pass or drop')
+
+
+def _port_range(what, v):
+    m = re.match(r'^\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?$', str(v))
+    lo = int(m.group(1)) if m else -1
+    hi = int(m.group(2)) if m and m.group(2) else lo
+    if not m or not 0 <= lo <= hi <= 65535:
+        raise PolicyError(f'{what}: {v!r}: expected N or N-M within 0..65535')
+    return lo, hi
+
+
+class Match:
+    PROTOS = {'tcp': 6, 'udp': 17, 'icmp': 1}
+
+    def __init__(self, tname, d):
+        d = d or {}
+        unknown = set(d) - {'vlan', 'src', 'dst', 'proto', 'src-port', 'dst-port'}
+        if unknown:
+            raise PolicyError(f'tenant {tname}: match: unknown field(s) {sorted(unknown)}')
+        self.vlan = d.get('vlan')
+        try:
+            self.src = ipaddress.ip_network(str(d['src'])) if 'src' in d else None
+            self.dst = ipaddress.ip_network(str(d['dst'])) if 'dst' in d else None
+        except ValueError as e:
+            raise PolicyError(f'tenant {tname}: match: {e}') from None
+        fams = {n.version for n in (self.src, self.dst) if n is not None}
+        if len(fams) > 1:
+            raise PolicyError(f'tenant {tname}: src and dst of different families')
+        self.family = fams.pop() if fams else 0
+        self.proto = None
+        if 'proto' in d:
+            p = d['proto']
+            self.proto = self.PROTOS.get(p, p) if isinstance(p, str) else int(p)
+            if p == 'icmp' and self.family == 6:
+                self.proto = 58
+            if not isinstance(self.proto, int) or not 0 <= self.proto <= 255:
+                raise PolicyError(f'tenant {tname}: proto: tcp, udp, icmp or 0..255')
+        self.sport = _port_range('src-port', d['src-port']) if 'src-port' in d else None
+        self.dport = _port_range('dst-port', d['dst-port']) if 'dst-port' in d else None
+        if (self.sport or self.dport) and self.proto not in (6, 17):
+            raise PolicyError(f'tenant {tname}: src-port/dst-port need proto tcp or udp')
+        # prefixes as integers over the packet's address bytes
+        self.src_net = self._net(self.src)
+        self.dst_net = self._net(self.dst)
+
+    @staticmethod
+    def _net(n):
+        if n is None:
+            return None
+        bits = n.max_prefixlen
+        mask = ((1 << bits) - 1) ^ ((1 << (bits - n.prefixlen)) - 1)
+        return int(n.network_address), mask
+
+    def matches(self, p):
+        if self.vlan is not None and p.vlan != self.vlan:
+            return False
+        if self.family and p.family != self.family:
+            return False
+        if self.src_net and (p.src_int & self.src_net[1]) != self.src_net[0]:
+            return False
+        if self.dst_net and (p.dst_int & self.dst_net[1]) != self.dst_net[0]:
+            return False
+        if self.proto is not None and p.proto != self.proto:
+            return False
+        if self.sport or self.dport:
+            if not p.has_ports:
+                return False
+            if self.sport and not self.sport[0] <= p.sport <= self.sport[1]:
+                return False
+            if self.dport and not self.dport[0] <= p.dport <= self.dport[1]:
+                return False
+        return True
+
+
+class Tenant:
+    def __init__(self, d, profiles):
+        self.name = d.get('name')
+        if not self.name or d.get('profile') not in profiles:
+            raise PolicyError(f'tenant {self.name!r}: needs a name and a known profile')
+        self.profile = profiles[d['profile']]
+        self.match = Match(self.name, d.get('match'))
+
+
+class Policy:
+    def __init__(self, doc):
+        if not isinstance(doc, dict) or doc.get('sluice') != 1:
+            raise PolicyError('expected a mapping with "sluice: 1"')
+        self.unmatched = doc.get('unmatched', 'pass')
+        if self.unmatched not in ('pass', 'drop'):
+            raise PolicyError('unmatched: pass or drop')
+        self.profiles = {n: Profile(n, p) for n, p in (doc.get('profiles') or {}).items()}
+        self.tenants = [Tenant(t, self.profiles) for t in doc.get('tenants') or []]
+
+
+def load_policy(path):
+    import yaml
+    with open(path) as f:
+        return Policy(yaml.safe_load(f))
+
+
+# ---------------------------------------------------------------------------------------------
+# pcap reader
+
+def read_pcap(path):
+    """Yields (ts_ns, orig_len, data) per record."""
+    with open(path, 'rb') as f:
+        buf = f.read()
+    if len(buf) < 24:
+        raise ValueError(f'{path}: not a pcap file')
+    for endian in '<>':
+        magic = struct.unpack(endian + 'I', buf[:4])[0]
+        if magic in (0xA1B2C3D4, 0xA1B23C4D):
+            break
+    else:
+        raise ValueError(f'{path}: not a pcap file (magic {buf[:4].hex()})')
+    mul = 1000 if magic == 0xA1B2C3D4 else 1
+    linktype = struct.unpack(endian + 'I', buf[20:24])[0] & 0x0FFFFFFF
+    if linktype != 1:
+        raise ValueError(f'{path}: link type {linktype}, only Ethernet (1) is supported')
+    rec = struct.Struct(endian + 'IIII')
+    off, n = 24, len(buf)
+    while off + 16 <= n:
+        sec, frac, caplen, origlen = rec.unpack_from(buf, off)
+        off += 16
+        if off + caplen > n:
+            raise ValueError(f'{path}: truncated record at offset {off - 16}')
+        yield sec * 10**9 + frac * mul, origlen, buf[off:off + caplen]
+        off += caplen
+
+
+def pcap_is_nano(path):
+    with open(path, 'rb') as f:
+        m = f.read(4)
+    return m in (b'\xa1\xb2\x3c\x4d', b'\x4d\x3c\xb2\xa1')
+
+
+# ---------------------------------------------------------------------------------------------
+# Parser: Ethernet, up to two VLAN tags, IPv4, IPv6 + extension headers, L4 ports
+
+class Pkt:
+    __slots__ = ('vlan', 'family', 'src', 'dst', 'src_int', 'dst_int', 'proto', 'has_ports',
+                 'sport', 'dport', 'l3off')
+
+    def __init__(self):
+        self.vlan = None
+        self.family = 0
+        self.src = self.dst = b''
+        self.src_int = self.dst_int = 0
+        self.proto = 0
+        self.has_ports = False
+        self.sport = self.dport = 0
+        self.l3off = 0
+
+
+def parse(frame):
+    """Pkt, or None when the frame is malformed (cannot be classified)."""
+    n = len(frame)
+    p = Pkt()
+    if n < 14:
+        return None
+    et = frame[12] << 8 | frame[13]
+    off = 14
+    if et in VLAN_TPIDS:
+        if n < 18:
+            return None
+        p.vlan = (frame[14] << 8 | frame[15]) & 0xFFF
+        et = frame[16] << 8 | frame[17]
+        off = 18
+        if et in VLAN_TPIDS:
+            if n < 22:
+                return None
+            et = frame[20] << 8 | frame[21]
+            off = 22
+    if et == 0x0800:
+        return _parse_ipv4(frame, off, p)
+    if et == 0x86DD:
+        return _parse_ipv6(frame, off, p)
+    return p  # not IP: classifiable by vlan only
+
+
+def _ports(frame, l4, l4len, p):
+    if p.proto not in PORT_PROTOS:
+        return p
+    if l4len < 4:
+        return None
+    p.sport, p.dport = struct.unpack_from('>HH', frame, l4)
+    p.has_ports = True
+    return p
+
+
+def _parse_ipv4(frame, off, p):
+    avail = len(frame) - off
+    if avail < 20:
+        return None
+    hl = (frame[off] & 0xF) * 4
+    tot = frame[off + 2] << 8 | frame[off + 3]
+    if frame[off] >> 4 != 4 or hl < 20 or hl > avail or tot < hl:
+        return None
+    p.l3off = off
+    p.family = 4
+    p.src, p.dst = frame[off + 12:off + 16], frame[off + 16:off + 20]
+    p.src_int, p.dst_int = int.from_bytes(p.src, 'big'), int.from_bytes(p.dst, 'big')
+    p.proto = frame[off + 9]
+    if (frame[off + 6] << 8 | frame[off + 7]) & 0x1FFF:
+        return p  # later fragment: no L4 header
+    return _ports(frame, off + hl, min(tot, avail) - hl, p)
+
+
+def _parse_ipv6(frame, off, p):
+    avail = len(frame) - off
+    if avail < 40 or frame[off] >> 4 != 6:
+        return None
+    p.l3off = off
+    p.family = 6
+    p.src, p.dst = frame[off + 8:off + 24], frame[off + 24:off + 40]
+    p.src_int, p.dst_int = int.from_bytes(p.src, 'big'), int.from_bytes(p.dst, 'big')
+    end = min(40 + (frame[off + 4] << 8 | frame[off + 5]), avail)
+    nh, x, count = frame[off + 6], 40, 0
+    while nh in IP6_EXT:
+        if count == IP6_EXT_MAX or end - x < 8:
+            return None
+        h = off + x
+        if nh == 44:
+            if (frame[h + 2] << 8 | frame[h + 3]) & 0xFFF8:
+                p.proto = frame[h]
+                return p  # later fragment
+            hlen = 8
+        elif nh == 51:
+            hlen = (frame[h + 1] + 2) * 4
+        else:
+            hlen = (frame[h + 1] + 1) * 8
+        if end - x < hlen:
+            return None
+        nh = frame[h]
+        x += hlen
+        count += 1
+    p.proto = nh
+    return _ports(frame, off + x, end - x, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Policing
+
+class KeyState:
+    """Token buckets of one key: tokens (Fractions) and the time of the last update (ns)."""
+    __slots__ = ('tokens', 'last')
+
+    def __init__(self, buckets, now):
+        self.tokens = [b.burst for b in buckets]
+        self.last = now
+
+    def take(self, buckets, now, cost):
+        dt = now - self.last if now > self.last else 0
+        self.last = max(self.last, now)
+        vals = [min(b.burst, t + b.rate * dt) for b, t in zip(buckets, self.tokens)]
+        ok = all(v >= cost for v in vals)
+        self.tokens = [v - cost for v in vals] if ok else vals
+        return ok
+
+
+class TenantState:
+    def __init__(self, tenant, max_keys):
+        self.t = tenant
+        self.c = dict.fromkeys(('packets', 'bytes', 'conform_packets', 'conform_bytes',
+                                'exceed_packets', 'exceed_bytes', 'table_full'), 0)
+        self.keys = {}  # dedicated: key -> KeyState; shared: None -> KeyState
+        self.overflow = None  # dedicated, table full, when-full: shared
+        self.max_keys = tenant.profile.max_keys or max_keys
+
+    def key_of(self, p):
+        k = self.t.profile.key
+        if self.t.profile.mode == 'shared':
+            return None
+        if k == 'src-ip':
+            return (p.family, p.src)
+        if k == 'dst-ip':
+            return (p.family, p.dst)
+        return (p.family, p.src, p.dst, p.proto, p.sport, p.dport)
+
+    def state_for(self, key, now):
+        """KeyState, or the when-full action name when a new key finds no slot.
+
+        Keys are never evicted here: an idle key is evicted only once all its buckets are
+        full, and recreated full, so eviction never changes policing; it only frees room in
+        the table. The model gives slots to the first max-keys distinct keys (per tenant) and
+        applies when-full to later ones (shared: one overflow bucket set per tenant).
+        """
+        st = self.keys.get(key)
+        if st is not None:
+            return st
+        prof = self.t.profile
+        if key is not None and len(self.keys) >= self.max_keys:
+            self.c['table_full'] += 1
+            if prof.when_full != 'shared':
+                return prof.when_full
+            if self.overflow is None:
+                self.overflow = KeyState(prof.buckets, now)
+            return self.overflow
+        st = self.keys[key] = KeyState(prof.buckets, now)
+        return st
+
+
+class Model:
+    def __init__(self, policy, max_keys=DEFAULT_MAX_KEYS):
+        self.pol = policy
+        self.ts = [TenantState(t, max_keys) for t in policy.tenants]
+        self.total = [0, 0]
+        self.unmatched = [0, 0]
+        self.malformed = [0, 0]
+        self.dropped = [0, 0]
+        self.first_fwd = self.last = None
+        self.verdicts = bytearray()  # one V_* per frame
+        self.tenant_of = []  # tenant index per frame, -1 none
+
+    def frame(self, now, length, data):
+        """Polices one frame; returns its V_* outcome."""
+        self.total[0] += 1
+        self.total[1] += length
+        p = parse(data)
+        ti = -1
+        if p is None:
+            v = self._count(self.malformed, length, V_MALFORMED_FWD, V_MALFORMED_DROP)
+        else:
+            for i, t in enumerate(self.pol.tenants):
+                if t.match.matches(p):
+                    ti = i
+                    break
+            if ti < 0:
+                v = self._count(self.unmatched, length, V_UNMATCHED_FWD, V_UNMATCHED_DROP)
+            else:
+                v = self._police(self.ts[ti], p, now, length)
+        if v not in FORWARDED:
+            self.dropped[0] += 1
+            self.dropped[1] += length
+        elif self.first_fwd is None:
+            self.first_fwd = now
+        self.last = now if self.last is None else max(self.last, now)
+        self.verdicts.append(v)
+        self.tenant_of.append(ti)
+        return v
+
+    def _count(self, pb, length, fwd, drop):
+        pb[0] += 1
+        pb[1] += length
+        return fwd if self.pol.unmatched == 'pass' else drop
+
+    def _police(self, ts, p, now, length):
+        prof = ts.t.profile
+        c = ts.c
+        c['packets'] += 1
+        c['bytes'] += length
+        st = ts.state_for(ts.key_of(p), now)
+        if isinstance(st, str):  # no slot, when-full pass / drop
+            ok = st == 'pass'
+        else:
+            ok = st.take(prof.buckets, now, 8 * length if prof.unit == 'bits' else 1)
+        kind = 'conform' if ok else 'exceed'
+        c[kind + '_packets'] += 1
+        c[kind + '_bytes'] += length
+        if isinstance(st, str):
+            return V_NOSLOT_FWD if ok else V_NOSLOT_DROP
+        if ok:
+            return V_CONFORM
+        return {'drop': V_DROP, 'mark': V_MARK, 'pass': V_PASS}[prof.exceed]
+
+    def run(self, frames):
+        for ts_ns, length, data in frames:
+            self.frame(ts_ns, length, data)
+        return self
+
+    def report(self):
+        def pb(x):
+            return {'packets': x[0], 'bytes': x[1]}
+        el = (self.last - self.first_fwd) / 1e9 if self.first_fwd is not None else 0.0
+        tenants = []
+        for ts in self.ts:
+            d = {'name': ts.t.name, 'profile': ts.t.profile.name}
+            d.update(ts.c)
+            d['keys'] = len(ts.keys)
+            tenants.append(d)
+        return {'elapsed_s': el, 'packets': self.total[0], 'bytes': self.total[1],
+                'dropped': pb(self.dropped), 'tenants': tenants,
+                'unmatched': pb(self.unmatched), 'malformed': pb(self.malformed)}
+
+
+def print_table(r, f):
+    f.write(f'{"tenant":<20} {"packets":>12} {"bytes":>14} {"conform_pkt":>12} '
+            f'{"conform_B":>14} {"exceed_pkt":>12} {"exceed_B":>14} {"keys":>8}\n')
+    for t in r['tenants']:
+        f.write(f'{t["name"]:<20} {t["packets"]:>12} {t["bytes"]:>14} {t["conform_packets"]:>12} '
+                f'{t["conform_bytes"]:>14} {t["exceed_packets"]:>12} {t["exceed_bytes"]:>14} '
+                f'{t["keys"]:>8}\n')
+    for k in ('unmatched', 'malformed', 'dropped'):
+        f.write(f'{"(" + k + ")":<20} {r[k]["packets"]:>12} {r[k]["bytes"]:>14}\n')
+    f.write(f'{"(total)":<20} {r["packets"]:>12} {r["bytes"]:>14}  elapsed '
+            f'{r["elapsed_s"]:.3f} s\n')
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description='Reference model of the sluice policer: polices '
+                                 'a pcap against a policy with exact arithmetic and prints '
+                                 'the report JSON of sluice-replay.')
+    ap.add_argument('--config', required=True, help='policy YAML')
+    ap.add_argument('--in', dest='inp', required=True, help='Ethernet pcap (us or ns)')
+    ap.add_argument('--json', action='store_true',
+                    help='print the report JSON (default: a table)')
+    ap.add_argument('--max-keys', type=int, default=DEFAULT_MAX_KEYS,
+                    help='max keys of dedicated profiles without max-keys (default 1M)')
+    a = ap.parse_args(argv)
+    try:
+        pol = load_policy(a.config)
+        m = Model(pol, a.max_keys).run(read_pcap(a.inp))
+    except (PolicyError, ValueError, OSError) as e:
+        print(f'sl-refmodel: {e}', file=sys.stderr)
+        return 1
+    if a.json:
+        json.dump(m.report(), sys.stdout, indent=2)
+        print()
+    else:
+        print_table(m.report(), sys.stdout)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
