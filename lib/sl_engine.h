@@ -4,6 +4,7 @@
 #define SL_ENGINE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include "sl_config.h"
 #include "sl_diag.h"
 #include "sl_stats.h"
@@ -27,6 +28,44 @@ struct sl_engine_opts {
 int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *opts,
 		     struct sl_engine **out, struct sl_diag *d);
 void sl_engine_free(struct sl_engine *e);
+
+/* What a reload changed; names are compared, so moving lines around changes nothing. */
+struct sl_reload_summary {
+	uint64_t generation;		/* of the policy now running */
+	unsigned tenants_added, tenants_removed, tenants_changed;
+	unsigned profiles_added, profiles_removed, profiles_changed;
+	unsigned states_reset;		/* tenants or tables whose buckets restarted full */
+	double seconds;			/* compile + publish + grace period */
+};
+
+/*
+ * Control path: replace the running policy by cfg. Everything that can fail (compiling,
+ * allocating new key tables) happens first; on failure the running policy is untouched and
+ * -errno returned with messages in d. Then the new snapshot is published (rcu_assign_pointer)
+ * and the old one freed after a grace period. State carries over by name: a tenant keeps its
+ * buckets' tokens and its counters, a dedicated profile its key table, as long as the tokens'
+ * fixed-point scale (sl_tb.h: unchanged unless a burst grows past 16x) and for tables the key
+ * kind, bucket count and max-keys stay the same; new parameters apply from the next packet,
+ * tokens capped at the new burst. A new limit starts full. sum may be NULL.
+ */
+int sl_engine_reload(struct sl_engine *e, const struct sl_config *cfg,
+		     struct sl_reload_summary *sum, struct sl_diag *d);
+
+/*
+ * Control path: change one profile's rate and/or burst (operator units as in the file,
+ * NULL = unchanged) as a reload of the running policy with that edit would.
+ */
+int sl_engine_set_profile(struct sl_engine *e, const char *profile, const char *rate,
+			  const char *burst, struct sl_reload_summary *sum, struct sl_diag *d);
+
+/* Count a reload refused before it reached the engine (a file that did not parse). */
+void sl_engine_reload_refused(struct sl_engine *e);
+
+/* Copy of the running policy's config (free with sl_config_free), or NULL. Control path. */
+struct sl_config *sl_engine_config(struct sl_engine *e);
+
+/* Human summary of the compiled running policy (what `sluice --check` prints). */
+void sl_engine_describe(struct sl_engine *e, FILE *f);
 
 /* Data-path context i (0 <= i < nb_lcores); each used by one thread at a time. */
 struct sl_lcore *sl_engine_lcore(struct sl_engine *e, unsigned i);

@@ -8,7 +8,7 @@
 #include "sl_pkt.h"
 #include "sl_config.h"
 
-/* 40 bytes: unused fields are zero so that equal keys are equal bytes. */
+/* 48 bytes: unused fields are zero so that equal keys are equal bytes. */
 struct sl_key {
 	uint8_t src[16];
 	uint8_t dst[16];
@@ -16,15 +16,17 @@ struct sl_key {
 	uint16_t dport;
 	uint8_t proto;
 	uint8_t family;		/* SL_PKT_IPV4, SL_PKT_IPV6 or 0 (not IP) */
-	uint16_t tenant;	/* tenant index: one profile table serves all its tenants */
+	uint16_t zero;
+	uint32_t tenant;	/* the tenant's uid: never reused, so a table outlives reloads */
+	uint32_t zero2;
 } __attribute__((aligned(8)));
 
-_Static_assert(sizeof(struct sl_key) == 40, "sl_key is 40 bytes");
+_Static_assert(sizeof(struct sl_key) == 48, "sl_key is 48 bytes");
 
 #define SL_HASH_WORDS (sizeof(struct sl_key) / 4)
 
 /*
- * Secret of the keyed hash: 10 random 32-bit words for NH and 2 for the final mix, drawn at
+ * Secret of the keyed hash: 12 random 32-bit words for NH and 2 for the final mix, drawn at
  * start-up (sl_hash_seed_random). NH (Black et al., UMAC): for 32-bit words m and key k,
  * H = sum_i (m[2i] + k[2i] mod 2^32) * (m[2i+1] + k[2i+1] mod 2^32) mod 2^64 is
  * 2^-32-almost-universal: for any two distinct keys chosen without knowing k, the chance of
@@ -40,9 +42,9 @@ int sl_hash_seed_random(struct sl_hash_secret *s);
 /* Deterministic secret (tests, benchmarks with the seed printed). */
 void sl_hash_seed(struct sl_hash_secret *s, uint64_t seed);
 
-/* Build the key of a parsed packet for a dedicated profile of kind k in tenant t. */
+/* Build the key of a parsed packet for a dedicated profile of kind k in tenant uid t. */
 static inline void sl_key_make(struct sl_key *key, const struct sl_pkt *p, enum sl_keykind k,
-			       uint16_t tenant)
+			       uint32_t tenant)
 {
 	memset(key, 0, sizeof(*key));
 	key->family = p->flags & (SL_PKT_IPV4 | SL_PKT_IPV6);
@@ -83,7 +85,7 @@ static inline int sl_key_eq(const struct sl_key *a, const struct sl_key *b)
 	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
 
 	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
-		(x[4] ^ y[4])) == 0;
+		(x[4] ^ y[4]) | (x[5] ^ y[5])) == 0;
 }
 
 #endif

@@ -41,6 +41,8 @@ struct sl_stats {
 	struct sl_pktbytes unmatched;	/* classified to no tenant (malformed not included) */
 	struct sl_pktbytes malformed;	/* could not be parsed far enough to classify */
 	struct sl_pktbytes dropped;	/* every frame the engine told the caller to drop */
+	uint64_t generation;		/* of the running policy: 1 at start, +1 per reload */
+	uint64_t reload_failures;	/* reloads refused (bad file), policy kept */
 	unsigned nb_tenants;
 	struct sl_tenant_stats *t;	/* owned */
 };

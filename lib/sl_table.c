@@ -101,8 +101,13 @@ static struct sl_entry *entry_at(const struct sl_table *t, uint32_t idx)
 	return (struct sl_entry *)(t->entries + (uint64_t)idx * t->entry_size);
 }
 
+static uint64_t *free_link(const struct sl_table *t, uint32_t idx)
+{
+	return (uint64_t *)(void *)&entry_at(t, idx)->key;
+}
+
 /*
- * Reclaimed entries form a Treiber stack linked through the entry's pad word; the head
+ * Reclaimed entries form a Treiber stack linked through the entry's first word; the head
  * carries a tag bumped on every pop so that a stale compare-and-swap cannot succeed (ABA).
  * Entry memory is never unmapped while the table lives, so reading a stale next is safe.
  */
@@ -116,7 +121,7 @@ static int free_pop(struct sl_table *t, uint32_t *idx)
 
 		if (!top)
 			return -ENOSPC;
-		next = __atomic_load_n(&entry_at(t, top - 1)->pad, __ATOMIC_RELAXED);
+		next = __atomic_load_n(free_link(t, top - 1), __ATOMIC_RELAXED);
 		nh = ((h >> 32) + 1) << 32 | (uint32_t)next;
 		if (__atomic_compare_exchange_n(&t->free_head, &h, nh, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE)) {
@@ -132,7 +137,7 @@ void sl_table_release(struct sl_table *t, const uint32_t *idx, uint32_t n)
 		uint64_t h = __atomic_load_n(&t->free_head, __ATOMIC_RELAXED);
 
 		do {
-			__atomic_store_n(&entry_at(t, idx[i])->pad, (uint32_t)h, __ATOMIC_RELAXED);
+			__atomic_store_n(free_link(t, idx[i]), (uint32_t)h, __ATOMIC_RELAXED);
 		} while (!__atomic_compare_exchange_n(&t->free_head, &h,
 						      (h & ~0xffffffffull) | (idx[i] + 1), 0,
 						      __ATOMIC_RELEASE, __ATOMIC_RELAXED));

@@ -26,10 +26,12 @@
  * bucket when several lcores may police the same key (sl_tb_take_shared).
  */
 struct sl_entry {
-	struct sl_key key;
-	uint64_t pad;
+	struct sl_key key;		/* while free: the first 8 bytes link the free stack */
 	struct sl_tb_state st[];	/* one per bucket of the profile */
 };
+
+_Static_assert(sizeof(struct sl_entry) + sizeof(struct sl_tb_state) == 64,
+	       "a key with one bucket is one cache line");
 
 struct sl_table;
 

@@ -5,32 +5,25 @@
 #include "sl_tb.h"
 
 #define SL_TB_MAX_FP (1ull << 62)
-#define SL_TB_MIN_RATE (1ull << 10)
+#define SL_TB_MIN_RATE (1ull << 8)
 
-static unsigned bitlen(uint64_t v)
+static unsigned bitlen(uint64_t v)	/* bits needed for v */
 {
 	return v ? 64 - __builtin_clzll(v) : 0;
 }
 
-int sl_tb_compile(const struct sl_cfg_bucket *b, enum sl_unit unit, uint64_t hz,
-		  struct sl_tb_params *out, const char **err)
+/* Params of bucket b at a given shift, or -ERANGE when that shift cannot hold it. */
+static int compile_at(const struct sl_cfg_bucket *b, uint64_t hz, unsigned shift,
+		      struct sl_tb_params *out, const char **err)
 {
-	unsigned shift, cap = unit == SL_UNIT_BITS ? 43 : 61;
 	long double r;
 
-	if (!b->amount || !b->per_ns || !b->burst || !hz || b->burst > (1ull << 50)) {
-		*err = "rate, period, burst and clock must be positive (burst <= 2^50)";
+	if (b->burst > (SL_TB_MAX_FP >> shift)) {
+		*err = "burst too large for the bucket's fixed-point scale";
 		return -ERANGE;
 	}
-	/* largest shift with burst << shift <= 2^62 */
-	shift = 62 - bitlen(b->burst);
-	if ((b->burst << (shift + 1)) <= SL_TB_MAX_FP && shift < 62)
-		shift++;
-	if (shift > cap)
-		shift = cap;
-	r = (long double)b->amount * 1e9L * ldexpl(1.0L, (int)shift) /
-	    ((long double)b->per_ns * (long double)hz);
-	r = ceill(r);	/* round up: a packet due exactly at a tick boundary conforms */
+	r = ceill((long double)b->amount * 1e9L * ldexpl(1.0L, (int)shift) /
+		  ((long double)b->per_ns * (long double)hz));
 	if (r < (long double)SL_TB_MIN_RATE) {
 		*err = "rate too small for its burst to be policed exactly at this clock";
 		return -ERANGE;
@@ -45,6 +38,26 @@ int sl_tb_compile(const struct sl_cfg_bucket *b, enum sl_unit unit, uint64_t hz,
 	out->shift = shift;
 	out->pad = 0;
 	return 0;
+}
+
+int sl_tb_compile(const struct sl_cfg_bucket *b, enum sl_unit unit, uint64_t hz, int shift_hint,
+		  struct sl_tb_params *out, const char **err)
+{
+	unsigned shift, cap = unit == SL_UNIT_BITS ? 43 : 61;
+
+	if (!b->amount || !b->per_ns || !b->burst || !hz || b->burst > (1ull << 50)) {
+		*err = "rate, period, burst and clock must be positive (burst <= 2^50)";
+		return -ERANGE;
+	}
+	/* the previous scale, when it can hold this bucket: tokens carry over unchanged */
+	if (shift_hint >= 0 && (unsigned)shift_hint <= cap &&
+	    compile_at(b, hz, (unsigned)shift_hint, out, err) == 0)
+		return 0;
+	/* largest shift leaving SL_TB_HEADROOM bits for the burst to grow in later reloads */
+	shift = 62 - SL_TB_HEADROOM - bitlen(b->burst);
+	if (shift > cap)
+		shift = cap;
+	return compile_at(b, hz, shift, out, err);
 }
 
 uint64_t sl_tb_fill_ticks_max(const struct sl_tb_params *p, unsigned nb)

@@ -13,16 +13,18 @@
  *   rate  = ceil(amount * 1e9 * 2^shift / (per_ns * hz))    fixed-point tokens per tick
  *   burst = burst_tokens << shift                           capacity
  *   fill_ticks = ceil(burst / rate)                         ticks from empty to full
- * shift is the largest value with burst << shift <= 2^62 and, in byte mode, the cost of the
- * biggest frame (65535 * 8 bits < 2^19) << shift <= 2^62 (shift <= 43); in packet mode <= 61.
+ * shift is the largest value with burst << shift < 2^(62 - SL_TB_HEADROOM) (so a reload may
+ * grow the burst 16x and keep the scale, and with it every bucket's tokens) and, in byte
+ * mode, the cost of the biggest frame (65535 * 8 bits < 2^19) << shift <= 2^62 (shift <= 43);
+ * in packet mode <= 61. A reload reuses the previous shift whenever the bucket fits it.
  * Refill after dt ticks is min(dt, fill_ticks) * rate: at most burst + rate <= 2^63, so
  * tokens + refill <= 2^62 + 2^63 never wraps a uint64_t, and an idle of any length (hours,
  * days) costs one multiply, never a loop. Refill loses nothing between packets (the product is
  * exact); the only error is the rounding up of `rate`: at most one fixed-point unit per tick,
  * so a packet due exactly at a tick conforms, a packet one tick early never does within
  * `rate` ticks of refill, and the long-run excess is at most 1/rate relative, roughly
- * fill_ticks / 2^62: 1e-10 for a 20 KB burst at 8 mbit, 5e-5 for a day quota on a 2.6 GHz
- * TSC. Compile refuses rate < 2^10 (excess > 1e-3). No drift: the tick of the last update is
+ * 16 * fill_ticks / 2^62: 2e-9 for a 20 KB burst at 8 mbit, 1e-3 for a day quota on a 2.6 GHz
+ * TSC. Compile refuses rate < 2^8 (excess > 4e-3). No drift: the tick of the last update is
  * kept exactly and never rounded.
  */
 struct sl_tb_params {
@@ -44,12 +46,15 @@ struct sl_tb_state {
 	uint64_t tokens;
 } __attribute__((aligned(16)));
 
+#define SL_TB_HEADROOM 4
+
 /*
  * Control path: compile one bucket for a clock of hz ticks per second; unit selects the
- * byte-mode cost bound. Returns 0, or -ERANGE when the rate is too small for its burst to be
- * kept exact (message in *err).
+ * byte-mode cost bound; shift_hint is the shift of the bucket this one replaces (a reload),
+ * used when the new bucket fits it, or -1. Returns 0, or -ERANGE when the rate is too small
+ * for its burst to be kept exact (message in *err).
  */
-int sl_tb_compile(const struct sl_cfg_bucket *b, enum sl_unit unit, uint64_t hz,
+int sl_tb_compile(const struct sl_cfg_bucket *b, enum sl_unit unit, uint64_t hz, int shift_hint,
 		  struct sl_tb_params *out, const char **err);
 
 /* Ticks after which every bucket of a set is full again, whatever its tokens were. */

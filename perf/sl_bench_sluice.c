@@ -38,7 +38,7 @@ int slb_sluice_init(struct slb_sluice *sl, uint64_t n, uint64_t hz)
 	sl->cfg.profiles = &sl->prof;
 	sl->cfg.nb_tenants = 1;
 	sl->cfg.tenants = &sl->ten;
-	r = sl_tb_compile(&sl->prof.b[0], SL_UNIT_BITS, hz, &sl->tb, &err);
+	r = sl_tb_compile(&sl->prof.b[0], SL_UNIT_BITS, hz, -1, &sl->tb, &err);
 	if (r)
 		return r;
 	sl->init = sl->tb.burst;

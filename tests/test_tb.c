@@ -18,7 +18,7 @@ static struct sl_tb_params mk(uint64_t amount, uint64_t per_ns, uint64_t burst, 
 	struct sl_tb_params p;
 	const char *err = NULL;
 
-	assert_int_equal(sl_tb_compile(&b, u, hz, &p, &err), 0);
+	assert_int_equal(sl_tb_compile(&b, u, hz, -1, &p, &err), 0);
 	return p;
 }
 
@@ -205,9 +205,30 @@ static void day_quota_and_limits(void **state)
 	uint64_t hour = sl_tb_peek(&p, tok, 3600 * TSC);
 	double bound = 33333333333.3 / (double)p.rate;
 
-	assert_true(p.rate >= 1024);
+	assert_true(p.rate >= 256);
 	assert_true(hour >= 33333333333ull);
 	assert_true((double)hour <= 33333333333.4 + 33333333333.4 * 1.0 / p.rate + bound);
+}
+
+static void reload_keeps_the_scale(void **state)
+{
+	struct sl_cfg_bucket a = {8000000, NS, 100000 * 8}, b = a;
+	struct sl_tb_params pa, pb;
+	const char *err;
+
+	(void)state;
+	assert_int_equal(sl_tb_compile(&a, SL_UNIT_BITS, TSC, -1, &pa, &err), 0);
+	/* 10x the burst and half the rate: same scale, so tokens carry over as they are */
+	b.burst = 1000000 * 8;
+	b.amount = 4000000;
+	assert_int_equal(sl_tb_compile(&b, SL_UNIT_BITS, TSC, (int)pa.shift, &pb, &err), 0);
+	assert_int_equal(pb.shift, pa.shift);
+	assert_int_equal(pb.burst, (uint64_t)1000000 * 8 << pa.shift);
+	/* 1000x: the old scale cannot hold it; a new one is chosen */
+	b.burst = 100000000ull * 8;
+	assert_int_equal(sl_tb_compile(&b, SL_UNIT_BITS, TSC, (int)pa.shift, &pb, &err), 0);
+	assert_true(pb.shift < pa.shift);
+	assert_true(pb.burst <= 1ull << (62 - SL_TB_HEADROOM));
 }
 
 static void compile_refuses_unusable(void **state)
@@ -217,10 +238,10 @@ static void compile_refuses_unusable(void **state)
 	const char *err = NULL;
 
 	(void)state;
-	assert_int_equal(sl_tb_compile(&b, SL_UNIT_BITS, TSC, &p, &err), -ERANGE);
+	assert_int_equal(sl_tb_compile(&b, SL_UNIT_BITS, TSC, -1, &p, &err), -ERANGE);
 	assert_non_null(err);
 	b = (struct sl_cfg_bucket){0, NS, 100};
-	assert_int_equal(sl_tb_compile(&b, SL_UNIT_BITS, TSC, &p, &err), -ERANGE);
+	assert_int_equal(sl_tb_compile(&b, SL_UNIT_BITS, TSC, -1, &p, &err), -ERANGE);
 }
 
 static void shared_take_and_give_back(void **state)
@@ -254,6 +275,7 @@ int main(void)
 		cmocka_unit_test(all_or_nothing),
 		cmocka_unit_test(day_quota_and_limits),
 		cmocka_unit_test(compile_refuses_unusable),
+		cmocka_unit_test(reload_keeps_the_scale),
 		cmocka_unit_test(shared_take_and_give_back),
 	};
 

@@ -1,0 +1,122 @@
+/* sl_engine_int.h - the engine's internal objects, shared by its data path (sl_engine.c),
+ * policy snapshots and reloads (sl_policy.c) and key eviction (sl_evict.c). Not an API. */
+#ifndef SL_ENGINE_INT_H
+#define SL_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include "sl_classify.h"
+#include "sl_engine.h"
+#include "sl_table.h"
+#include "sl_tb.h"
+
+#define SL_DEFAULT_MAX_KEYS (1ull << 20)
+#define SL_COST_MAX_BYTES 65535u
+
+/*
+ * Key table of a dedicated profile: lives as long as a profile of that name with the same
+ * key kind, bucket count, scales and max-keys exists, across reloads.
+ */
+struct sl_profile_state {
+	char name[SL_NAME_MAX];
+	struct sl_table *table;
+	uint64_t evict_cursor;		/* control thread: next index bucket to scan */
+	uint8_t key;
+	uint8_t nb;
+	uint8_t shift[SL_MAX_BUCKETS];
+	uint64_t max_keys;
+	struct sl_table_cache *cache;	/* one per lcore: entry allocation chunks */
+};
+
+/* Compiled profile of one snapshot: read-only on the data path. */
+struct sl_prof {
+	struct sl_tb_params tb[SL_MAX_BUCKETS];
+	uint64_t full[SL_MAX_BUCKETS];	/* tokens of a full bucket set */
+	struct sl_table *table;		/* dedicated: ps->table */
+	struct sl_profile_state *ps;	/* dedicated */
+	uint64_t evict_ticks;		/* dedicated: idle + time to refill completely */
+	uint8_t nb;
+	uint8_t mode;
+	uint8_t key;
+	uint8_t bytes;			/* 1: cost = frame bytes * 8 bits; 0: cost = 1 packet */
+	uint8_t exceed;
+	uint8_t dscp;
+	uint8_t when_full;
+	char name[SL_NAME_MAX];
+} __attribute__((aligned(64)));
+
+/* Per-lcore counters of a tenant, each on its own cache lines. */
+struct sl_lcounts {
+	struct sl_counts c;
+} __attribute__((aligned(64)));
+
+/*
+ * State of a tenant that outlives reloads while a tenant of that name exists: its shared
+ * buckets (and the overflow set of a dedicated tenant), its counters, and its uid, the key
+ * prefix of its dedicated keys. uids are never reused.
+ */
+struct sl_tenant_state {
+	struct sl_tb_state st[SL_MAX_BUCKETS];		/* shared buckets */
+	struct sl_tb_state ovf[SL_MAX_BUCKETS];		/* dedicated: when-full shared */
+	uint8_t shift[SL_MAX_BUCKETS];			/* scale the tokens are in */
+	uint8_t nb;
+	uint32_t uid;
+	struct sl_counts base;		/* control thread: counts of states this one replaced */
+	uint64_t evicted;		/* control thread */
+	char name[SL_NAME_MAX];
+	struct sl_lcounts lc[];		/* one per lcore */
+} __attribute__((aligned(64)));
+
+struct sl_ptenant {
+	const struct sl_prof *prof;
+	struct sl_tenant_state *ts;
+};
+
+/* One immutable compiled policy, published under RCU and freed after a grace period. */
+struct sl_policy {
+	uint64_t generation;
+	struct sl_classifier cls;
+	unsigned nb_profiles;
+	unsigned nb_tenants;
+	struct sl_prof *prof;
+	struct sl_ptenant *tenant;
+	uint8_t unmatched;		/* SL_ACT_PASS or SL_ACT_DROP */
+	struct sl_config *cfg;		/* owned copy: runtime edits and the next diff */
+	struct sl_uid_ent {
+		uint32_t uid;
+		uint32_t tenant;
+	} *by_uid;			/* sorted by uid */
+};
+
+struct sl_lcore {
+	struct sl_engine *e;
+	unsigned id;
+	struct sl_pktbytes total, unmatched, malformed, dropped;
+	/* burst scratch */
+	struct sl_pkt pkt[SL_BURST_MAX];
+	struct sl_key key[SL_BURST_MAX];
+	uint64_t hash[SL_BURST_MAX];
+	uint64_t hint[SL_BURST_MAX];
+	uint16_t tenant[SL_BURST_MAX];
+	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */
+} __attribute__((aligned(64)));
+
+struct sl_engine {
+	struct sl_policy *pol;			/* RCU: rcu_dereference on the data path */
+	uint64_t hz;
+	uint64_t max_keys;
+	unsigned nb_lcores;
+	uint8_t multi;				/* more than one lcore: atomic bucket updates */
+	struct sl_hash_secret secret;
+	struct sl_lcore *lc;
+	/* control path, under ctl */
+	pthread_mutex_t ctl;
+	uint32_t next_uid;
+	uint64_t generation;
+	uint64_t reload_failures;
+};
+
+/* sl_evict.c: attribute evictions to tenants (control thread). */
+struct sl_tenant_state *sl_policy_tenant_by_uid(const struct sl_policy *p, uint32_t uid);
+
+#endif

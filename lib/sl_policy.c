@@ -1,0 +1,666 @@
+/* sl_policy.c - control path of the engine: compile a config into an immutable snapshot,
+ * carry state over by name, publish under RCU, free after a grace period; counters. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <urcu-qsbr.h>
+#include "sl_engine_int.h"
+#include "sl_units.h"
+
+static void *zalloc(size_t size)
+{
+	void *p = aligned_alloc(64, (size + 63) & ~(size_t)63);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+/* ------------------------------------------------------------------ config copies */
+
+static struct sl_config *config_dup(const struct sl_config *c)
+{
+	struct sl_config *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	*n = *c;
+	n->path = strdup(c->path ? c->path : "<policy>");
+	n->profiles = calloc(c->nb_profiles ? c->nb_profiles : 1, sizeof(*n->profiles));
+	n->tenants = calloc(c->nb_tenants ? c->nb_tenants : 1, sizeof(*n->tenants));
+	if (!n->path || !n->profiles || !n->tenants) {
+		sl_config_free(n);
+		return NULL;
+	}
+	memcpy(n->profiles, c->profiles, c->nb_profiles * sizeof(*n->profiles));
+	memcpy(n->tenants, c->tenants, c->nb_tenants * sizeof(*n->tenants));
+	return n;
+}
+
+/* Same profile, ignoring where it sits in the file. */
+static int profile_same(const struct sl_cfg_profile *a, const struct sl_cfg_profile *b)
+{
+	struct sl_cfg_profile x = *a, y = *b;
+
+	x.line = y.line = 0;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static int tenant_same(const struct sl_config *ca, const struct sl_cfg_tenant *a,
+		       const struct sl_config *cb, const struct sl_cfg_tenant *b)
+{
+	return memcmp(&a->m, &b->m, sizeof(a->m)) == 0 &&
+	       strcmp(ca->profiles[a->profile].name, cb->profiles[b->profile].name) == 0;
+}
+
+/* ------------------------------------------------------------------ objects */
+
+static void profile_state_free(struct sl_profile_state *ps)
+{
+	if (!ps)
+		return;
+	sl_table_free(ps->table);
+	free(ps->cache);
+	free(ps);
+}
+
+static struct sl_tenant_state *tenant_state_new(const struct sl_engine *e)
+{
+	return zalloc(sizeof(struct sl_tenant_state) + e->nb_lcores * sizeof(struct sl_lcounts));
+}
+
+static void policy_free(struct sl_policy *p)
+{
+	if (!p)
+		return;
+	sl_classifier_free(&p->cls);
+	sl_config_free(p->cfg);
+	free(p->by_uid);
+	free(p->tenant);
+	free(p->prof);
+	free(p);
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	const struct sl_uid_ent *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+struct sl_tenant_state *sl_policy_tenant_by_uid(const struct sl_policy *p, uint32_t uid)
+{
+	struct sl_uid_ent k = {uid, 0}, *f;
+
+	f = bsearch(&k, p->by_uid, p->nb_tenants, sizeof(k), uid_cmp);
+	return f ? p->tenant[f->tenant].ts : NULL;
+}
+
+/* ------------------------------------------------------------------ compile */
+
+/* What the old snapshot had under a name (NULL when new). */
+static int old_profile(const struct sl_policy *old, const char *name)
+{
+	return old ? sl_config_profile_index(old->cfg, name) : -1;
+}
+
+static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, unsigned i,
+			   const struct sl_policy *old, struct sl_prof *p,
+			   struct sl_reload_summary *sum, struct sl_diag *d)
+{
+	const struct sl_cfg_profile *cp = &cfg->profiles[i];
+	int oi = old_profile(old, cp->name);
+	const struct sl_prof *op = oi >= 0 ? &old->prof[oi] : NULL;
+	struct sl_profile_state *ps = op ? op->ps : NULL;
+	uint64_t max_keys;
+	const char *err;
+	int r;
+
+	memcpy(p->name, cp->name, sizeof(p->name));
+	p->nb = (uint8_t)cp->nb_buckets;
+	p->mode = (uint8_t)cp->mode;
+	p->key = (uint8_t)cp->key;
+	p->bytes = cp->unit == SL_UNIT_BITS;
+	p->exceed = (uint8_t)cp->exceed;
+	p->dscp = cp->dscp;
+	p->when_full = (uint8_t)cp->when_full;
+	for (unsigned b = 0; b < cp->nb_buckets; b++) {
+		int hint = op && b < op->nb && op->bytes == p->bytes ? (int)op->tb[b].shift : -1;
+
+		r = sl_tb_compile(&cp->b[b], cp->unit, e->hz, hint, &p->tb[b], &err);
+		if (r) {
+			char field[SL_NAME_MAX + 32];
+
+			if (b)
+				snprintf(field, sizeof(field), "profiles.%s.limits[%u]", cp->name, b - 1);
+			else
+				snprintf(field, sizeof(field), "profiles.%s.rate", cp->name);
+			sl_diag_add(d, cfg->path, cp->line, field, "%s", err);
+			return r;
+		}
+		p->full[b] = p->tb[b].burst;
+	}
+	if (cp->mode != SL_MODE_DEDICATED)
+		return 0;
+	p->evict_ticks = sl_tb_fill_ticks_max(p->tb, p->nb) +
+			 (uint64_t)((long double)cp->idle_ns * e->hz / 1e9L);
+	max_keys = cp->max_keys ? cp->max_keys : e->max_keys ? e->max_keys : SL_DEFAULT_MAX_KEYS;
+	/* keep the old table when its keys are still valid here */
+	if (ps && ps->key == p->key && ps->nb == p->nb && ps->max_keys == max_keys && op->bytes == p->bytes) {
+		for (unsigned b = 0; b < p->nb; b++)
+			if (ps->shift[b] != p->tb[b].shift)
+				ps = NULL;
+	} else {
+		ps = NULL;
+	}
+	if (!ps) {
+		if (op && op->ps && sum)
+			sum->states_reset++;
+		ps = zalloc(sizeof(*ps));
+		if (!ps)
+			return -ENOMEM;
+		memcpy(ps->name, cp->name, sizeof(ps->name));
+		ps->key = p->key;
+		ps->nb = p->nb;
+		ps->max_keys = max_keys;
+		for (unsigned b = 0; b < p->nb; b++)
+			ps->shift[b] = (uint8_t)p->tb[b].shift;
+		ps->cache = calloc(e->nb_lcores, sizeof(*ps->cache));
+		r = ps->cache ? sl_table_create(max_keys, p->nb, &e->secret, &ps->table) : -ENOMEM;
+		if (r) {
+			sl_diag_add(d, cfg->path, cp->line, NULL,
+				    "profile '%s': cannot allocate a table of %llu keys: %s", cp->name,
+				    (unsigned long long)max_keys, strerror(-r));
+			free(ps->cache);
+			free(ps);
+			return r;
+		}
+	}
+	p->ps = ps;
+	p->table = ps->table;
+	return 0;
+}
+
+/* Tokens of bucket b of an old state in the scale of p, capped at its burst. */
+static uint64_t rescale(uint64_t tokens, unsigned from, const struct sl_tb_params *p)
+{
+	uint64_t t = from <= p->shift ? tokens << (p->shift - from) : tokens >> (from - p->shift);
+
+	if (from < p->shift && tokens > (p->burst >> (p->shift - from)))
+		t = p->burst;
+	return t < p->burst ? t : p->burst;
+}
+
+/*
+ * The state of tenant t in the new snapshot: the old one when its tokens are in the new
+ * scales (new limits start full), else a new one with the tokens rescaled (the old one is
+ * retired after the grace period and its counters folded in).
+ */
+static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struct sl_prof *p,
+						struct sl_tenant_state *old_ts, const char *name,
+						int old_bytes, struct sl_reload_summary *sum)
+{
+	struct sl_tenant_state *ts;
+	int same = old_ts != NULL && old_bytes == p->bytes;
+
+	for (unsigned b = 0; same && b < p->nb && b < old_ts->nb; b++)
+		same = old_ts->shift[b] == p->tb[b].shift;
+	if (same) {
+		for (unsigned b = old_ts->nb; b < p->nb; b++) {	/* a limit added: full */
+			old_ts->st[b] = (struct sl_tb_state){0, p->tb[b].burst};
+			old_ts->ovf[b] = old_ts->st[b];
+			old_ts->shift[b] = (uint8_t)p->tb[b].shift;
+		}
+		if (p->nb > old_ts->nb)
+			old_ts->nb = p->nb;
+		return old_ts;
+	}
+	ts = tenant_state_new(e);
+	if (!ts)
+		return NULL;
+	memcpy(ts->name, name, sizeof(ts->name));
+	ts->nb = p->nb;
+	ts->uid = old_ts ? old_ts->uid : e->next_uid++;
+	sl_tb_state_fill(p->tb, p->nb, ts->st, 0);
+	sl_tb_state_fill(p->tb, p->nb, ts->ovf, 0);
+	for (unsigned b = 0; b < p->nb; b++)
+		ts->shift[b] = (uint8_t)p->tb[b].shift;
+	if (old_ts && old_bytes == p->bytes) {
+		for (unsigned b = 0; b < p->nb && b < old_ts->nb; b++) {
+			ts->st[b].last = old_ts->st[b].last;
+			ts->st[b].tokens = rescale(old_ts->st[b].tokens, old_ts->shift[b], &p->tb[b]);
+			ts->ovf[b].last = old_ts->ovf[b].last;
+			ts->ovf[b].tokens = rescale(old_ts->ovf[b].tokens, old_ts->shift[b], &p->tb[b]);
+		}
+	} else if (old_ts && sum) {
+		sum->states_reset++;	/* bytes <-> packets: nothing to carry */
+	}
+	return ts;
+}
+
+/*
+ * Build the snapshot of cfg next to old (NULL at start-up). Nothing visible changes here;
+ * on failure everything new is freed and old is untouched.
+ */
+static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
+			const struct sl_policy *old, struct sl_policy **out,
+			struct sl_reload_summary *sum, struct sl_diag *d)
+{
+	struct sl_policy *p = calloc(1, sizeof(*p));
+	int r = -ENOMEM;
+
+	if (!p)
+		return -ENOMEM;
+	p->nb_profiles = cfg->nb_profiles;
+	p->nb_tenants = cfg->nb_tenants;
+	p->unmatched = (uint8_t)cfg->unmatched;
+	p->cfg = config_dup(cfg);
+	p->prof = zalloc((cfg->nb_profiles + 1) * sizeof(*p->prof));
+	p->tenant = calloc(cfg->nb_tenants + 1, sizeof(*p->tenant));
+	p->by_uid = calloc(cfg->nb_tenants + 1, sizeof(*p->by_uid));
+	if (!p->cfg || !p->prof || !p->tenant || !p->by_uid || sl_classifier_build(cfg, &p->cls))
+		goto fail;
+	for (unsigned i = 0; i < cfg->nb_profiles; i++) {
+		r = compile_profile(e, cfg, i, old, &p->prof[i], sum, d);
+		if (r)
+			goto fail;
+	}
+	r = -ENOMEM;
+	for (unsigned t = 0; t < cfg->nb_tenants; t++) {
+		const struct sl_cfg_tenant *ct = &cfg->tenants[t];
+		const struct sl_prof *pr = &p->prof[ct->profile];
+		int ot = old ? sl_config_tenant_index(old->cfg, ct->name) : -1;
+		struct sl_tenant_state *ots = ot >= 0 ? old->tenant[ot].ts : NULL;
+
+		p->tenant[t].prof = pr;
+		p->tenant[t].ts = tenant_state_for(e, pr, ots, ct->name,
+						   ots ? old->tenant[ot].prof->bytes : -1, sum);
+		if (!p->tenant[t].ts)
+			goto fail;
+		p->by_uid[t] = (struct sl_uid_ent){p->tenant[t].ts->uid, t};
+	}
+	qsort(p->by_uid, cfg->nb_tenants, sizeof(*p->by_uid), uid_cmp);
+	*out = p;
+	return 0;
+fail:
+	if (r == -ENOMEM)
+		sl_diag_add(d, cfg->path, 0, NULL, "out of memory compiling the policy");
+	/* free what this build made, never what it took from old */
+	for (unsigned i = 0; i < cfg->nb_profiles && p->prof; i++) {
+		int oi = old_profile(old, cfg->profiles[i].name);
+
+		if (p->prof[i].ps && (oi < 0 || old->prof[oi].ps != p->prof[i].ps))
+			profile_state_free(p->prof[i].ps);
+	}
+	for (unsigned t = 0; t < cfg->nb_tenants && p->tenant; t++) {
+		int ot = old ? sl_config_tenant_index(old->cfg, cfg->tenants[t].name) : -1;
+
+		if (p->tenant[t].ts && (ot < 0 || old->tenant[ot].ts != p->tenant[t].ts))
+			free(p->tenant[t].ts);
+	}
+	policy_free(p);
+	return r;
+}
+
+static void counts_add(struct sl_counts *a, const struct sl_counts *b)
+{
+#define SL_X_ADD(n) a->n += __atomic_load_n(&b->n, __ATOMIC_RELAXED);
+	SL_TENANT_COUNTERS(SL_X_ADD)
+#undef SL_X_ADD
+}
+
+/* After the grace period: free what old had and new does not use; fold retired counters. */
+static void policy_retire(struct sl_engine *e, struct sl_policy *old, const struct sl_policy *nw)
+{
+	for (unsigned i = 0; i < old->nb_profiles; i++) {
+		struct sl_profile_state *ps = old->prof[i].ps;
+		int ni = sl_config_profile_index(nw->cfg, old->prof[i].name);
+
+		if (ps && (ni < 0 || nw->prof[ni].ps != ps))
+			profile_state_free(ps);
+	}
+	for (unsigned t = 0; t < old->nb_tenants; t++) {
+		struct sl_tenant_state *ts = old->tenant[t].ts;
+		int nt = sl_config_tenant_index(nw->cfg, old->cfg->tenants[t].name);
+
+		if (nt >= 0 && nw->tenant[nt].ts == ts)
+			continue;
+		if (nt >= 0) {	/* replaced by a rescaled copy: its history moves over */
+			struct sl_tenant_state *n = nw->tenant[nt].ts;
+
+			counts_add(&n->base, &ts->base);
+			for (unsigned l = 0; l < e->nb_lcores; l++)
+				counts_add(&n->base, &ts->lc[l].c);
+			n->evicted += ts->evicted;
+		}
+		free(ts);
+	}
+	policy_free(old);
+}
+
+static void summarize(const struct sl_policy *old, const struct sl_config *cfg,
+		      struct sl_reload_summary *s)
+{
+	const struct sl_config *oc = old ? old->cfg : NULL;
+
+	for (unsigned i = 0; i < cfg->nb_profiles; i++) {
+		int oi = oc ? sl_config_profile_index(oc, cfg->profiles[i].name) : -1;
+
+		if (oi < 0)
+			s->profiles_added++;
+		else if (!profile_same(&oc->profiles[oi], &cfg->profiles[i]))
+			s->profiles_changed++;
+	}
+	for (unsigned i = 0; oc && i < oc->nb_profiles; i++)
+		s->profiles_removed += sl_config_profile_index(cfg, oc->profiles[i].name) < 0;
+	for (unsigned t = 0; t < cfg->nb_tenants; t++) {
+		int ot = oc ? sl_config_tenant_index(oc, cfg->tenants[t].name) : -1;
+
+		if (ot < 0)
+			s->tenants_added++;
+		else if (!tenant_same(oc, &oc->tenants[ot], cfg, &cfg->tenants[t]))
+			s->tenants_changed++;
+	}
+	for (unsigned t = 0; oc && t < oc->nb_tenants; t++)
+		s->tenants_removed += sl_config_tenant_index(cfg, oc->tenants[t].name) < 0;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Build, publish, wait, retire. Call with e->ctl held. */
+static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
+			 struct sl_reload_summary *sum, struct sl_diag *d)
+{
+	struct sl_reload_summary local;
+	struct sl_policy *old = e->pol, *nw = NULL;
+	struct timespec t0;
+	int r;
+
+	if (!sum)
+		sum = &local;
+	memset(sum, 0, sizeof(*sum));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (cfg->nb_tenants >= SL_NO_TENANT) {
+		sl_diag_add(d, cfg->path, 0, "tenants", "at most %u tenants", SL_NO_TENANT - 1);
+		r = -EINVAL;
+	} else {
+		r = policy_build(e, cfg, old, &nw, sum, d);
+	}
+	if (r) {
+		e->reload_failures += old != NULL;
+		sum->generation = e->generation;
+		return r;
+	}
+	/* no failure after this point */
+	summarize(old, cfg, sum);
+	nw->generation = ++e->generation;
+	rcu_assign_pointer(e->pol, nw);
+	if (old) {
+		synchronize_rcu();	/* no lcore still reads old */
+		policy_retire(e, old, nw);
+	}
+	sum->generation = nw->generation;
+	sum->seconds = seconds_since(&t0);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ API */
+
+int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o,
+		     struct sl_engine **out, struct sl_diag *d)
+{
+	struct sl_engine *e;
+	int r;
+
+	if (!o->hz || !o->nb_lcores) {
+		sl_diag_add(d, cfg->path, 0, NULL, "engine: the clock and lcore count must be set");
+		return -EINVAL;
+	}
+	e = zalloc(sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->hz = o->hz;
+	e->max_keys = o->max_keys;
+	e->nb_lcores = o->nb_lcores;
+	e->multi = o->nb_lcores > 1;
+	e->next_uid = 1;
+	pthread_mutex_init(&e->ctl, NULL);
+	e->lc = zalloc(o->nb_lcores * sizeof(*e->lc));
+	r = e->lc ? sl_hash_seed_random(&e->secret) : -ENOMEM;
+	if (r) {
+		sl_diag_add(d, cfg->path, 0, NULL, "engine: %s", strerror(-r));
+		sl_engine_free(e);
+		return r;
+	}
+	for (unsigned l = 0; l < o->nb_lcores; l++) {
+		e->lc[l].e = e;
+		e->lc[l].id = l;
+	}
+	r = reload_locked(e, cfg, NULL, d);
+	if (r) {
+		sl_engine_free(e);
+		return r;
+	}
+	*out = e;
+	return 0;
+}
+
+void sl_engine_free(struct sl_engine *e)
+{
+	struct sl_policy *p;
+
+	if (!e)
+		return;
+	p = e->pol;
+	for (unsigned i = 0; p && i < p->nb_profiles; i++)
+		profile_state_free(p->prof[i].ps);
+	for (unsigned t = 0; p && t < p->nb_tenants; t++)
+		free(p->tenant[t].ts);
+	policy_free(p);
+	pthread_mutex_destroy(&e->ctl);
+	free(e->lc);
+	free(e);
+}
+
+int sl_engine_reload(struct sl_engine *e, const struct sl_config *cfg,
+		     struct sl_reload_summary *sum, struct sl_diag *d)
+{
+	int r;
+
+	pthread_mutex_lock(&e->ctl);
+	r = reload_locked(e, cfg, sum, d);
+	pthread_mutex_unlock(&e->ctl);
+	return r;
+}
+
+int sl_engine_set_profile(struct sl_engine *e, const char *profile, const char *rate,
+			  const char *burst, struct sl_reload_summary *sum, struct sl_diag *d)
+{
+	struct sl_config *c;
+	struct sl_cfg_profile *p;
+	const char *err = NULL;
+	enum sl_unit unit;
+	int i, r = -EINVAL;
+
+	pthread_mutex_lock(&e->ctl);
+	c = config_dup(e->pol->cfg);
+	if (!c) {
+		pthread_mutex_unlock(&e->ctl);
+		return -ENOMEM;
+	}
+	i = sl_config_profile_index(c, profile);
+	if (i < 0) {
+		sl_diag_add(d, "set", 0, "profile", "unknown profile '%s'", profile);
+		goto out;
+	}
+	p = &c->profiles[i];
+	if (rate && (sl_parse_rate(rate, &unit, &p->b[0].amount, &p->b[0].per_ns, &err) ||
+		     unit != p->unit)) {
+		sl_diag_add(d, "set", 0, "rate", "%s", err ? err : "rate must keep the profile's kind (bits or packets)");
+		goto out;
+	}
+	if (burst && (sl_parse_size(burst, &unit, &p->b[0].burst, &err) || unit != p->unit)) {
+		sl_diag_add(d, "set", 0, "burst", "%s", err ? err : "burst must be of the rate's kind (bytes or pkt)");
+		goto out;
+	}
+	r = reload_locked(e, c, sum, d);
+out:
+	pthread_mutex_unlock(&e->ctl);
+	sl_config_free(c);
+	return r;
+}
+
+void sl_engine_reload_refused(struct sl_engine *e)
+{
+	pthread_mutex_lock(&e->ctl);
+	e->reload_failures++;
+	pthread_mutex_unlock(&e->ctl);
+}
+
+struct sl_config *sl_engine_config(struct sl_engine *e)
+{
+	struct sl_config *c;
+
+	pthread_mutex_lock(&e->ctl);
+	c = config_dup(e->pol->cfg);
+	pthread_mutex_unlock(&e->ctl);
+	return c;
+}
+
+static void add_pb(struct sl_pktbytes *a, const struct sl_pktbytes *b)
+{
+	a->packets += __atomic_load_n(&b->packets, __ATOMIC_RELAXED);
+	a->bytes += __atomic_load_n(&b->bytes, __ATOMIC_RELAXED);
+}
+
+int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
+{
+	struct sl_engine *e = (struct sl_engine *)ce;	/* the lock is not part of the value */
+	const struct sl_policy *p;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&e->ctl);
+	p = e->pol;
+	out->t = calloc(p->nb_tenants ? p->nb_tenants : 1, sizeof(*out->t));
+	if (!out->t) {
+		pthread_mutex_unlock(&e->ctl);
+		return -ENOMEM;
+	}
+	out->nb_tenants = p->nb_tenants;
+	out->generation = p->generation;
+	out->reload_failures = e->reload_failures;
+	for (unsigned l = 0; l < e->nb_lcores; l++) {
+		add_pb(&out->total, &e->lc[l].total);
+		add_pb(&out->unmatched, &e->lc[l].unmatched);
+		add_pb(&out->malformed, &e->lc[l].malformed);
+		add_pb(&out->dropped, &e->lc[l].dropped);
+	}
+	for (unsigned t = 0; t < p->nb_tenants; t++) {
+		const struct sl_tenant_state *ts = p->tenant[t].ts;
+		struct sl_tenant_stats *o = &out->t[t];
+
+		memcpy(o->name, p->cfg->tenants[t].name, sizeof(o->name));
+		memcpy(o->profile, p->tenant[t].prof->name, sizeof(o->profile));
+		o->c = ts->base;
+		for (unsigned l = 0; l < e->nb_lcores; l++)
+			counts_add(&o->c, &ts->lc[l].c);
+		o->c.keys_evicted += ts->evicted;
+		if (p->tenant[t].prof->mode == SL_MODE_DEDICATED)
+			o->keys = o->c.keys_created - o->c.keys_evicted;
+		else
+			o->keys = o->c.packets ? 1 : 0;
+	}
+	pthread_mutex_unlock(&e->ctl);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ describe */
+
+static void print_bucket(FILE *f, const struct sl_cfg_bucket *b, enum sl_unit u)
+{
+	double per = (double)b->per_ns / 1e9;
+
+	if (u == SL_UNIT_BITS)
+		fprintf(f, "%.6g bit/s, burst %llu B", (double)b->amount / per,
+			(unsigned long long)(b->burst / 8));
+	else
+		fprintf(f, "%.6g pkt/s, burst %llu pkt", (double)b->amount / per,
+			(unsigned long long)b->burst);
+}
+
+static void print_prefix(FILE *f, const char *what, unsigned family, const uint8_t *a,
+			 unsigned len)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf));
+	fprintf(f, "%s %s/%u", what, buf, len);
+}
+
+void sl_engine_describe(struct sl_engine *e, FILE *f)
+{
+	const struct sl_policy *p;
+	const struct sl_config *c;
+
+	pthread_mutex_lock(&e->ctl);
+	p = e->pol;
+	c = p->cfg;
+	fprintf(f, "%s: ok, generation %llu: %u profiles, %u tenants, unmatched traffic: %s\n",
+		c->path, (unsigned long long)p->generation, c->nb_profiles, c->nb_tenants,
+		sl_action_name(c->unmatched));
+	for (unsigned i = 0; i < c->nb_profiles; i++) {
+		const struct sl_cfg_profile *cp = &c->profiles[i];
+
+		fprintf(f, "profile %s: %s", cp->name, sl_mode_name(cp->mode));
+		if (cp->mode == SL_MODE_DEDICATED)
+			fprintf(f, " per %s (max %llu keys, idle %llus, when full: %s)",
+				sl_keykind_name(cp->key),
+				(unsigned long long)sl_table_capacity(p->prof[i].table),
+				(unsigned long long)(cp->idle_ns / 1000000000ull),
+				sl_when_full_name(cp->when_full));
+		fprintf(f, ", exceed: %s", sl_action_name(cp->exceed));
+		if (cp->exceed == SL_ACT_MARK)
+			fprintf(f, " dscp %u", cp->dscp);
+		fprintf(f, "\n  rate ");
+		print_bucket(f, &cp->b[0], cp->unit);
+		fprintf(f, "\n");
+		for (unsigned b = 1; b < cp->nb_buckets; b++) {
+			fprintf(f, "  limit %llu %s per %llus\n",
+				(unsigned long long)(cp->unit == SL_UNIT_BITS ? cp->b[b].burst / 8
+									       : cp->b[b].burst),
+				cp->unit == SL_UNIT_BITS ? "B" : "pkt",
+				(unsigned long long)(cp->b[b].per_ns / 1000000000ull));
+		}
+	}
+	for (unsigned t = 0; t < c->nb_tenants; t++) {
+		const struct sl_cfg_tenant *ct = &c->tenants[t];
+
+		fprintf(f, "tenant %u %s -> %s, match:", t + 1, ct->name,
+			c->profiles[ct->profile].name);
+		if (!ct->m.fields)
+			fprintf(f, " everything");
+		if (ct->m.fields & SL_M_VLAN)
+			fprintf(f, " vlan %u", ct->m.vlan);
+		if (ct->m.fields & SL_M_SRC)
+			print_prefix(f, " src", ct->m.family, ct->m.src, ct->m.src_len);
+		if (ct->m.fields & SL_M_DST)
+			print_prefix(f, " dst", ct->m.family, ct->m.dst, ct->m.dst_len);
+		if (ct->m.fields & SL_M_PROTO)
+			fprintf(f, " proto %u", ct->m.proto);
+		if (ct->m.fields & SL_M_SPORT)
+			fprintf(f, " src-port %u-%u", ct->m.sport_lo, ct->m.sport_hi);
+		if (ct->m.fields & SL_M_DPORT)
+			fprintf(f, " dst-port %u-%u", ct->m.dport_lo, ct->m.dport_hi);
+		fprintf(f, "\n");
+	}
+	pthread_mutex_unlock(&e->ctl);
+}
