@@ -35,11 +35,14 @@ static int police_atomic(const struct sl_prof *p, struct sl_tb_state *st, uint64
 	return 1;
 }
 
-static inline int police(const struct sl_engine *e, const struct sl_prof *p,
-			 struct sl_tb_state *st, uint64_t now, uint32_t len)
+static inline __attribute__((always_inline)) int
+police(const struct sl_engine *e, const struct sl_prof *p, struct sl_tb_state *st, uint64_t now,
+       uint32_t len)
 {
 	if (e->multi)
 		return police_atomic(p, st, now, cost_units(p, len));
+	if (p->nb == 1)	/* the common profile: one bucket, the loop unrolled away */
+		return sl_tb_take_state(p->tb, 1, st, now, cost_units(p, len));
 	return sl_tb_take_state(p->tb, p->nb, st, now, cost_units(p, len));
 }
 
@@ -152,49 +155,49 @@ unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t c
 	const struct sl_policy *pol = rcu_dereference(lc->e->pol);
 	unsigned fwd = 0;
 
+	/* frame headers of the whole burst start loading now, used from the next loop on */
+	for (unsigned i = 0; i < n; i++)
+		__builtin_prefetch(data[i], 0, 3);
 	/* stage 1: parse, classify, hash dedicated keys, prefetch their index buckets */
 	for (unsigned i = 0; i < n; i++) {
 		struct sl_pkt *pk = &lc->pkt[i];
+		const struct sl_ptenant *pt = NULL;
 		uint16_t t = SL_NO_TENANT;
 
 		if (sl_parse(data[i], caplen[i], pk) == 0)
 			t = sl_classify(&pol->cls, pk);
 		lc->tenant[i] = t;
 		lc->hint[i] = 0;
-		if (t != SL_NO_TENANT && pol->tenant[t].prof->table) {
-			const struct sl_prof *p = pol->tenant[t].prof;
-
-			sl_key_make(&lc->key[i], pk, (enum sl_keykind)p->key, pol->tenant[t].ts->uid);
-			lc->hash[i] = sl_hash(&lc->e->secret, &lc->key[i]);
-			sl_table_prefetch(p->table, lc->hash[i]);
+		if (t != SL_NO_TENANT) {
+			pt = &pol->tenant[t];
+			if (pt->prof->table) {
+				sl_key_make(&lc->key[i], pk, (enum sl_keykind)pt->prof->key, pt->ts->uid);
+				lc->hash[i] = sl_hash(&lc->e->secret, &lc->key[i]);
+				sl_table_prefetch(pt->prof->table, lc->hash[i]);
+			}
 		}
+		lc->pt[i] = pt;
 	}
 	/* stage 2: match signatures in the primary buckets, prefetch the entries */
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t t = lc->tenant[i];
-
-		if (t != SL_NO_TENANT && pol->tenant[t].prof->table)
-			lc->hint[i] = sl_table_probe(pol->tenant[t].prof->table, lc->hash[i]);
-	}
+	for (unsigned i = 0; i < n; i++)
+		if (lc->pt[i] && lc->pt[i]->prof->table)
+			lc->hint[i] = sl_table_probe(lc->pt[i]->prof->table, lc->hash[i]);
 	if (lc->e->multi)
 		police_shared_bursts(lc, pol, len, n, now);
-	/* stage 3: police and act */
+	/* stage 3: police and act; a tenant's packets/bytes are its conform + exceed */
 	for (unsigned i = 0; i < n; i++) {
-		uint16_t t = lc->tenant[i];
+		const struct sl_ptenant *pt = lc->pt[i];
 		uint8_t v = SL_V_FORWARD;
 
 		count(&lc->total, len[i]);
-		if (t == SL_NO_TENANT) {
+		if (!pt) {
 			count(lc->pkt[i].flags & SL_PKT_MALFORMED ? &lc->malformed : &lc->unmatched,
 			      len[i]);
 			v = pol->unmatched == SL_ACT_DROP ? SL_V_DROP : SL_V_FORWARD;
 		} else {
-			const struct sl_ptenant *pt = &pol->tenant[t];
 			struct sl_counts *c = &pt->ts->lc[lc->id].c;
 			int r = decide(lc, pt, i, now, len[i], c);
 
-			c->packets++;
-			c->bytes += len[i];
 			if (r > 0) {
 				c->conform_packets++;
 				c->conform_bytes += len[i];

@@ -97,6 +97,7 @@ struct sl_lcore {
 	struct sl_key key[SL_BURST_MAX];
 	uint64_t hash[SL_BURST_MAX];
 	uint64_t hint[SL_BURST_MAX];
+	const struct sl_ptenant *pt[SL_BURST_MAX];	/* NULL: no tenant */
 	uint16_t tenant[SL_BURST_MAX];
 	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */
 } __attribute__((aligned(64)));

@@ -574,6 +574,8 @@ int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
 		for (unsigned l = 0; l < e->nb_lcores; l++)
 			counts_add(&o->c, &ts->lc[l].c);
 		o->c.keys_evicted += ts->evicted;
+		o->c.packets = o->c.conform_packets + o->c.exceed_packets;
+		o->c.bytes = o->c.conform_bytes + o->c.exceed_bytes;
 		if (p->tenant[t].prof->mode == SL_MODE_DEDICATED)
 			o->keys = o->c.keys_created - o->c.keys_evicted;
 		else

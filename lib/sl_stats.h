@@ -8,7 +8,7 @@
 
 /* Per-tenant data-path counters, written by one lcore each, summed on read. */
 #define SL_TENANT_COUNTERS(X)                                                        \
-	X(packets)		/* frames classified to the tenant */                \
+	X(packets)		/* frames classified to the tenant (conform + exceed) */ \
 	X(bytes)		/* their frame bytes as received */                  \
 	X(conform_packets)	/* fit every bucket: tokens taken, forwarded */      \
 	X(conform_bytes)                                                             \
