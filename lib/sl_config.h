@@ -45,6 +45,10 @@ struct sl_cfg_profile {
 	uint64_t idle_ns;		/* "idle: 60s" (default 60s): evict a full, untouched key */
 	uint64_t max_keys;		/* "max-keys: N"; 0 = take the appliance's --max-keys */
 	enum sl_when_full when_full;	/* "when-full: shared|pass|drop" (default shared) */
+	/* both modes (issue 6) */
+	uint64_t max_flows;		/* "max-flows: N": concurrent flows per tenant/key; 0 = no cap */
+	uint64_t flow_idle_ns;		/* "flow-idle: 30s" (default 30s): a flow idle this long ends */
+	uint64_t max_queue;		/* "max-queue: N": frames queued to workers at once; 0 = no cap */
 };
 
 /* sl_cfg_match.fields */

@@ -4,6 +4,7 @@
 #include "sl_engine_int.h"
 #include "sl_mark.h"
 #include "sl_parse.h"
+#include <string.h>
 
 static inline void count(struct sl_pktbytes *c, uint32_t len)
 {
@@ -149,12 +150,35 @@ static inline int decide(struct sl_lcore *lc, const struct sl_ptenant *pt, unsig
 	}
 }
 
-unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
-		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[])
+/* Fill the caller's view of frame i's decision. */
+static void decision(const struct sl_lcore *lc, const struct sl_ptenant *pt, unsigned i,
+		     uint8_t v, int exceeded, struct sl_decision *d)
+{
+	const struct sl_pkt *pk = &lc->pkt[i];
+	const sl_u64_alias *s = (const sl_u64_alias *)pk->src, *t = (const sl_u64_alias *)pk->dst;
+	uint64_t h = (s[0] ^ s[1] ^ t[0] ^ t[1] ^ ((uint64_t)pk->sport << 16 | pk->dport) ^
+		      (uint64_t)pk->proto << 40) * 0x9e3779b97f4a7c15ull;
+
+	d->flow_hash = (uint32_t)(h >> 32);
+	d->tenant = pt ? lc->tenant[i] : SL_NO_TENANT_INDEX;
+	d->max_queue = pt ? pt->prof->max_queue : 0;
+	d->queue_key = !pt ? 0 : pt->prof->table ? (uint32_t)lc->hash[i] : pt->ts->uid;
+	d->mark = v == SL_V_FORWARD && exceeded && pt->prof->exceed == SL_ACT_MARK;
+	d->dscp = pt ? pt->prof->dscp : 0;
+	d->l3_off = pk->l3_off;
+	d->pad = 0;
+}
+
+/* The whole burst; dec == NULL: marks applied in place. Constant-folded in both callers. */
+static inline __attribute__((always_inline)) unsigned
+process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
+	const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
+	struct sl_decision *dec)
 {
 	const struct sl_policy *pol = rcu_dereference(lc->e->pol);
 	unsigned fwd = 0;
 
+	lc->pol = pol;
 	/* frame headers of the whole burst start loading now, used from the next loop on */
 	for (unsigned i = 0; i < n; i++)
 		__builtin_prefetch(data[i], 0, 3);
@@ -188,6 +212,7 @@ unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t c
 	for (unsigned i = 0; i < n; i++) {
 		const struct sl_ptenant *pt = lc->pt[i];
 		uint8_t v = SL_V_FORWARD;
+		int exceeded = 0;
 
 		count(&lc->total, len[i]);
 		if (!pt) {
@@ -202,20 +227,69 @@ unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t c
 				c->conform_packets++;
 				c->conform_bytes += len[i];
 			} else {
+				exceeded = 1;
 				c->exceed_packets++;
 				c->exceed_bytes += len[i];
 				if (r < 0 || pt->prof->exceed == SL_ACT_DROP)
 					v = SL_V_DROP;
-				else if (pt->prof->exceed == SL_ACT_MARK)
+				else if (pt->prof->exceed == SL_ACT_MARK && !dec)
 					sl_mark_dscp(data[i], caplen[i], &lc->pkt[i], pt->prof->dscp);
 			}
 		}
+		if (dec)
+			decision(lc, pt, i, v, exceeded, &dec[i]);
 		verdict[i] = v;
 		if (v == SL_V_DROP)
 			count(&lc->dropped, len[i]);
 		fwd += v == SL_V_FORWARD;
 	}
 	return fwd;
+}
+
+unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
+		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[])
+{
+	return process(lc, data, caplen, len, n, now, verdict, NULL);
+}
+
+unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
+		       const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
+		       struct sl_decision dec[])
+{
+	return process(lc, data, caplen, len, n, now, verdict, dec);
+}
+
+int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *d)
+{
+	struct sl_pkt p;
+
+	if (!d->mark)
+		return 0;
+	/* sl_mark_dscp needs the family and the header offset only */
+	memset(&p, 0, sizeof(p));
+	p.l3_off = d->l3_off;
+	p.flags = caplen > d->l3_off && (frame[d->l3_off] >> 4) == 6 ? SL_PKT_IPV6 : SL_PKT_IPV4;
+	return sl_mark_dscp(frame, caplen, &p, d->dscp);
+}
+
+void sl_lcore_queue_drop(struct sl_lcore *lc, uint16_t tenant, uint32_t len)
+{
+	(void)len;
+	if (lc->pol && tenant < lc->pol->nb_tenants)
+		lc->pol->tenant[tenant].ts->lc[lc->id].c.queue_drops++;
+}
+
+void sl_lcore_queue_level(struct sl_lcore *lc, uint16_t tenant, uint32_t level)
+{
+	uint64_t *hwm, cur;
+
+	if (!lc->pol || tenant >= lc->pol->nb_tenants)
+		return;
+	hwm = &lc->pol->tenant[tenant].ts->queue_hwm;
+	cur = __atomic_load_n(hwm, __ATOMIC_RELAXED);
+	while (level > cur &&
+	       !__atomic_compare_exchange_n(hwm, &cur, level, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 struct sl_lcore *sl_engine_lcore(struct sl_engine *e, unsigned i)

@@ -95,6 +95,44 @@ unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t c
  */
 uint64_t sl_engine_maintain(struct sl_engine *e, uint64_t now, uint64_t budget);
 
+/*
+ * Per-frame details of the decisions of sl_process_ex, for callers that hand frames on to
+ * other lcores (worker mode): where the frame's flow goes, what caps its queueing, whether
+ * it still needs its DSCP rewritten.
+ */
+struct sl_decision {
+	uint32_t flow_hash;	/* hash of the 5-tuple: equal for every frame of a flow */
+	uint32_t queue_key;	/* what max-queue counts: the tenant (shared) or the key */
+	uint32_t max_queue;	/* the profile's max-queue in frames, 0 = no cap */
+	uint16_t tenant;	/* index in the running policy, or SL_NO_TENANT_INDEX */
+	uint8_t mark;		/* 1: forwarded, but the DSCP rewrite is left to the caller */
+	uint8_t dscp;		/* with mark: the DSCP to write (sl_mark_dscp) */
+	uint16_t l3_off;	/* offset of the IP header, for sl_mark_dscp via sl_decision_mark */
+	uint16_t pad;
+};
+
+#define SL_NO_TENANT_INDEX 0xffffu
+
+/*
+ * sl_process, and fill dec[i] for every frame. Frames to be marked are not rewritten here:
+ * dec[i].mark says so and the caller applies sl_decision_mark() (e.g. on a worker lcore).
+ */
+unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
+		       const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
+		       struct sl_decision dec[]);
+
+/* The deferred DSCP rewrite of a frame (IPv4 checksum updated, IPv6 traffic class). */
+int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *d);
+
+/*
+ * Data path, right after sl_process_ex on the same lcore (same policy snapshot): count a
+ * forwarded frame of tenant `tenant` that was then lost at hand-off (queue full or over
+ * max-queue) or at TX. It stays in conform_packets; these count it again.
+ */
+void sl_lcore_queue_drop(struct sl_lcore *lc, uint16_t tenant, uint32_t len);
+/* Raise the tenant's high-water mark of frames queued to workers to `level` if higher. */
+void sl_lcore_queue_level(struct sl_lcore *lc, uint16_t tenant, uint32_t level);
+
 /* Sum counters over all contexts (safe while they run). Returns 0 or -ENOMEM. */
 int sl_engine_stats(const struct sl_engine *e, struct sl_stats *out);
 

@@ -35,6 +35,7 @@ struct sl_prof {
 	struct sl_table *table;		/* dedicated: ps->table */
 	struct sl_profile_state *ps;	/* dedicated */
 	uint64_t evict_ticks;		/* dedicated: idle + time to refill completely */
+	uint32_t max_queue;		/* worker mode: frames queued at once, 0 = no cap */
 	uint8_t nb;
 	uint8_t mode;
 	uint8_t key;
@@ -62,6 +63,7 @@ struct sl_tenant_state {
 	uint8_t nb;
 	uint32_t uid;
 	struct sl_counts base;		/* control thread: counts of states this one replaced */
+	uint64_t queue_hwm;		/* atomic max, any lcore */
 	uint64_t evicted;		/* control thread */
 	char name[SL_NAME_MAX];
 	struct sl_lcounts lc[];		/* one per lcore */
@@ -91,6 +93,7 @@ struct sl_policy {
 struct sl_lcore {
 	struct sl_engine *e;
 	unsigned id;
+	const struct sl_policy *pol;	/* snapshot of the last burst (queue_drop, queue_level) */
 	struct sl_pktbytes total, unmatched, malformed, dropped;
 	/* burst scratch */
 	struct sl_pkt pkt[SL_BURST_MAX];

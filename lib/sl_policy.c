@@ -127,6 +127,7 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 	p->exceed = (uint8_t)cp->exceed;
 	p->dscp = cp->dscp;
 	p->when_full = (uint8_t)cp->when_full;
+	p->max_queue = cp->max_queue > UINT32_MAX ? UINT32_MAX : (uint32_t)cp->max_queue;
 	for (unsigned b = 0; b < cp->nb_buckets; b++) {
 		int hint = op && b < op->nb && op->bytes == p->bytes ? (int)op->tb[b].shift : -1;
 
@@ -574,6 +575,7 @@ int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
 		for (unsigned l = 0; l < e->nb_lcores; l++)
 			counts_add(&o->c, &ts->lc[l].c);
 		o->c.keys_evicted += ts->evicted;
+		o->queue_hwm = __atomic_load_n(&ts->queue_hwm, __ATOMIC_RELAXED);
 		o->c.packets = o->c.conform_packets + o->c.exceed_packets;
 		o->c.bytes = o->c.conform_bytes + o->c.exceed_bytes;
 		if (p->tenant[t].prof->mode == SL_MODE_DEDICATED)

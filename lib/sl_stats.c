@@ -26,6 +26,7 @@ int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f)
 		(unsigned long long)s->dropped.packets, (unsigned long long)s->dropped.bytes);
 	fprintf(f, "  \"generation\": %llu,\n  \"reload_failures\": %llu,\n",
 		(unsigned long long)s->generation, (unsigned long long)s->reload_failures);
+	fprintf(f, "  \"tx_dropped\": %llu,\n", (unsigned long long)s->tx_dropped);
 	fprintf(f, "  \"tenants\": [");
 	for (unsigned i = 0; i < s->nb_tenants; i++) {
 		const struct sl_tenant_stats *t = &s->t[i];
@@ -35,7 +36,9 @@ int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f)
 #define SL_X_JSON(n) fprintf(f, ", \"" #n "\": %llu", (unsigned long long)t->c.n);
 		SL_TENANT_COUNTERS(SL_X_JSON)
 #undef SL_X_JSON
-		fprintf(f, ", \"keys\": %llu}", (unsigned long long)t->keys);
+		fprintf(f, ", \"keys\": %llu, \"flows\": %llu, \"queue_hwm\": %llu}",
+			(unsigned long long)t->keys, (unsigned long long)t->flows,
+			(unsigned long long)t->queue_hwm);
 	}
 	fprintf(f, "%s],\n", s->nb_tenants ? "\n  " : "");
 	pb(f, "unmatched", &s->unmatched, ",");

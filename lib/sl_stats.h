@@ -16,7 +16,9 @@
 	X(exceed_bytes)                                                              \
 	X(keys_created)		/* dedicated: keys inserted into the table */        \
 	X(keys_evicted)		/* dedicated: idle keys removed */                   \
-	X(table_full)		/* dedicated: packets of new keys refused a slot */
+	X(table_full)		/* dedicated: packets of new keys refused a slot */  \
+	X(queue_drops)		/* forwarded, then lost at worker hand-off */        \
+	X(flow_refused)		/* packets of flows refused by max-flows */
 
 struct sl_counts {
 #define SL_X_FIELD(n) uint64_t n;
@@ -34,6 +36,8 @@ struct sl_tenant_stats {
 	char profile[64];
 	struct sl_counts c;
 	uint64_t keys;		/* live keys: dedicated = created - evicted; shared = 1 once seen */
+	uint64_t flows;		/* max-flows: flows admitted and active */
+	uint64_t queue_hwm;	/* worker mode: most frames of the tenant queued at once */
 };
 
 struct sl_stats {
@@ -43,6 +47,7 @@ struct sl_stats {
 	struct sl_pktbytes dropped;	/* every frame the engine told the caller to drop */
 	uint64_t generation;		/* of the running policy: 1 at start, +1 per reload */
 	uint64_t reload_failures;	/* reloads refused (bad file), policy kept */
+	uint64_t tx_dropped;		/* set by the caller: frames lost at TX (not accepted) */
 	unsigned nb_tenants;
 	struct sl_tenant_stats *t;	/* owned */
 };

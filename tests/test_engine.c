@@ -319,6 +319,51 @@ static void idle_keys_evicted_and_recreated_full(void **state)
 	sl_engine_free(w.e);
 }
 
+static void deferred_marks_and_queue_counters(void **state)
+{
+	struct world w = {0};
+	struct pb f;
+	struct sl_stats s;
+	static uint8_t buf[3][PB_MAX];
+	uint8_t *data[3] = {buf[0], buf[1], buf[2]}, verdict[3];
+	uint32_t caplen[3], len[3];
+	struct sl_decision dec[3];
+
+	(void)state;
+	w.prof[0] = profile("m", SL_MODE_SHARED, 800000, 1000, SL_ACT_MARK);
+	w.prof[0].dscp = 46;
+	w.prof[0].max_queue = 7;
+	w.cfg.nb_profiles = 1;
+	add_tenant(&w, "marked", 0, SL_M_VLAN, 1, 0, 0);
+	build(&w);
+	udp4(&f, 1, 0x0a000001, 0x0a000002, 0x02, 1000);
+	for (unsigned i = 0; i < 3; i++) {
+		memcpy(buf[i], f.b, f.len);
+		caplen[i] = len[i] = f.len;
+	}
+	assert_int_equal(sl_process_ex(w.lc, data, caplen, len, 3, 0, verdict, dec), 3);
+	assert_int_equal(dec[0].mark, 0);		/* conforming */
+	assert_int_equal(dec[1].mark, 1);		/* exceeding: left to the caller */
+	assert_int_equal(dec[1].dscp, 46);
+	assert_int_equal(buf[1][18 + 1], 0x02);		/* untouched so far */
+	assert_int_equal(dec[0].flow_hash, dec[2].flow_hash);
+	assert_int_equal(dec[0].queue_key, dec[2].queue_key);
+	assert_int_equal(dec[0].max_queue, 7);
+	assert_int_equal(dec[0].tenant, 0);
+	assert_int_equal(sl_decision_mark(buf[1], caplen[1], &dec[1]), 0);
+	assert_int_equal(buf[1][18 + 1], 46 << 2 | 0x02);
+	assert_int_equal(pb_csum(buf[1] + 18, 20), 0);
+	sl_lcore_queue_drop(w.lc, dec[2].tenant, len[2]);
+	sl_lcore_queue_level(w.lc, 0, 5);
+	sl_lcore_queue_level(w.lc, 0, 3);
+	s = stats(&w);
+	assert_int_equal(s.t[0].c.queue_drops, 1);
+	assert_int_equal(s.t[0].queue_hwm, 5);
+	assert_int_equal(s.t[0].c.conform_packets, 1);
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +373,7 @@ int main(void)
 		cmocka_unit_test(unmatched_and_malformed),
 		cmocka_unit_test(when_full),
 		cmocka_unit_test(idle_keys_evicted_and_recreated_full),
+		cmocka_unit_test(deferred_marks_and_queue_counters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
