@@ -555,8 +555,8 @@ static uint64_t heap_mb(const struct slb_ctx *x)
 		n = x->keys[i] > n ? x->keys[i] : n;
 	while (pow2 < n)
 		pow2 <<= 1;
-	/* 48 B key slot + 24 B meter per key; 8 B bucket share + 8 B ring per power-of-2 slot */
-	n = (n * 72 + pow2 * 16) / MB;
+	/* key slot (8 B + key) + meter per key; 8 B bucket share + 8 B ring per power-of-2 slot */
+	n = (n * (8 + sizeof(struct sl_key) + sizeof(struct rte_meter_srtcm)) + pow2 * 16) / MB;
 	return 256 + n + n / 4;
 }
 
@@ -600,8 +600,9 @@ static void print_header(const struct slb_ctx *x)
 		SLB_FRAME, SLB_IPV6_ONE_IN);
 	fprintf(f, "%ssluice: 1 tenant, dedicated 5-tuple profile, 100 Gbit/s + 1 MB per key "
 		   "(every packet conforms), keyed hash with a random secret\n", pre);
-	fprintf(f, "%sbaseline: rte_hash (crc32c seed 0, 40-byte keys) lookup_bulk x32 + "
-		   "prefetch + rte_meter srTCM colour-blind check per hit\n", pre);
+	fprintf(f, "%sbaseline: rte_hash (crc32c seed 0, the same %zu-byte keys) lookup_bulk x32 + "
+		   "prefetch + rte_meter srTCM colour-blind check per hit\n", pre,
+		sizeof(struct sl_key));
 	fflush(f);
 }
 

@@ -14,7 +14,7 @@
 #include "sl_tb.h"
 
 #define SLB_BURST 32		/* packets per burst, as an rx burst of a DPDK port */
-#define SLB_FRAME 64		/* bytes of every frame (FCS included in the count), and stride */
+#define SLB_FRAME 64		/* bytes of every frame (its len and caplen), and its stride */
 #define SLB_IPV6_ONE_IN 8	/* one key in 8 is IPv6 */
 #define SLB_ADV_PROBE 65536	/* adversarial inserts tried in the fixed-seed rte_hash */
 #define SLB_CHUNK 2048u		/* items per timed chunk (a multiple of SLB_BURST) */
@@ -33,8 +33,8 @@ enum slb_pop {
 struct slb_keys {
 	uint64_t n;
 	int adversarial;
-	uint32_t crc;		/* adversarial: rte_hash_crc(key, 40, 0) of every key */
-	struct sl_key *k;	/* n keys, malloc'ed */
+	uint32_t crc;		/* adversarial: rte_hash_crc(key, sizeof(key), 0) of every key */
+	struct sl_key *k;	/* n keys (slb_alloc) */
 };
 
 int slb_keys_make(struct slb_keys *ks, uint64_t n, int adversarial, uint64_t seed);
@@ -229,6 +229,9 @@ void slb_print_flood(const struct slb_report *r, FILE *f);
 void slb_print_targets(const struct slb_report *r, FILE *f);
 
 /* ------------------------------------------------------------------ helpers */
+
+/* n * size bytes, 2 MiB aligned, on transparent huge pages when available; free() it. */
+void *slb_alloc(size_t n, size_t size);
 
 uint64_t slb_rss_bytes(void);
 uint64_t slb_heap_bytes(void);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <rte_hash_crc.h>
 #include "sl_bench.h"
 
@@ -207,7 +208,7 @@ static void key_random(struct sl_key *k, uint64_t i, uint64_t seed)
 
 /*
  * Flows crafted against crc32c with seed 0 (rte_hash_crc, the hash DPDK examples and most
- * rte_hash users take). With seed 0 the CRC of a 40-byte key is linear over GF(2):
+ * rte_hash users take). With seed 0 the CRC of a key (48 bytes) is linear over GF(2):
  * crc(a ^ b) = crc(a) ^ crc(b). An attacker picks ports freely and corrects with the first 32
  * bits of the source address: crc(key) = crc(template) ^ crc(ports part) ^ A(src32), A a 32x32
  * bit matrix of full rank (32 consecutive bits under a degree-32 CRC), so
@@ -311,7 +312,7 @@ int slb_keys_make(struct slb_keys *ks, uint64_t n, int adversarial, uint64_t see
 		key_base(&t, 0);
 		ks->crc = crc_key(&t);
 	}
-	ks->k = aligned_alloc(64, (n * sizeof(*ks->k) + 63) & ~(size_t)63);
+	ks->k = slb_alloc(n, sizeof(*ks->k));
 	if (!ks->k)
 		return -ENOMEM;
 	ks->n = n;
@@ -338,9 +339,24 @@ void slb_keys_free(struct slb_keys *ks)
 
 /* ------------------------------------------------------------------ streams */
 
+/*
+ * n * size bytes on 2 MiB boundaries, backed by transparent huge pages where the kernel has
+ * them: the frames of a real appliance sit in hugepage mbufs, and 4 KiB pages would add a
+ * TLB miss every 64 frames that the data path never has.
+ */
+void *slb_alloc(size_t n, size_t size)
+{
+	size_t huge = 2u << 20, bytes = (n * size + huge - 1) & ~(huge - 1);
+	void *p = aligned_alloc(huge, bytes ? bytes : huge);
+
+	if (p)
+		madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
 static void *alloc_lines(size_t n, size_t size)
 {
-	return aligned_alloc(64, (n * size + 63) & ~(size_t)63);
+	return slb_alloc(n, size);
 }
 
 /* Rank -> key: a random permutation, so popular keys are scattered over the table. */
