@@ -42,9 +42,9 @@ const char *sl_when_full_name(enum sl_when_full w)
 /* ---- profiles ---------------------------------------------------------------------------- */
 
 enum { PF_MODE, PF_KEY, PF_RATE, PF_BURST, PF_LIMITS, PF_EXCEED, PF_DSCP, PF_IDLE, PF_MAX_KEYS,
-	PF_WHEN_FULL, PF_COUNT };
+	PF_WHEN_FULL, PF_MAX_FLOWS, PF_FLOW_IDLE, PF_MAX_QUEUE, PF_COUNT };
 static const char *const profile_fields[PF_COUNT] = { "mode", "key", "rate", "burst", "limits",
-	"exceed", "dscp", "idle", "max-keys", "when-full" };
+	"exceed", "dscp", "idle", "max-keys", "when-full", "max-flows", "flow-idle", "max-queue" };
 
 static const char *kind_text(enum sl_unit u, int rate)
 {
@@ -190,6 +190,26 @@ static void parse_exceed(struct cfg_ctx *x, yaml_node_t **v, yaml_node_t *where,
 		p->dscp = (uint8_t)dscp;
 }
 
+/* Fields of both modes: max-flows with its flow-idle, and max-queue. */
+static void parse_flows(struct cfg_ctx *x, yaml_node_t **v, const char *path,
+			struct sl_cfg_profile *p)
+{
+	char fp[CFG_PATH_LEN];
+
+	cfg_path(fp, path, "max-flows");
+	if (v[PF_MAX_FLOWS] && !cfg_uint(x, v[PF_MAX_FLOWS], fp, 1, 1ull << 32, &p->max_flows))
+		p->flow_idle_ns = 30ull * 1000000000ull;
+	cfg_path(fp, path, "flow-idle");
+	if (v[PF_FLOW_IDLE] && !v[PF_MAX_FLOWS])
+		cfg_err(x, v[PF_FLOW_IDLE], fp, "only allowed with max-flows (how long a flow may "
+			"be idle before it stops counting)");
+	else if (v[PF_FLOW_IDLE])
+		cfg_duration(x, v[PF_FLOW_IDLE], fp, &p->flow_idle_ns);
+	cfg_path(fp, path, "max-queue");
+	if (v[PF_MAX_QUEUE])
+		cfg_uint(x, v[PF_MAX_QUEUE], fp, 1, 1ull << 32, &p->max_queue);
+}
+
 static void parse_profile(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *n,
 			  struct sl_cfg_profile *p)
 {
@@ -230,6 +250,7 @@ static void parse_profile(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *n,
 		parse_limits(x, v[PF_LIMITS], fp, p, v[PF_RATE], rate_ok);
 	parse_exceed(x, v, key, path, p);
 	parse_dedicated(x, v, path, mode_ok && p->mode == SL_MODE_SHARED, p);
+	parse_flows(x, v, path, p);
 }
 
 /* ---- named things: sorted index for duplicates and look-ups ------------------------------ */

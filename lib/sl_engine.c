@@ -182,26 +182,28 @@ process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 	/* frame headers of the whole burst start loading now, used from the next loop on */
 	for (unsigned i = 0; i < n; i++)
 		__builtin_prefetch(data[i], 0, 3);
-	/* stage 1: parse, classify, hash dedicated keys, prefetch their index buckets */
+	/* stage 1: parse and classify */
 	for (unsigned i = 0; i < n; i++) {
 		struct sl_pkt *pk = &lc->pkt[i];
-		const struct sl_ptenant *pt = NULL;
 		uint16_t t = SL_NO_TENANT;
 
 		if (sl_parse(data[i], caplen[i], pk) == 0)
 			t = sl_classify(&pol->cls, pk);
 		lc->tenant[i] = t;
 		lc->hint[i] = 0;
-		if (t != SL_NO_TENANT) {
-			pt = &pol->tenant[t];
-			if (pt->prof->table) {
-				sl_key_make(&lc->key[i], pk, (enum sl_keykind)pt->prof->key, pt->ts->uid);
-				lc->hash[i] = sl_hash(&lc->e->secret, &lc->key[i]);
-				sl_table_prefetch(pt->prof->table, lc->hash[i]);
-			}
-		}
-		lc->pt[i] = pt;
+		lc->pt[i] = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
 	}
+	/* keys of dedicated tenants, then their hashes and index buckets in a loop of its own:
+	 * hashing a key right after its small stores would stall on store forwarding */
+	for (unsigned i = 0; i < n; i++)
+		if (lc->pt[i] && lc->pt[i]->prof->table)
+			sl_key_make(&lc->key[i], &lc->pkt[i], (enum sl_keykind)lc->pt[i]->prof->key,
+				    lc->pt[i]->ts->uid);
+	for (unsigned i = 0; i < n; i++)
+		if (lc->pt[i] && lc->pt[i]->prof->table) {
+			lc->hash[i] = sl_hash(&lc->e->secret, &lc->key[i]);
+			sl_table_prefetch(lc->pt[i]->prof->table, lc->hash[i]);
+		}
 	/* stage 2: match signatures in the primary buckets, prefetch the entries */
 	for (unsigned i = 0; i < n; i++)
 		if (lc->pt[i] && lc->pt[i]->prof->table)

@@ -36,7 +36,7 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 
 	if (!max_keys || max_keys > (1ull << 31) || !nb_tokens || nb_tokens > SL_MAX_BUCKETS)
 		return -EINVAL;
-	buckets = (max_keys + 1) / 2;
+	buckets = (max_keys * 7 + 15) / 16;	/* 2.3 keys per 8-slot bucket when full */
 	t = aligned_alloc(64, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -198,14 +198,16 @@ static struct sl_entry *bucket_publish(struct sl_table *t, uint64_t *b, unsigned
 	return NULL;
 }
 
-static uint64_t *alt_bucket(const struct sl_table *t, uint64_t hash)
+/* Any bucket but the primary, chosen by the signature (no division); NULL with one bucket. */
+uint64_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash)
 {
 	uint64_t n = t->nb_buckets, p = ((hash & 0xffffffffu) * n) >> 32;
+	uint64_t a;
 
 	if (n == 1)
 		return NULL;
-	/* any bucket but the primary, chosen by the signature */
-	return t->slots + ((p + 1 + (((hash >> 32) * (n - 1)) >> 32)) % n) * SL_TABLE_WAYS;
+	a = p + 1 + (((hash >> 32) * (n - 1)) >> 32);
+	return t->slots + (a >= n ? a - n : a) * SL_TABLE_WAYS;
 }
 
 static int bucket_full(const uint64_t *b)
@@ -224,8 +226,8 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 				      const struct sl_key *key, uint64_t hash, uint64_t now,
 				      const uint64_t *init, int *created)
 {
-	uint32_t sig = (uint32_t)(hash >> 32), idx;
-	uint64_t *b1 = sl_table_bucket(t, hash), *b2 = alt_bucket(t, hash);
+	uint32_t sig = sl_table_sig(hash), idx;
+	uint64_t *b1 = sl_table_bucket(t, hash), *b2 = sl_table_alt_bucket(t, hash);
 	struct sl_entry *e, *got;
 	uint64_t v;
 

@@ -4,18 +4,19 @@
 #define SL_TABLE_H
 
 #include <stdint.h>
+#include <emmintrin.h>
 #include "sl_hash.h"
 #include "sl_tb.h"
 
 /*
- * Layout. An index of nb_buckets = max_keys / 2 buckets, each one cache line of 8 slots; a
+ * Layout. An index of nb_buckets = max_keys * 7/16 buckets, each one cache line of 8 slots; a
  * slot is 0 (empty) or (entry index + 1) << 32 | signature (the hash's upper 32 bits).
  * Entries live in a separate preallocated array, one per key: the key, then one bucket state
  * {last update, tokens} per bucket of the profile (64 bytes for one bucket, 128 for 2-4). A key goes to its primary bucket (low 32 hash bits scaled to nb_buckets) while
- * it has a free slot, else to its alternative bucket, else to a small stash. With 2 keys per
- * bucket on average at max_keys, a primary bucket is full for 0.1% of keys and both for about
- * one key in a million, so a lookup reads one index line and one entry line.
- * Memory per key at max_keys: entry 64 B + index 32 B = 96 B (160 B with extra limits).
+ * it has a free slot, else to its alternative bucket, else to a small stash. With 2.3 keys per
+ * bucket on average at max_keys, a primary bucket is full for 0.3% of keys and both for about
+ * one key in 10^5, so a lookup reads one index line and one entry line.
+ * Memory per key at max_keys: entry 64 B + index 28 B = 92 B (156 B with extra limits).
  *
  * Concurrency. Lookups take no lock and no atomic read-modify-write. An insert writes the
  * entry, then publishes it with one compare-and-swap into the first empty slot; inserters of
@@ -74,7 +75,7 @@ const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx)
 
 /* ---- data path: inline stages ---- */
 
-#define SL_TABLE_STASH 256
+#define SL_TABLE_STASH 512
 
 struct sl_table {
 	uint64_t *slots;		/* nb_buckets * 8 */
@@ -111,23 +112,51 @@ static inline void sl_table_prefetch(const struct sl_table *t, uint64_t hash)
 	__builtin_prefetch(sl_table_bucket(t, hash), 0, 3);
 }
 
+/* Signature of a hash: its upper 32 bits, never 0 (so it never matches an empty slot). */
+static inline uint32_t sl_table_sig(uint64_t hash)
+{
+	return (uint32_t)(hash >> 32) | 1;
+}
+
 /*
- * Stage 2: the primary bucket's first slot with the key's signature, or 0; starts loading
- * that entry. The caller confirms it in stage 3.
+ * Bit 2i set when slot i of bucket b holds signature sig: the 8 slots compared at once with
+ * SSE2, no branch per slot (a slot's low 32 bits are its signature, 0 when empty).
+ * Plain loads: each 64-bit slot is read whole by the 16-byte loads on x86-64, and a slot
+ * published by a CAS after its entry was written is seen with its entry (x86 keeps stores
+ * in order; the key is confirmed in stage 3 anyway).
  */
+static inline unsigned sl_table_match(const uint64_t *b, uint32_t sig)
+{
+	const __m128i *v = (const __m128i *)(const void *)b;
+	__m128i s = _mm_set1_epi32((int)sig);
+	unsigned m0 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v), s)));
+	unsigned m1 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 1), s)));
+	unsigned m2 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 2), s)));
+	unsigned m3 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 3), s)));
+
+	/* even lanes are signatures, odd lanes entry indices: keep the even ones */
+	return (m0 | m1 << 4 | m2 << 8 | m3 << 12) & 0x5555;
+}
+
+/*
+ * Stage 2: the primary bucket's first slot with the key's signature, or 0, and start
+ * loading that entry (the caller confirms the key in stage 3). When none matches, start
+ * loading the alternative bucket instead: the slow path (a new key) will read it.
+ */
+uint64_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash);
+
 static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
 {
 	const uint64_t *b = sl_table_bucket(t, hash);
-	uint32_t sig = (uint32_t)(hash >> 32);
+	unsigned m = sl_table_match(b, sl_table_sig(hash));
 
-	for (unsigned i = 0; i < SL_TABLE_WAYS; i++) {
-		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+	if (m) {
+		uint64_t s = __atomic_load_n(&b[__builtin_ctz(m) >> 1], __ATOMIC_ACQUIRE);
 
-		if (s && (uint32_t)s == sig) {
-			__builtin_prefetch(sl_table_entry(t, s), 1, 3);
-			return s;
-		}
+		__builtin_prefetch(sl_table_entry(t, s), 1, 3);
+		return s;
 	}
+	__builtin_prefetch(sl_table_alt_bucket(t, hash), 0, 3);
 	return 0;
 }
 

@@ -109,6 +109,10 @@ static void key_fields_all_count(void **state)
 	assert_ptr_not_equal(lookup(t, &c, &a, 0, &created), lookup(t, &c, &b, 0, &created));
 	assert_int_equal(sl_table_count(t), 4);
 	sl_table_free(t);
+	/* one bucket per key: at most 96 bytes per key, index and header included */
+	assert_int_equal(sl_table_create(1000000, 1, &s, &t), 0);
+	assert_true(sl_table_memory(t) <= 96ull * 1000000);
+	sl_table_free(t);
 }
 
 struct racer {
