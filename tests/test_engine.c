@@ -364,6 +364,50 @@ static void deferred_marks_and_queue_counters(void **state)
 	sl_engine_free(w.e);
 }
 
+static long rss_kb(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * 4;
+}
+
+static void key_flood_keeps_memory_flat(void **state)
+{
+	struct world w = {0};
+	struct pb f;
+	struct sl_stats s;
+	long before;
+
+	(void)state;
+	w.prof[0] = profile("d", SL_MODE_DEDICATED, 800000, 3000, SL_ACT_DROP);
+	w.prof[0].max_keys = 10000;
+	w.cfg.nb_profiles = 1;
+	add_tenant(&w, "t", 0, 0, -1, 0, 0);
+	build(&w);
+	for (uint32_t src = 0; src < 10000; src++) {	/* fill the table */
+		udp4(&f, -1, 0x0a000000 + src, 0x01020304, 0, 100);
+		send(&w, &f, 1, 0, NULL);
+	}
+	before = rss_kb();
+	for (uint32_t src = 10000; src < 500000; src++) {	/* a flood of new sources */
+		udp4(&f, -1, 0x0a000000 + src, 0x01020304, 0, 100);
+		send(&w, &f, 1, 0, NULL);
+	}
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 10000);
+	assert_int_equal(s.t[0].c.table_full, 490000);
+	/* the flood took no memory: the table was preallocated */
+	assert_true(rss_kb() - before < 256);
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +418,7 @@ int main(void)
 		cmocka_unit_test(when_full),
 		cmocka_unit_test(idle_keys_evicted_and_recreated_full),
 		cmocka_unit_test(deferred_marks_and_queue_counters),
+		cmocka_unit_test(key_flood_keeps_memory_flat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
