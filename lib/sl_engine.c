@@ -79,7 +79,7 @@ static void police_shared_burst(struct sl_lcore *lc, const struct sl_prof *p,
 			uint64_t u;
 			int ok = 1;
 
-			if (lc->tenant[i] != t)
+			if (lc->tenant[i] != t || lc->fref[i])
 				continue;
 			u = cost_units(p, len[i]);
 			for (b = 0; b < p->nb; b++)
@@ -131,6 +131,10 @@ static inline int decide(struct sl_lcore *lc, const struct sl_ptenant *pt, unsig
 	struct sl_entry *en;
 	int created = 0;
 
+	if (lc->fref[i]) {
+		c->flow_refused++;
+		return 0;
+	}
 	if (p->mode == SL_MODE_SHARED)
 		return e->multi ? lc->shared_ok[i] : police(e, p, pt->ts->st, now, len);
 	en = sl_table_lookup(p->table, &p->ps->cache[lc->id], &lc->key[i], lc->hash[i],
@@ -205,9 +209,35 @@ process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 			sl_table_prefetch(lc->pt[i]->prof->table, lc->hash[i]);
 		}
 	/* stage 2: match signatures in the primary buckets, prefetch the entries */
+	for (unsigned i = 0; i < n; i++) {
+		const struct sl_ptenant *pt = lc->pt[i];
+
+		lc->fon[i] = pt && pt->prof->fs &&
+			     sl_flow_key(&lc->fkey[i], &lc->pkt[i], pt->ts->uid);
+		lc->fref[i] = 0;
+		if (lc->fon[i]) {
+			lc->fhash[i] = sl_flow_hash(pt->prof->fs->t, &lc->fkey[i]);
+			sl_flow_prefetch(pt->prof->fs->t, lc->fhash[i]);
+		}
+	}
 	for (unsigned i = 0; i < n; i++)
 		if (lc->pt[i] && lc->pt[i]->prof->table)
 			lc->hint[i] = sl_table_probe(lc->pt[i]->prof->table, lc->hash[i]);
+	for (unsigned i = 0; i < n; i++)
+		if (lc->fon[i])
+			lc->fhint[i] = sl_flow_probe(lc->pt[i]->prof->fs->t, lc->fhash[i]);
+	for (unsigned i = 0; i < n; i++) {
+		const struct sl_ptenant *pt = lc->pt[i];
+		const struct sl_prof *p;
+
+		if (!lc->fon[i])
+			continue;
+		p = pt->prof;
+		lc->fref[i] = !(sl_flow_check(p->fs->t, &p->fs->cache[lc->id], &lc->fkey[i],
+					      lc->fhash[i], lc->fhint[i],
+					      p->table ? &lc->key[i] : &pt->ts->fdom, &p->fp, now,
+					      sl_flow_tcp_flags(&lc->pkt[i])) & SL_FLOW_ADMIT);
+	}
 	if (lc->e->multi)
 		police_shared_bursts(lc, pol, len, n, now);
 	/* stage 3: police and act; a tenant's packets/bytes are its conform + exceed */

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "sl_classify.h"
+#include "sl_flow.h"
 #include "sl_engine.h"
 #include "sl_table.h"
 #include "sl_tb.h"
@@ -28,6 +29,14 @@ struct sl_profile_state {
 	struct sl_table_cache *cache;	/* one per lcore: entry allocation chunks */
 };
 
+/* Flow table of a max-flows profile: lives across reloads while the profile keeps its name,
+ * mode and key kind. */
+struct sl_flowset {
+	struct sl_flow_table *t;
+	struct sl_flow_cache *cache;	/* one per lcore */
+	uint8_t mode, key;
+};
+
 /* Compiled profile of one snapshot: read-only on the data path. */
 struct sl_prof {
 	struct sl_tb_params tb[SL_MAX_BUCKETS];
@@ -36,6 +45,8 @@ struct sl_prof {
 	struct sl_profile_state *ps;	/* dedicated */
 	uint64_t evict_ticks;		/* dedicated: idle + time to refill completely */
 	uint32_t max_queue;		/* worker mode: frames queued at once, 0 = no cap */
+	struct sl_flowset *fs;		/* max-flows, or NULL */
+	struct sl_flow_params fp;
 	uint8_t nb;
 	uint8_t mode;
 	uint8_t key;
@@ -62,6 +73,7 @@ struct sl_tenant_state {
 	uint8_t shift[SL_MAX_BUCKETS];			/* scale the tokens are in */
 	uint8_t nb;
 	uint32_t uid;
+	struct sl_key fdom;		/* max-flows domain of a shared tenant */
 	struct sl_counts base;		/* control thread: counts of states this one replaced */
 	uint64_t queue_hwm;		/* atomic max, any lcore */
 	uint64_t evicted;		/* control thread */
@@ -103,6 +115,11 @@ struct sl_lcore {
 	const struct sl_ptenant *pt[SL_BURST_MAX];	/* NULL: no tenant */
 	uint16_t tenant[SL_BURST_MAX];
 	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */
+	struct sl_key fkey[SL_BURST_MAX];
+	uint64_t fhash[SL_BURST_MAX];
+	uint64_t fhint[SL_BURST_MAX];
+	uint8_t fon[SL_BURST_MAX];		/* 1: flow accounted */
+	uint8_t fref[SL_BURST_MAX];		/* 1: refused by max-flows */
 } __attribute__((aligned(64)));
 
 struct sl_engine {

@@ -65,9 +65,12 @@ uint64_t sl_engine_maintain(struct sl_engine *e, uint64_t now, uint64_t budget)
 
 	pthread_mutex_lock(&e->ctl);
 	pol = e->pol;
-	for (unsigned i = 0; i < pol->nb_profiles; i++)
+	for (unsigned i = 0; i < pol->nb_profiles; i++) {
 		if (pol->prof[i].ps)
 			total += evict_table(pol, &pol->prof[i], now, budget, idx);
+		if (pol->prof[i].fs)
+			sl_flow_sweep(pol->prof[i].fs->t, &pol->prof[i].fp, now, budget, NULL, NULL);
+	}
 	pthread_mutex_unlock(&e->ctl);
 	return total;
 }

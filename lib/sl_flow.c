@@ -115,20 +115,18 @@ static struct sl_entry *slots_find(const struct sl_table *t, const uint64_t *b, 
 }
 
 /*
- * The entry of key, or NULL: the places sl_table_lookup_slow searches, in its order (primary
- * bucket, alternative bucket, stash; the alternative bucket's formula is sl_table.c's
- * alt_bucket). tests/test_flow.c checks that every flow inserted into a crowded table is found.
+ * The entry of key, or NULL, without inserting: the places sl_table_lookup_slow searches, in
+ * its order (primary bucket, alternative bucket, stash).
  */
 static struct sl_entry *table_find(const struct sl_table *t, const struct sl_key *key,
 				   uint64_t hash)
 {
-	uint32_t sig = (uint32_t)(hash >> 32);
-	uint64_t n = t->nb_buckets, p = ((hash & 0xffffffffu) * n) >> 32;
+	uint32_t sig = sl_table_sig(hash);
+	const uint64_t *alt = sl_table_alt_bucket(t, hash);
 	struct sl_entry *e = slots_find(t, sl_table_bucket(t, hash), SL_TABLE_WAYS, sig, key);
 
-	if (!e && n > 1)
-		e = slots_find(t, t->slots + ((p + 1 + (((hash >> 32) * (n - 1)) >> 32)) % n) *
-					     SL_TABLE_WAYS, SL_TABLE_WAYS, sig, key);
+	if (!e && alt)
+		e = slots_find(t, alt, SL_TABLE_WAYS, sig, key);
 	if (!e && __atomic_load_n(&t->stash_used, __ATOMIC_ACQUIRE))
 		e = slots_find(t, t->stash, SL_TABLE_STASH, sig, key);
 	return e;
@@ -154,11 +152,10 @@ static struct sl_entry *domain_get(struct sl_flow_table *t, struct sl_flow_cache
 				   const struct sl_key *domain, uint64_t now)
 {
 	static const uint64_t empty = 0;
+	uint64_t hash = sl_hash(&t->domains->secret, domain);
 	int created = 0;
 
-	return sl_table_lookup_slow(t->domains, &c->domains, domain, sl_hash(&t->domains->secret,
-									       domain),
-				    now, &empty, &created);
+	return sl_table_lookup_slow(t->domains, &c->domains, domain, hash, now, &empty, &created);
 }
 
 /* Admitted flows of a domain now (0 for a domain without an entry or retired). */
@@ -168,7 +165,7 @@ static uint32_t domain_admitted(const struct sl_flow_table *t, const struct sl_k
 					      sl_hash(&t->domains->secret, domain));
 	uint64_t w = d ? __atomic_load_n(&d->st[0].tokens, __ATOMIC_ACQUIRE) : 0;
 
-	return w & DOM_DEAD ? 0 : (uint32_t)w;
+	return w & DOM_DEAD ? 0 : (uint32_t)(w & DOM_ADMITTED);
 }
 
 /* Count one new flow in domain d: admitted while below cap, else remembered refused. */
@@ -181,7 +178,7 @@ static enum take domain_take(struct sl_entry *d, uint32_t cap, uint64_t now)
 	do {
 		if (w & DOM_DEAD)
 			return TAKE_DEAD;
-		if ((uint32_t)w < cap) {
+		if ((w & DOM_ADMITTED) < cap) {
 			nw = w + 1;
 			k = TAKE_ADMIT;
 		} else if ((w >> 32) < rcap) {
@@ -451,7 +448,7 @@ static void count_slots(const struct sl_table *tb, const uint64_t *slots, uint64
 		d = sl_table_entry(tb, s);
 		w = __atomic_load_n(&d->st[0].tokens, __ATOMIC_ACQUIRE);
 		if (w && !(w & DOM_DEAD))
-			fn(&d->key, (uint32_t)w, w >> 32, arg);
+			fn(&d->key, w & DOM_ADMITTED, w >> 32, arg);
 	}
 }
 

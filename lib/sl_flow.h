@@ -1,5 +1,5 @@
-/* sl_flow.h - max-flows: a preallocated, lock-free table of flows (directional 5-tuple + tenant)
- * that admits a new flow only while its tenant's (or key's) count of active flows is below a cap. */
+/* sl_flow.h - max-flows: a preallocated, lock-free table of flows (directional 5-tuple +
+ * tenant) admitting a new flow only while its tenant's (or key's) active flows are below a cap. */
 #ifndef SL_FLOW_H
 #define SL_FLOW_H
 

@@ -67,6 +67,52 @@ static void profile_state_free(struct sl_profile_state *ps)
 	free(ps);
 }
 
+static void flowset_free(struct sl_flowset *fs)
+{
+	if (!fs)
+		return;
+	sl_flow_free(fs->t);
+	free(fs->cache);
+	free(fs);
+}
+
+/* The profile's flow table: the old one when mode and key kind are unchanged, else new. */
+static int compile_flows(struct sl_engine *e, const struct sl_config *cfg,
+			 const struct sl_cfg_profile *cp, const struct sl_prof *op, struct sl_prof *p)
+{
+	struct sl_flowset *fs = op ? op->fs : NULL;
+	uint64_t domains = 0, entries;
+	int r;
+
+	if (!cp->max_flows)
+		return 0;
+	r = sl_flow_params_make(cp->max_flows, cp->flow_idle_ns, e->hz, &p->fp);
+	if (r)
+		return r;
+	if (fs && fs->mode == p->mode && fs->key == p->key) {
+		p->fs = fs;
+		return 0;
+	}
+	for (unsigned t = 0; t < cfg->nb_tenants; t++)
+		domains += &cfg->profiles[cfg->tenants[t].profile] == cp;
+	domains = cp->mode == SL_MODE_DEDICATED ? (cp->max_keys ? cp->max_keys : e->max_keys ? e->max_keys : SL_DEFAULT_MAX_KEYS)
+						: 2 * domains + 64;
+	entries = sl_flow_entries(cp->max_flows, domains);
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->mode = p->mode;
+	fs->key = p->key;
+	fs->cache = calloc(e->nb_lcores, sizeof(*fs->cache));
+	r = fs->cache ? sl_flow_create(entries, domains < entries ? domains : entries, &e->secret, &fs->t) : -ENOMEM;
+	if (r) {
+		flowset_free(fs);
+		return r;
+	}
+	p->fs = fs;
+	return 0;
+}
+
 static struct sl_tenant_state *tenant_state_new(const struct sl_engine *e)
 {
 	return zalloc(sizeof(struct sl_tenant_state) + e->nb_lcores * sizeof(struct sl_lcounts));
@@ -144,6 +190,9 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 		}
 		p->full[b] = p->tb[b].burst;
 	}
+	r = compile_flows(e, cfg, cp, op, p);
+	if (r)
+		return r;
 	if (cp->mode != SL_MODE_DEDICATED)
 		return 0;
 	p->evict_ticks = sl_tb_fill_ticks_max(p->tb, p->nb) +
@@ -225,6 +274,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	memcpy(ts->name, name, sizeof(ts->name));
 	ts->nb = p->nb;
 	ts->uid = old_ts ? old_ts->uid : e->next_uid++;
+	sl_flow_domain_tenant(&ts->fdom, ts->uid);
 	sl_tb_state_fill(p->tb, p->nb, ts->st, 0);
 	sl_tb_state_fill(p->tb, p->nb, ts->ovf, 0);
 	for (unsigned b = 0; b < p->nb; b++)
@@ -295,6 +345,8 @@ fail:
 
 		if (p->prof[i].ps && (oi < 0 || old->prof[oi].ps != p->prof[i].ps))
 			profile_state_free(p->prof[i].ps);
+		if (p->prof[i].fs && (oi < 0 || old->prof[oi].fs != p->prof[i].fs))
+			flowset_free(p->prof[i].fs);
 	}
 	for (unsigned t = 0; t < cfg->nb_tenants && p->tenant; t++) {
 		int ot = old ? sl_config_tenant_index(old->cfg, cfg->tenants[t].name) : -1;
@@ -322,6 +374,8 @@ static void policy_retire(struct sl_engine *e, struct sl_policy *old, const stru
 
 		if (ps && (ni < 0 || nw->prof[ni].ps != ps))
 			profile_state_free(ps);
+		if (old->prof[i].fs && (ni < 0 || nw->prof[ni].fs != old->prof[i].fs))
+			flowset_free(old->prof[i].fs);
 	}
 	for (unsigned t = 0; t < old->nb_tenants; t++) {
 		struct sl_tenant_state *ts = old->tenant[t].ts;
@@ -462,8 +516,10 @@ void sl_engine_free(struct sl_engine *e)
 	if (!e)
 		return;
 	p = e->pol;
-	for (unsigned i = 0; p && i < p->nb_profiles; i++)
+	for (unsigned i = 0; p && i < p->nb_profiles; i++) {
 		profile_state_free(p->prof[i].ps);
+		flowset_free(p->prof[i].fs);
+	}
 	for (unsigned t = 0; p && t < p->nb_tenants; t++)
 		free(p->tenant[t].ts);
 	policy_free(p);
@@ -543,6 +599,22 @@ static void add_pb(struct sl_pktbytes *a, const struct sl_pktbytes *b)
 	a->bytes += __atomic_load_n(&b->bytes, __ATOMIC_RELAXED);
 }
 
+struct flow_sum {
+	const struct sl_policy *p;
+	struct sl_stats *out;
+};
+
+static void add_flows(const struct sl_key *d, uint64_t admitted, uint64_t refused, void *arg)
+{
+	struct flow_sum *s = arg;
+	struct sl_uid_ent k = {d->tenant, 0}, *f;
+
+	(void)refused;
+	f = bsearch(&k, s->p->by_uid, s->p->nb_tenants, sizeof(k), uid_cmp);
+	if (f)
+		s->out->t[f->tenant].flows += admitted;
+}
+
 int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
 {
 	struct sl_engine *e = (struct sl_engine *)ce;	/* the lock is not part of the value */
@@ -583,6 +655,9 @@ int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
 		else
 			o->keys = o->c.packets ? 1 : 0;
 	}
+	for (unsigned i = 0; i < p->nb_profiles; i++)
+		if (p->prof[i].fs)
+			sl_flow_count(p->prof[i].fs->t, add_flows, &(struct flow_sum){p, out});
 	pthread_mutex_unlock(&e->ctl);
 	return 0;
 }

@@ -197,6 +197,160 @@ class Buckets(unittest.TestCase):
             self.assertEqual(tenant(rep, 't')['conform_packets'], 12)
 
 
+def tcp(sport, dport, flags):
+    return struct.pack('>HHIIBBHHH', sport, dport, 0, 0, 0x50, flags, 0, 0, 0)
+
+
+def v4tcp(src, sport, flags, dst='10.9.9.9'):
+    return eth(ipv4(src, dst, 6, tcp(sport, 80, flags)), 0x0800)
+
+
+SYN, ACK, FIN, RST = 0x02, 0x10, 0x11, 0x14  # FIN and RST with ACK, as hosts send them
+SEC = 10**9
+
+
+def flows_policy(cap, mode='shared', extra=''):
+    key = '\n    key: src-ip' if mode == 'dedicated' else ''
+    return f"""sluice: 1
+unmatched: pass
+profiles:
+  p:
+    mode: {mode}{key}
+    rate: 1000pps
+    burst: 1000pkt
+    exceed: drop
+    max-flows: {cap}
+{extra}
+tenants:
+  - name: t
+    profile: p
+"""
+
+
+class MaxFlows(unittest.TestCase):
+    """The rules of lib/sl_flow.h on hand-built captures (the buckets never bind here)."""
+
+    def verdicts(self, rep, m):
+        return ''.join('A' if v == RM.V_CONFORM else 'r' for v in m.verdicts)
+
+    def test_udp_cap_and_refused_memory(self):
+        # cap 2: flows 1 and 2 admitted; 3 and 4 refused and remembered (2 = cap); 5 refused
+        # and forgotten. Every frame of 1, 2 conforms; of 3, 4, 5 is refused.
+        order = [1, 2, 3, 1, 4, 5, 2, 3, 5, 1]
+        fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.0.0.2', 100, sport=s))
+              for i, s in enumerate(order)]
+        rep, m = run(flows_policy(2), fr)
+        self.assertEqual(self.verdicts(rep, m), 'AArArrArrA')
+        t = tenant(rep, 't')
+        self.assertEqual((t['flow_refused'], t['exceed_packets'], t['conform_packets']),
+                         (5, 5, 5))
+        self.assertEqual(t['flows'], 2)
+        self.assertEqual(m.ts[0].flows.count[None], [2, 2])
+
+    def test_tcp_fin_rst_syn(self):
+        # cap 1. 1 SYN: admitted. 2 SYN: refused (remembered). 1 FIN: admitted, flow 1 ends.
+        # 2 ACK: refused (a refused flow stays refused). 1 ACK: the tail of flow 1, admitted.
+        # 3 SYN: room, admitted. 2 RST: refused, flow 2 ends. 2 SYN: a new flow 2, no room
+        # (flow 3): refused. 3 RST: admitted, ends. 4 FIN, unknown: room, admitted, nothing
+        # kept. 2 ACK: still refused. 2 SYN: refused (live). 5 SYN: room, admitted.
+        seq = [(1, SYN), (2, SYN), (1, FIN), (2, ACK), (1, ACK), (3, SYN), (2, RST), (2, SYN),
+               (3, RST), (4, FIN), (2, ACK), (2, SYN), (5, SYN)]
+        fr = [(T0 + i * MS, v4tcp('10.0.0.1', 1000 + s, f)) for i, (s, f) in enumerate(seq)]
+        rep, m = run(flows_policy(1), fr)
+        self.assertEqual(self.verdicts(rep, m), 'ArAr' + 'AArr' + 'AArrA')
+        t = tenant(rep, 't')
+        self.assertEqual((t['flow_refused'], t['flows']), (6, 1))
+        self.assertEqual(sorted(k[4] for k in m.ts[0].flows.flows), [1001, 1002, 1003, 1005])
+
+    def test_idle_sweeps_and_lazy_end(self):
+        # cap 1, flow-idle 1s; sweeps at the first frame >= 1 s after the previous one (the
+        # first frame at T0 starts the clock).
+        #  T0+0.1  A: admitted.
+        #  T0+1.0  B: sweep (A idle 0.9 s: stays); B refused (remembered).
+        #  T0+1.5  A: stale (1.4 s), not swept: ends and starts again, admitted.
+        #  T0+1.6  C: refused (A).
+        #  T0+2.0  D: sweep (B 1.0 s idle: removed; A 0.5, C 0.4: stay); refused.
+        #  T0+2.7  B: a new flow, refused (A still counts until its own idle).
+        #  T0+3.0  C: sweep (A 1.5 s: expires; C 1.4 s: removed; D 1.0 s: removed; B stays);
+        #          C is new again: admitted.
+        #  T0+3.2  B: refused (fresh since T0+2.7), and T0+3.8 again (fresh since T0+3.2).
+        # Left: B (refused) and C (admitted); A went at the sweep of T0+3.0.
+        seq = [(0.1, 'A'), (1.0, 'B'), (1.5, 'A'), (1.6, 'C'), (2.0, 'D'), (2.7, 'B'),
+               (3.0, 'C'), (3.2, 'B'), (3.8, 'B')]
+        port = {'A': 1, 'B': 2, 'C': 3, 'D': 4}
+        fr = [(T0, v4udp('10.1.1.1', '10.0.0.2', 100))]  # unmatched by the tenant: a clock
+        fr += [(T0 + round(t * SEC), v4udp('10.0.0.1', '10.0.0.2', 100, sport=port[f]))
+               for t, f in seq]
+        pol = flows_policy(1, extra='    flow-idle: 1s').replace(
+            '    profile: p\n', '    profile: p\n    match: { src: 10.0.0.1 }\n')
+        rep, m = run(pol, fr)
+        self.assertEqual(self.verdicts(rep, m)[1:], 'Ar' + 'Arr' + 'rAr' + 'r')
+        t = tenant(rep, 't')
+        self.assertEqual((t['flow_refused'], t['flows']), (6, 1))
+        self.assertEqual(sorted(k[4] for k in m.ts[0].flows.flows), [2, 3])
+
+    def test_per_key_caps(self):
+        # dedicated per source, cap 1: each source gets its first flow; the second flow of
+        # each is refused; a refused frame creates no key and takes no token
+        seq = [('10.0.0.1', 1), ('10.0.0.2', 1), ('10.0.0.1', 2), ('10.0.0.2', 2),
+               ('10.0.0.3', 9), ('10.0.0.1', 1)]
+        fr = [(T0 + i * MS, v4udp(src, '10.0.0.9', 100, sport=sp))
+              for i, (src, sp) in enumerate(seq)]
+        rep, m = run(flows_policy(1, 'dedicated'), fr)
+        self.assertEqual(self.verdicts(rep, m), 'AArrAA')
+        t = tenant(rep, 't')
+        self.assertEqual((t['flow_refused'], t['flows'], t['keys']), (2, 3, 3))
+
+    def test_refused_frames_take_no_tokens(self):
+        # 3 tokens, no refill to speak of (1 pkt per 1000 s); cap 1: A admitted, B refused.
+        # A A A conform (3 tokens), B B refused (no token taken), the 4th A exceeds.
+        pol = flows_policy(1).replace('1000pps', '0.001pps').replace('1000pkt', '3pkt')
+        seq = [1, 2, 1, 2, 1, 1]
+        fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.0.0.2', 100, sport=s))
+              for i, s in enumerate(seq)]
+        rep, m = run(pol, fr)
+        t = tenant(rep, 't')
+        self.assertEqual(self.verdicts(rep, m), 'ArArAr')
+        self.assertEqual((t['conform_packets'], t['exceed_packets'], t['flow_refused']),
+                         (3, 3, 2))
+
+    def test_fragments_and_icmp(self):
+        # cap 1. A UDP flow is admitted; a later fragment (no ports) is no flow: it is
+        # policed (conforms); a first fragment carries its ports: a flow, refused; ICMP
+        # frames are flows of (src, dst, proto): refused; non-IP frames are no flows.
+        frames = [
+            v4udp('10.0.0.1', '10.0.0.2', 100, sport=1),
+            eth(ipv4('10.0.0.1', '10.0.0.2', 17, udp(7, 7, 30), frag=0x2000 | 185), 0x0800),
+            eth(ipv4('10.0.0.1', '10.0.0.2', 17, udp(7, 7, 30), frag=0x2000), 0x0800),
+            eth(ipv4('10.0.0.1', '10.0.0.2', 1, bytes(8)), 0x0800),
+            eth(ipv6('2001:db8::1', '2001:db8::2', 44,
+                     bytes([17, 0, 0x05, 0xC8, 0, 0, 0, 1]) + udp(1, 53, 10)), 0x86DD),
+            eth(b'\x00' * 28, 0x0806),
+        ]
+        rep, m = run(flows_policy(1), [(T0 + i, f) for i, f in enumerate(frames)])
+        self.assertEqual(self.verdicts(rep, m), 'AArrAA')
+        p = RM.parse(frames[2])
+        self.assertEqual((p.frag, p.has_ports), (True, True))
+        self.assertEqual(RM.flow_of(RM.parse(frames[1])), None)
+        self.assertEqual(RM.flow_of(RM.parse(frames[5])), None)
+        self.assertEqual(RM.parse(v4tcp('10.0.0.1', 5, SYN | 0x01)).tcp_flags, 0x03)
+        self.assertEqual(RM.parse(eth(ipv4('10.0.0.1', '10.0.0.2', 6, tcp(1, 2, SYN)[:13]),
+                                      0x0800)).tcp_flags, 0)
+
+    def test_profile_fields(self):
+        base = {'mode': 'shared', 'rate': '8mbit', 'burst': '2KB', 'exceed': 'drop'}
+        p = RM.Profile('x', dict(base, **{'max-flows': 5}))
+        self.assertEqual((p.max_flows, p.flow_idle_ns), (5, 30 * SEC))
+        p = RM.Profile('x', dict(base, **{'max-flows': 1 << 32, 'flow-idle': '2m',
+                                          'max-queue': 64}))
+        self.assertEqual((p.max_flows, p.flow_idle_ns, p.max_queue), (1 << 32, 120 * SEC, 64))
+        self.assertIsNone(RM.Profile('x', base).max_flows)
+        for bad in ({'max-flows': 0}, {'flow-idle': '30s'}, {'max-flows': 2, 'flow-idle': '1.5s'},
+                    {'max-queue': 0}, {'max-flows': (1 << 32) + 1}):
+            with self.assertRaises(RM.PolicyError, msg=str(bad)):
+                RM.Profile('x', dict(base, **bad))
+
+
 CLASSIFY = """sluice: 1
 unmatched: drop
 profiles:

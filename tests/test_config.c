@@ -120,6 +120,7 @@ static void example_exact(void **state)
 	assert_int_equal(p->idle_ns, 0);		/* shared: no keys to evict */
 	assert_int_equal(p->max_keys, 0);
 	assert_int_equal(p->when_full, SL_FULL_SHARED);
+	assert_int_equal(p->max_flows | p->flow_idle_ns | p->max_queue, 0);
 
 	p = &c->profiles[1];
 	assert_string_equal(p->name, "pro-tier");
@@ -200,6 +201,9 @@ static void shipped_config(void **state)
 	assert_int_equal(p->idle_ns, 60 * NS);
 	assert_int_equal(p->max_keys, 1000000);
 	assert_int_equal(p->when_full, SL_FULL_SHARED);
+	assert_int_equal(p->max_flows, 10000);
+	assert_int_equal(p->flow_idle_ns, 30 * NS);
+	assert_int_equal(p->max_queue, 4096);
 
 	p = &c->profiles[sl_config_profile_index(c, "lab-flows")];
 	assert_int_equal(p->mode, SL_MODE_DEDICATED);
@@ -222,6 +226,10 @@ static void shipped_config(void **state)
 	p = &c->profiles[sl_config_profile_index(c, "watch")];
 	assert_bucket(&p->b[0], 500000, NS, 12000);
 	assert_int_equal(p->exceed, SL_ACT_PASS);
+	for (unsigned i = 0; i < c->nb_profiles; i++)	/* only pro-tier limits flows */
+		if (strcmp(c->profiles[i].name, "pro-tier"))
+			assert_int_equal(c->profiles[i].max_flows | c->profiles[i].flow_idle_ns |
+					 c->profiles[i].max_queue, 0);
 
 	/* the tenants the demo traffic generator aims at, in match order */
 	t = &c->tenants[0];
@@ -387,6 +395,55 @@ static void profile_defaults(void **state)
 	assert_bucket(&p->b[2], 80000000000ull, 86400 * NS, 80000000000ull);
 	assert_bucket(&p->b[3], 800000000, 13 * 86400 * NS, 800000000);
 	sl_config_free(c);
+}
+
+/* max-flows, flow-idle and max-queue: both modes, defaults, bounds, flow-idle needs max-flows */
+static void flow_fields(void **state)
+{
+	struct sl_config *c = parse_ok(
+		"sluice: 1\n"
+		"profiles:\n"
+		"  s: {mode: shared, rate: 1mbit, burst: 2KB, exceed: drop, max-flows: 4294967296,\n"
+		"      flow-idle: 2m, max-queue: 1}\n"
+		"  d: {mode: dedicated, key: dst-ip, rate: 1mbit, burst: 2KB, exceed: drop,\n"
+		"      max-flows: 1}\n"
+		"  q: {mode: dedicated, rate: 1mbit, burst: 2KB, exceed: drop, max-queue: 4294967296}\n"
+		"  n: {mode: shared, rate: 1mbit, burst: 2KB, exceed: drop}\n");
+	const struct sl_cfg_profile *p = c->profiles;
+
+	(void)state;
+	assert_int_equal(p[0].max_flows, 1ull << 32);
+	assert_int_equal(p[0].flow_idle_ns, 120 * NS);
+	assert_int_equal(p[0].max_queue, 1);
+	assert_int_equal(p[0].idle_ns, 0);		/* still no key fields in shared mode */
+	assert_int_equal(p[1].max_flows, 1);
+	assert_int_equal(p[1].flow_idle_ns, 30 * NS);	/* the default with max-flows */
+	assert_int_equal(p[1].max_queue, 0);
+	assert_int_equal(p[1].key, SL_KEY_DST_IP);
+	assert_int_equal(p[2].max_flows, 0);
+	assert_int_equal(p[2].flow_idle_ns, 0);		/* no max-flows: no flow-idle either */
+	assert_int_equal(p[2].max_queue, 1ull << 32);
+	assert_int_equal(p[3].max_flows | p[3].flow_idle_ns | p[3].max_queue, 0);
+	sl_config_free(c);
+
+	parse_bad("sluice: 1\nprofiles: {p: {mode: shared, rate: 1mbit, burst: 1B, exceed: drop, "
+		  "max-flows: 4294967297}}\n", 1, "t.yaml:2: profiles.p.max-flows: 4294967297 is "
+		  "out of range: expected a whole number 1..4294967296");
+	parse_bad("sluice: 1\nprofiles: {p: {mode: shared, rate: 1mbit, burst: 1B, exceed: drop, "
+		  "max-flows: 01}}\n", 1, "profiles.p.max-flows: expected a whole number "
+		  "1..4294967296 (decimal, no sign or leading zero), got '01'");
+	parse_bad("sluice: 1\nprofiles: {p: {mode: shared, rate: 1mbit, burst: 1B, exceed: drop, "
+		  "flow-idle: 30s}}\n", 1, "t.yaml:2: profiles.p.flow-idle: only allowed with "
+		  "max-flows");
+	/* a bad max-flows is reported once; its flow-idle is still checked */
+	parse_bad("sluice: 1\nprofiles: {p: {mode: shared, rate: 1mbit, burst: 1B, exceed: drop, "
+		  "max-flows: x, flow-idle: 1.5m}}\n", 2, "profiles.p.flow-idle: bad duration "
+		  "'1.5m': durations are whole numbers");
+	parse_bad("sluice: 1\nprofiles: {p: {mode: dedicated, rate: 1mbit, burst: 1B, "
+		  "exceed: drop, max-queue: 0}}\n", 1, "profiles.p.max-queue: 0 is out of range");
+	parse_bad("sluice: 1\nprofiles: {p: {mode: shared, rate: 1mbit, burst: 1B, exceed: drop, "
+		  "max-flow: 3}}\n", 1, "profiles.p.max-flow: unknown field 'max-flow' (did you "
+		  "mean 'max-flows'?)");
 }
 
 static void names_and_enums(void **state)
@@ -883,6 +940,7 @@ int main(void)
 		cmocka_unit_test(match_semantics),
 		cmocka_unit_test(match_hosts_and_defaults),
 		cmocka_unit_test(profile_defaults),
+		cmocka_unit_test(flow_fields),
 		cmocka_unit_test(names_and_enums),
 		cmocka_unit_test(messages_sorted_by_line),
 		cmocka_unit_test(too_many_messages),

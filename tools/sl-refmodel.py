@@ -14,6 +14,13 @@ continuously at amount/per_ns tokens per ns, capped at burst; a frame conforms i
 holds at least its cost (8 x frame length in bits mode, 1 in packet mode), and only then the
 cost is taken from all of them. Time is the pcap timestamp in ns.
 
+max-flows (the rules of lib/sl_flow.h, class Flows): a frame of a flow the profile refuses gets
+the exceed action without touching any bucket or key, and counts in flow_refused (and exceed).
+Idle flows are swept at sluice-replay's maintenance times: at the first frame at or after one
+second of capture time since the previous sweep (the first frame starts the clock), before
+that frame; a tenant's flows is its active admitted flows at the end. The flow and domain
+tables are assumed never to fill.
+
 Used as a module by tests/replay_check.py: load_policy(), read_pcap(), Model.
 """
 import argparse
@@ -29,6 +36,9 @@ PORT_PROTOS = (6, 17, 132, 136)  # TCP, UDP, SCTP, UDP-Lite: the protocols ports
 IP6_EXT = (0, 43, 44, 51, 60)  # hop-by-hop, routing, fragment, AH, destination options
 IP6_EXT_MAX = 8  # a ninth extension header is malformed
 DEFAULT_IDLE_NS = 60 * 10**9
+DEFAULT_FLOW_IDLE_NS = 30 * 10**9
+SWEEP_NS = 10**9  # sluice-replay runs the engine's maintenance once per capture second
+TCP_FIN, TCP_SYN, TCP_RST = 0x01, 0x02, 0x04
 DEFAULT_MAX_KEYS = 1 << 20
 
 # Frame outcomes (Model.verdicts): what happened to each frame.
@@ -143,6 +153,18 @@ class Profile:
         self.when_full = d.get('when-full', 'shared')
         if self.when_full not in ('shared', 'pass', 'drop'):
             raise PolicyError(f'profile {name}: when-full: shared, pass or drop')
+        self.max_flows = d.get('max-flows')
+        if self.max_flows is not None and not (isinstance(self.max_flows, int)
+                                               and 1 <= self.max_flows <= 1 << 32):
+            raise PolicyError(f'profile {name}: max-flows: 1..2^32')
+        if 'flow-idle' in d and self.max_flows is None:
+            raise PolicyError(f'profile {name}: flow-idle is only for max-flows')
+        self.flow_idle_ns = parse_duration(d.get('flow-idle', '30s')) if self.max_flows \
+            else None
+        self.max_queue = d.get('max-queue')  # worker rings only: nothing to model in replay
+        if self.max_queue is not None and not (isinstance(self.max_queue, int)
+                                               and 1 <= self.max_queue <= 1 << 32):
+            raise PolicyError(f'profile {name}: max-queue: 1..2^32')
 
 
 def _port_range(what, v):
@@ -284,7 +306,7 @@ def pcap_is_nano(path):
 
 class Pkt:
     __slots__ = ('vlan', 'family', 'src', 'dst', 'src_int', 'dst_int', 'proto', 'has_ports',
-                 'sport', 'dport', 'l3off')
+                 'sport', 'dport', 'l3off', 'frag', 'tcp_flags')
 
     def __init__(self):
         self.vlan = None
@@ -295,6 +317,8 @@ class Pkt:
         self.has_ports = False
         self.sport = self.dport = 0
         self.l3off = 0
+        self.frag = False  # an IP fragment, first or later (IPv6: any fragment header)
+        self.tcp_flags = 0  # TCP with ports and at least 14 header bytes: its flags byte
 
 
 def parse(frame):
@@ -330,6 +354,8 @@ def _ports(frame, l4, l4len, p):
         return None
     p.sport, p.dport = struct.unpack_from('>HH', frame, l4)
     p.has_ports = True
+    if p.proto == 6 and l4len >= 14:
+        p.tcp_flags = frame[l4 + 13]
     return p
 
 
@@ -346,6 +372,7 @@ def _parse_ipv4(frame, off, p):
     p.src, p.dst = frame[off + 12:off + 16], frame[off + 16:off + 20]
     p.src_int, p.dst_int = int.from_bytes(p.src, 'big'), int.from_bytes(p.dst, 'big')
     p.proto = frame[off + 9]
+    p.frag = bool((frame[off + 6] << 8 | frame[off + 7]) & 0x3FFF)  # MF or an offset
     if (frame[off + 6] << 8 | frame[off + 7]) & 0x1FFF:
         return p  # later fragment: no L4 header
     return _ports(frame, off + hl, min(tot, avail) - hl, p)
@@ -366,6 +393,7 @@ def _parse_ipv6(frame, off, p):
             return None
         h = off + x
         if nh == 44:
+            p.frag = True
             if (frame[h + 2] << 8 | frame[h + 3]) & 0xFFF8:
                 p.proto = frame[h]
                 return p  # later fragment
@@ -403,14 +431,97 @@ class KeyState:
         return ok
 
 
+class Flow:
+    """A known flow: its verdict, whether it still counts (live) and its latest packet."""
+    __slots__ = ('admitted', 'ended', 'last', 'domain')
+
+    def __init__(self, admitted, ended, last, domain):
+        self.admitted, self.ended, self.last, self.domain = admitted, ended, last, domain
+
+
+class Flows:
+    """max-flows of one tenant, rule by rule as in lib/sl_flow.h.
+
+    A domain (None for a shared tenant, the key for a dedicated one) counts its admitted and
+    its remembered refused flows, each at most cap; a flow is live (counted) or ended.
+    """
+
+    def __init__(self, cap, idle_ns):
+        self.cap = cap
+        self.idle = idle_ns
+        self.flows = {}  # flow 5-tuple -> Flow
+        self.count = {}  # domain -> [admitted, refused]
+
+    def _fresh(self, f, now):
+        return (now - f.last if now > f.last else 0) < self.idle
+
+    def _end(self, f):
+        """A live flow stops counting; True if it was admitted."""
+        f.ended = True
+        self.count[f.domain][0 if f.admitted else 1] -= 1
+        return f.admitted
+
+    def check(self, flow, domain, now, tcp):
+        """(admitted, started, ended) for one frame of flow at now with TCP flags tcp."""
+        closing, syn = tcp & (TCP_FIN | TCP_RST), tcp & TCP_SYN
+        f = self.flows.get(flow)
+        ended = False
+        if f is not None:
+            fresh = self._fresh(f, now)
+            if fresh and not f.ended:  # rule 1
+                f.last = max(f.last, now)
+                return f.admitted, False, bool(closing) and self._end(f)
+            if fresh and (closing or not syn):  # rule 2: the tail of an ended flow
+                f.last = max(f.last, now)
+                return f.admitted, False, False
+            if not f.ended:  # rule 3: a stale predecessor ends first
+                ended = self._end(f)
+        cnt = self.count.setdefault(domain, [0, 0])
+        if closing:  # rule 3a: starts nothing
+            return cnt[0] < self.cap, False, ended
+        if cnt[0] < self.cap:  # rule 3b
+            cnt[0] += 1
+            self.flows[flow] = Flow(True, False, now, domain)
+            return True, True, ended
+        if cnt[1] < self.cap:  # rule 3c: refused, remembered and counted
+            cnt[1] += 1
+            self.flows[flow] = Flow(False, False, now, domain)
+        elif f is not None:  # refused, kept uncounted in its entry
+            f.admitted, f.ended, f.last = False, True, now
+        return False, False, ended
+
+    def sweep(self, now):
+        """Removes every stale flow; returns how many admitted flows ended here."""
+        expired = 0
+        for k in [k for k, f in self.flows.items() if not self._fresh(f, now)]:
+            f = self.flows.pop(k)
+            if not f.ended:
+                expired += self._end(f)
+        return expired
+
+    def active(self):
+        return sum(c[0] for c in self.count.values())
+
+
+def flow_of(p):
+    """The flow of a parsed frame, or None: not IP, or a fragment without ports."""
+    if not p.family or (p.frag and not p.has_ports):
+        return None
+    return (p.family, p.src, p.dst, p.proto, p.sport, p.dport)
+
+
 class TenantState:
     def __init__(self, tenant, max_keys):
         self.t = tenant
         self.c = dict.fromkeys(('packets', 'bytes', 'conform_packets', 'conform_bytes',
-                                'exceed_packets', 'exceed_bytes', 'table_full'), 0)
+                                'exceed_packets', 'exceed_bytes', 'table_full',
+                                'flow_refused'), 0)
         self.keys = {}  # dedicated: key -> KeyState; shared: None -> KeyState
         self.overflow = None  # dedicated, table full, when-full: shared
         self.max_keys = tenant.profile.max_keys or max_keys
+        prof = tenant.profile
+        self.flows = Flows(min(prof.max_flows, (1 << 32) - 1), prof.flow_idle_ns) \
+            if prof.max_flows else None
 
     def key_of(self, p):
         k = self.t.profile.key
@@ -456,9 +567,21 @@ class Model:
         self.first_fwd = self.last = None
         self.verdicts = bytearray()  # one V_* per frame
         self.tenant_of = []  # tenant index per frame, -1 none
+        self.next_sweep = None
+
+    def _sweep(self, now):
+        """sluice-replay's maintenance schedule: idle flows end before the frame at now."""
+        if self.next_sweep is not None and now < self.next_sweep:
+            return
+        if self.next_sweep is not None:
+            for ts in self.ts:
+                if ts.flows:
+                    ts.flows.sweep(now)
+        self.next_sweep = now + SWEEP_NS
 
     def frame(self, now, length, data):
         """Polices one frame; returns its V_* outcome."""
+        self._sweep(now)
         self.total[0] += 1
         self.total[1] += length
         p = parse(data)
@@ -494,6 +617,12 @@ class Model:
         c = ts.c
         c['packets'] += 1
         c['bytes'] += length
+        flow = flow_of(p) if ts.flows else None
+        if flow is not None and not ts.flows.check(flow, ts.key_of(p), now, p.tcp_flags)[0]:
+            c['flow_refused'] += 1
+            c['exceed_packets'] += 1
+            c['exceed_bytes'] += length
+            return {'drop': V_DROP, 'mark': V_MARK, 'pass': V_PASS}[prof.exceed]
         st = ts.state_for(ts.key_of(p), now)
         if isinstance(st, str):  # no slot, when-full pass / drop
             ok = st == 'pass'
@@ -522,6 +651,7 @@ class Model:
             d = {'name': ts.t.name, 'profile': ts.t.profile.name}
             d.update(ts.c)
             d['keys'] = len(ts.keys)
+            d['flows'] = ts.flows.active() if ts.flows else 0
             tenants.append(d)
         return {'elapsed_s': el, 'packets': self.total[0], 'bytes': self.total[1],
                 'dropped': pb(self.dropped), 'tenants': tenants,
