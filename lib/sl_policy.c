@@ -706,6 +706,11 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 				(unsigned long long)sl_table_capacity(p->prof[i].table),
 				(unsigned long long)(cp->idle_ns / 1000000000ull),
 				sl_when_full_name(cp->when_full));
+		if (cp->max_flows)
+			fprintf(f, ", max %llu flows (idle %llus)", (unsigned long long)cp->max_flows,
+				(unsigned long long)(cp->flow_idle_ns / 1000000000ull));
+		if (cp->max_queue)
+			fprintf(f, ", max %llu frames queued", (unsigned long long)cp->max_queue);
 		fprintf(f, ", exceed: %s", sl_action_name(cp->exceed));
 		if (cp->exceed == SL_ACT_MARK)
 			fprintf(f, " dscp %u", cp->dscp);
