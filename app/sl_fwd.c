@@ -7,9 +7,10 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
+#include <urcu-qsbr.h>
 #include "sl_fwd.h"
 
-int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz)
+int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz, unsigned nb)
 {
 	unsigned id, n = 0;
 
@@ -19,6 +20,8 @@ int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz)
 	RTE_LCORE_FOREACH_WORKER(id) {
 		struct sl_fwd_lcore *fl;
 
+		if (n == nb)
+			break;
 		fl = rte_zmalloc_socket("sl_fwd_lcore", sizeof(*fl), RTE_CACHE_LINE_SIZE,
 					rte_lcore_to_socket_id(id));
 		if (!fl) {
@@ -122,6 +125,7 @@ int sl_fwd_main(void *arg)
 
 	if (!fl || !fl->nb_rxq)
 		return 0;
+	rcu_register_thread();	/* a QSBR reader of the policy: reloads wait for this lcore */
 	prev_tsc = rte_rdtsc();
 	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
 		cur_tsc = rte_rdtsc();
@@ -136,8 +140,10 @@ int sl_fwd_main(void *arg)
 			if (n)
 				sl_fwd_burst(fl, &fl->tx[q->tx], m, n);
 		}
+		rcu_quiescent_state();	/* no policy pointer is held across passes */
 	}
 	sl_fwd_flush_all(fl);
+	rcu_unregister_thread();
 	return 0;
 }
 

@@ -58,11 +58,12 @@ struct sl_fwd {
 };
 
 /*
- * Allocate one sl_fwd_lcore per worker lcore (every non-main lcore forwards), index i bound to
- * engine context i. Returns the number of forwarding lcores (0 when there is no worker), or
- * -ENOMEM. Control path, before launch.
+ * Allocate one sl_fwd_lcore for each of the first nb non-main lcores (all of them in
+ * run-to-completion mode; in worker mode the policing lcores, the rest being workers), index i
+ * bound to engine context i. Returns the number of forwarding lcores (0 when there is no
+ * non-main lcore), or -ENOMEM. Control path, before launch.
  */
-int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz);
+int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz, unsigned nb);
 void sl_fwd_free(struct sl_fwd *f);
 
 /*
@@ -71,7 +72,11 @@ void sl_fwd_free(struct sl_fwd *f);
  */
 int sl_fwd_txbuf(struct sl_fwd_lcore *fl, uint16_t port, uint16_t queue);
 
-/* lcore_function_t for rte_eal_remote_launch; arg is the struct sl_fwd. Returns 0. */
+/*
+ * lcore_function_t for rte_eal_remote_launch; arg is the struct sl_fwd. Returns 0. The lcore
+ * is a liburcu QSBR reader while it loops (registered, a quiescent state after each pass over
+ * its RX queues, unregistered on return), so policy reloads and evictions wait for it.
+ */
 int sl_fwd_main(void *arg);
 
 /* Sum of tx_dropped over the forwarding lcores (any thread). */

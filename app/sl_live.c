@@ -1,6 +1,7 @@
 /* sl_live.c - the live per-tenant table of the appliance and its final counters, plain text
  * with a header every time so it reads the same in a terminal and in a CI log. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include "sl_live.h"
 
@@ -58,8 +59,50 @@ static void sl_live_pb_row(FILE *f, int w, const char *name, const struct sl_pkt
 		"-", "-", "-", "-", "-");
 }
 
+static int sl_live_name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct sl_tenant_stats *const *)a)->name,
+		      (*(const struct sl_tenant_stats *const *)b)->name);
+}
+
+/*
+ * prev's tenants sorted by name when a reload came between the ticks (tenants added, removed
+ * or moved), NULL when the policy is the same one (same generation: same tenants, same order).
+ */
+static const struct sl_tenant_stats **sl_live_by_name(const struct sl_stats *prev,
+						      const struct sl_stats *cur)
+{
+	const struct sl_tenant_stats **idx;
+
+	if (prev->generation == cur->generation || !prev->nb_tenants)
+		return NULL;
+	idx = malloc(prev->nb_tenants * sizeof(*idx));
+	if (!idx)
+		return NULL;
+	for (unsigned i = 0; i < prev->nb_tenants; i++)
+		idx[i] = &prev->t[i];
+	qsort(idx, prev->nb_tenants, sizeof(*idx), sl_live_name_cmp);
+	return idx;
+}
+
+/* The previous counts of tenant i of cur: by index, or by name across a reload. */
+static const struct sl_counts *sl_live_prev(const struct sl_stats *prev,
+					    const struct sl_tenant_stats **by_name,
+					    const struct sl_stats *cur, unsigned i)
+{
+	const struct sl_tenant_stats *key = &cur->t[i], **f;
+
+	if (prev->generation == cur->generation)
+		return i < prev->nb_tenants ? &prev->t[i].c : NULL;
+	if (!by_name)
+		return NULL;
+	f = bsearch(&key, by_name, prev->nb_tenants, sizeof(*by_name), sl_live_name_cmp);
+	return f ? &(*f)->c : NULL;
+}
+
 void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped, uint64_t now)
 {
+	const struct sl_tenant_stats **by_name = sl_live_by_name(&lv->prev, cur);
 	const struct sl_counts zero = { 0 };
 	struct sl_counts sum = { 0 };
 	double dt = (double)(now - lv->prev_tsc) / (double)lv->hz;
@@ -73,10 +116,13 @@ void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped,
 		"keys");
 	for (unsigned i = 0; i < cur->nb_tenants; i++) {
 		const struct sl_counts *c = &cur->t[i].c;
-		const struct sl_counts *p = i < lv->prev.nb_tenants ? &lv->prev.t[i].c : &zero;
+		const struct sl_counts *p = sl_live_prev(&lv->prev, by_name, cur, i);
 		struct sl_counts d;
 
-#define SL_X_DELTA(n) d.n = c->n - p->n; sum.n += d.n;
+		if (!p)
+			p = &zero;
+		/* a tenant removed and added again restarts from 0: its delta is its count */
+#define SL_X_DELTA(n) d.n = c->n >= p->n ? c->n - p->n : c->n; sum.n += d.n;
 		SL_TENANT_COUNTERS(SL_X_DELTA)
 #undef SL_X_DELTA
 		keys += cur->t[i].keys;
@@ -90,9 +136,11 @@ void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped,
 	fwd_p = sum.packets - (cur->dropped.packets - lv->prev.dropped.packets);
 	fwd_b = sum.bytes - (cur->dropped.bytes - lv->prev.dropped.bytes);
 	fprintf(f, "          forwarded %.3f Mbit/s %.0f pps, dropped %.0f pps, "
-		"tx failures %" PRIu64 "\n", sl_mbit(fwd_b, dt), sl_per_s(fwd_p, dt),
+		"tx failures %" PRIu64 "; policy generation %" PRIu64 ", reload failures %"
+		PRIu64 "\n", sl_mbit(fwd_b, dt), sl_per_s(fwd_p, dt),
 		sl_per_s(cur->dropped.packets - lv->prev.dropped.packets, dt),
-		tx_dropped - lv->prev_tx_dropped);
+		tx_dropped - lv->prev_tx_dropped, cur->generation, cur->reload_failures);
+	free(by_name);
 	fflush(f);
 	sl_stats_free(&lv->prev);
 	lv->prev = *cur;
@@ -106,8 +154,10 @@ void sl_live_final(const struct sl_stats *s, double elapsed_s, uint64_t tx_dropp
 	int w = sl_live_width(s);
 
 	fprintf(f, "sluice: %" PRIu64 " frames, %" PRIu64 " bytes in %.3f s (first forwarded "
-		"frame to stop); %" PRIu64 " dropped by policy, %" PRIu64 " tx failures\n",
-		s->total.packets, s->total.bytes, elapsed_s, s->dropped.packets, tx_dropped);
+		"frame to stop); %" PRIu64 " dropped by policy, %" PRIu64 " tx failures; policy "
+		"generation %" PRIu64 ", reload failures %" PRIu64 "\n", s->total.packets,
+		s->total.bytes, elapsed_s, s->dropped.packets, tx_dropped, s->generation,
+		s->reload_failures);
 	fprintf(f, "%-*s %14s %16s %14s %16s %14s %16s %9s %14s %12s\n", w, "tenant", "packets",
 		"bytes", "conform pkts", "conform bytes", "exceed pkts", "exceed bytes", "keys",
 		"conform Mbit/s", "conform pps");

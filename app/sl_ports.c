@@ -135,8 +135,12 @@ static int sl_port_probe(struct sl_port *p, uint16_t id)
 	return 0;
 }
 
-/* RX queues of port p and the number of lcores they are spread over. */
-static void sl_port_plan_queues(struct sl_port *p, const struct sl_port *peer, unsigned nb_fwd)
+/*
+ * RX queues of port p and the number of lcores they are spread over; each of them needs a TX
+ * queue on the peer, except in worker mode (nb_workers > 0), where workers transmit.
+ */
+static void sl_port_plan_queues(struct sl_port *p, const struct sl_port *peer, unsigned nb_fwd,
+				unsigned nb_workers)
 {
 	unsigned want = sl_min(nb_fwd, RTE_MAX_QUEUES_PER_PORT);
 
@@ -149,7 +153,7 @@ static void sl_port_plan_queues(struct sl_port *p, const struct sl_port *peer, u
 				"forwarding lcores poll it\n", p->name, p->max_rxq, p->nb_rxq,
 				nb_fwd);
 	}
-	p->nb_lc = sl_min(sl_min(p->nb_rxq, nb_fwd), peer->max_txq);
+	p->nb_lc = sl_min(sl_min(p->nb_rxq, nb_fwd), nb_workers ? UINT16_MAX : peer->max_txq);
 	if (p->nb_lc < sl_min(p->nb_rxq, nb_fwd))
 		fprintf(stderr, "sluice: note: %s takes %u TX queues: the %u RX queues of %s are "
 			"polled by %u lcore(s)\n", peer->name, peer->max_txq, p->nb_rxq, p->name,
@@ -158,7 +162,7 @@ static void sl_port_plan_queues(struct sl_port *p, const struct sl_port *peer, u
 		p->rss_hf = 0;
 }
 
-int sl_ports_plan(struct sl_ports *ps, unsigned nb_fwd, FILE *info)
+int sl_ports_plan(struct sl_ports *ps, unsigned nb_fwd, unsigned nb_workers, FILE *info)
 {
 	unsigned next_lc = 0;
 	uint16_t id;
@@ -166,6 +170,7 @@ int sl_ports_plan(struct sl_ports *ps, unsigned nb_fwd, FILE *info)
 
 	memset(ps, 0, sizeof(*ps));
 	ps->nb_fwd = nb_fwd;
+	ps->nb_workers = nb_workers;
 	RTE_ETH_FOREACH_DEV(id) {
 		ret = sl_port_probe(&ps->p[ps->nb], id);
 		if (ret)
@@ -181,14 +186,14 @@ int sl_ports_plan(struct sl_ports *ps, unsigned nb_fwd, FILE *info)
 	for (unsigned i = 0; i < ps->nb; i++) {
 		struct sl_port *p = &ps->p[i];
 
-		sl_port_plan_queues(p, &ps->p[p->peer], nb_fwd);
+		sl_port_plan_queues(p, &ps->p[p->peer], nb_fwd, nb_workers);
 		p->first_lc = next_lc % nb_fwd;
 		next_lc += p->nb_lc;
 	}
 	for (unsigned i = 0; i < ps->nb; i++) {
 		struct sl_port *p = &ps->p[i];
 
-		p->nb_txq = ps->p[p->peer].nb_lc;
+		p->nb_txq = nb_workers ? sl_min(nb_workers, p->max_txq) : ps->p[p->peer].nb_lc;
 		if (info)
 			fprintf(info, "sluice: port %u %s (%s): %u RX queue(s)%s, %u TX queue(s), "
 				"%u/%u descriptors, frames leave by %s\n", p->id, p->name,
@@ -226,8 +231,12 @@ int sl_ports_assign(const struct sl_ports *ps, struct sl_fwd *f, FILE *info)
 		for (unsigned j = 0; j < fl->nb_rxq; j++) {
 			const struct sl_fwd_txbuf *tb = &fl->tx[fl->rxq[j].tx];
 
-			fprintf(info, "%s port %u rxq %u -> port %u txq %u", j ? "," : "",
-				fl->rxq[j].port, fl->rxq[j].queue, tb->port, tb->queue);
+			if (ps->nb_workers)	/* policing only: the workers transmit */
+				fprintf(info, "%s port %u rxq %u -> workers -> port %u",
+					j ? "," : "", fl->rxq[j].port, fl->rxq[j].queue, tb->port);
+			else
+				fprintf(info, "%s port %u rxq %u -> port %u txq %u", j ? "," : "",
+					fl->rxq[j].port, fl->rxq[j].queue, tb->port, tb->queue);
 		}
 		fprintf(info, "\n");
 	}
@@ -248,7 +257,7 @@ static uint64_t sl_ports_mbufs(const struct sl_ports *ps, uint64_t *captures)
 	}
 	n += (uint64_t)ps->nb_fwd * SL_FWD_BURST * (1 + ps->nb);
 	n += (uint64_t)rte_lcore_count() * SL_POOL_CACHE;
-	return n + *captures + SL_POOL_SLACK;
+	return n + ps->held + *captures + SL_POOL_SLACK;
 }
 
 static uint16_t sl_ports_data_room(const struct sl_ports *ps)

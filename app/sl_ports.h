@@ -20,7 +20,8 @@ struct sl_port {
 	char driver[32];
 	uint16_t max_rxq, max_txq;	/* as the device reports them */
 	uint16_t nb_rxq;		/* RX queues configured */
-	uint16_t nb_txq;		/* TX queues: one per lcore that forwards to this port */
+	uint16_t nb_txq;		/* TX queues: one per lcore that forwards to this port, or
+					 * in worker mode one per worker (within max_txq) */
 	unsigned nb_lc;			/* forwarding lcores polling this port's RX queues */
 	unsigned first_lc;		/* the first of them (forwarding index); the others follow */
 	uint16_t nb_rxd, nb_txd;
@@ -35,7 +36,10 @@ struct sl_port {
 
 struct sl_ports {
 	unsigned nb;
-	unsigned nb_fwd;		/* forwarding lcores */
+	unsigned nb_fwd;		/* forwarding lcores (worker mode: policing lcores) */
+	unsigned nb_workers;		/* worker mode: worker lcores; 0 = run-to-completion */
+	uint64_t held;			/* frames held outside the ports (worker mode rings, set by
+					 * the caller before sl_ports_start), added to the pool */
 	struct sl_port p[RTE_MAX_ETHPORTS];
 	struct rte_mempool *pool;
 	unsigned nb_mbufs;
@@ -47,13 +51,17 @@ struct sl_ports {
  * Read every probed port and decide queue counts for nb_fwd forwarding lcores: RX queues
  * = one per lcore within what the device takes (net_pcap: one per rx_pcap file, all polled),
  * RSS on IP/UDP/TCP when there is more than one RX queue and lcore and the device hashes,
- * TX queues = one per lcore that sends to the port. The number of ports must be 1 or even
- * (the caller checks). Notes about clamping go to stderr, the plan to info (may be NULL).
- * Returns 0 or -errno after a message on stderr.
+ * TX queues = one per lcore that sends to the port, or with nb_workers > 0 (worker mode: the
+ * nb_fwd lcores police and never transmit) one per worker within what the device takes.
+ * The number of ports must be 1 or even (the caller checks). Notes about clamping go to
+ * stderr, the plan to info (may be NULL). Returns 0 or -errno after a message on stderr.
  */
-int sl_ports_plan(struct sl_ports *ps, unsigned nb_fwd, FILE *info);
+int sl_ports_plan(struct sl_ports *ps, unsigned nb_fwd, unsigned nb_workers, FILE *info);
 
-/* Give each forwarding lcore of f its RX queues and TX buffers from the plan. 0 or -ENOSPC. */
+/*
+ * Give each forwarding lcore of f its RX queues and TX buffers from the plan (worker mode: a TX
+ * buffer only names the port the frames of an RX queue leave by). 0 or -ENOSPC.
+ */
 int sl_ports_assign(const struct sl_ports *ps, struct sl_fwd *f, FILE *info);
 
 /*

@@ -18,9 +18,11 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include "sl_config.h"
+#include "sl_ctl.h"
 #include "sl_engine.h"
 #include "sl_fwd.h"
 #include "sl_live.h"
+#include "sl_pipe.h"
 #include "sl_ports.h"
 #include "sl_stats.h"
 
@@ -35,7 +37,10 @@ struct sl_args {
 	double interval;		/* seconds between live tables */
 	uint64_t max_keys;		/* 0 = the engine's default */
 	unsigned mbufs;			/* 0 = sized from the plan */
+	unsigned workers;		/* worker mode: the last N lcores transmit; 0 = none */
 	bool quiet;
+	bool watch;			/* reload when the file changes */
+	bool check;			/* validate, print the compiled policy, exit */
 };
 
 /* Everything the main lcore owns; torn down by sl_app_fini whatever the phase reached. */
@@ -46,7 +51,9 @@ struct sl_app {
 	struct sl_config *cfg;
 	struct sl_engine *e;
 	struct sl_fwd fwd;
+	struct sl_pipe pipe;		/* worker mode (a.workers > 0) */
 	struct sl_ports ports;
+	struct sl_ctl ctl;		/* reloads, telemetry, eviction (sl_ctl.h) */
 	FILE *info;			/* set-up lines: stdout, or NULL with --quiet */
 };
 
@@ -62,6 +69,7 @@ static void sl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice [EAL options] -- --config FILE [options]\n"
+		"       sluice --check FILE [--max-keys N]\n"
 		"  --config FILE          policy file (YAML), required\n"
 		"  --duration S           stop after S seconds (default: at SIGINT or SIGTERM)\n"
 		"  --report FILE.json     write the final counters as JSON\n"
@@ -70,12 +78,20 @@ static void sl_usage(FILE *f)
 		"(default 1M)\n"
 		"  --mbufs N              packet pool size (default: from ports, queues, lcores, "
 		"captures)\n"
+		"  --workers N            worker mode: the last N lcores transmit, the others\n"
+		"                         police and hand frames over by flow (default: every\n"
+		"                         lcore polices and transmits, run-to-completion)\n"
 		"  --quiet                no live table and no set-up lines\n"
+		"  --watch                reload the policy when the file changes\n"
+		"  --check FILE           validate and compile FILE, print it, exit 0 (valid) or 1\n"
 		"  --help                 this text\n"
 		"Ports are paired 0<->1, 2<->3, ...: what enters one leaves by the other (a single\n"
 		"port sends back out of itself). The main lcore reports; every other lcore forwards,\n"
-		"so give at least two (-l 0-1). Exit status: 0 stopped, 1 bad arguments or policy,\n"
-		"2 DPDK set-up failed. Without hugepages or NICs, for example:\n"
+		"so give at least two (-l 0-1), and with --workers N at least N + 2. Exit status:\n"
+		"0 stopped, 1 bad arguments or policy,\n"
+		"2 DPDK set-up failed. SIGHUP, --watch or the telemetry command /sluice/reload\n"
+		"(tools/sluice-ctl) reload the policy; a bad file is refused, the policy kept.\n"
+		"Without hugepages or NICs, for example:\n"
 		"  sluice --no-huge -m 2048 --no-shconf --no-pci -l 0-1 \\\n"
 		"    --vdev=net_pcap0,rx_pcap=F.pcap,infinite_rx=1 --vdev=net_null0,no-rx=1 \\\n"
 		"    -- --config config/sluice.yaml --duration 5\n");
@@ -132,7 +148,8 @@ static int sl_arg_report(const char *path)
 }
 
 enum sl_opt { SL_O_CONFIG, SL_O_DURATION, SL_O_REPORT, SL_O_INTERVAL, SL_O_MAX_KEYS,
-	      SL_O_MBUFS, SL_O_QUIET, SL_O_COUNT };
+	      SL_O_MBUFS, SL_O_WORKERS, SL_O_QUIET, SL_O_WATCH,
+	      SL_O_CHECK, SL_O_COUNT };
 
 static const struct {
 	const char *name;
@@ -144,7 +161,10 @@ static const struct {
 	[SL_O_INTERVAL] = { "stats-interval", true },
 	[SL_O_MAX_KEYS] = { "max-keys", true },
 	[SL_O_MBUFS] = { "mbufs", true },
+	[SL_O_WORKERS] = { "workers", true },
 	[SL_O_QUIET] = { "quiet", false },
+	[SL_O_WATCH] = { "watch", false },
+	[SL_O_CHECK] = { "check", true },
 };
 
 static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
@@ -173,8 +193,19 @@ static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 		ret = sl_arg_count(sl_opts[o].name, v, UINT32_MAX, &n);
 		a->mbufs = (unsigned)n;
 		break;
+	case SL_O_WORKERS:
+		ret = sl_arg_count(sl_opts[o].name, v, SL_PIPE_MAX_WORKERS, &n);
+		a->workers = (unsigned)n;
+		break;
 	case SL_O_QUIET:
 		a->quiet = true;
+		break;
+	case SL_O_WATCH:
+		a->watch = true;
+		break;
+	case SL_O_CHECK:
+		a->config = v;
+		a->check = true;
 		break;
 	case SL_O_COUNT:
 		break;
@@ -285,6 +316,7 @@ static int sl_app_engine(struct sl_app *app, unsigned nb_fwd)
 static int sl_app_setup(struct sl_app *app)
 {
 	unsigned nb_fwd = rte_lcore_count() - 1, nb_ports = rte_eth_dev_count_avail();
+	unsigned nb_workers = app->a.workers;
 	int ret;
 
 	if (!nb_fwd) {
@@ -292,6 +324,13 @@ static int sl_app_setup(struct sl_app *app)
 			"reports, the others forward\n");
 		return SL_EXIT_ARGS;
 	}
+	if (nb_workers >= nb_fwd) {
+		fprintf(stderr, "sluice: --workers %u: %u lcore(s) besides the main one; give at "
+			"least %u (the main lcore, one that polices, the workers)\n", nb_workers,
+			nb_fwd, nb_workers + 2);
+		return SL_EXIT_ARGS;
+	}
+	nb_fwd -= nb_workers;	/* the first ones police (and transmit without workers) */
 	if (!nb_ports) {
 		fprintf(stderr, "sluice: no ports: bind NICs to a DPDK driver or give --vdev\n");
 		return SL_EXIT_DPDK;
@@ -305,15 +344,21 @@ static int sl_app_setup(struct sl_app *app)
 	ret = sl_app_engine(app, nb_fwd);
 	if (ret)
 		return ret;
-	ret = sl_fwd_init(&app->fwd, app->e, app->hz);
+	ret = sl_fwd_init(&app->fwd, app->e, app->hz, nb_fwd);
 	if (ret < 0) {
 		fprintf(stderr, "sluice: forwarding lcores: %s\n", strerror(-ret));
 		return SL_EXIT_DPDK;
 	}
-	if (sl_ports_plan(&app->ports, nb_fwd, app->info))
+	if (sl_ports_plan(&app->ports, nb_fwd, nb_workers, app->info))
 		return SL_EXIT_DPDK;
 	if (sl_ports_assign(&app->ports, &app->fwd, app->info))
 		return SL_EXIT_ARGS;
+	if (nb_workers) {
+		if (sl_pipe_init(&app->pipe, &app->fwd, &app->ports, nb_workers, app->hz,
+				 app->info))
+			return SL_EXIT_DPDK;
+		app->ports.held = sl_pipe_mbufs(nb_fwd, nb_workers, app->ports.nb);
+	}
 	if (sl_ports_start(&app->ports, app->a.mbufs, app->info))
 		return SL_EXIT_DPDK;
 	return SL_EXIT_OK;
@@ -330,13 +375,37 @@ static void sl_app_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Frames lost after the engine forwarded them, other than tenants' queue_drops (any time). */
+static uint64_t sl_app_tx_dropped(const struct sl_app *app)
+{
+	return sl_fwd_tx_dropped(&app->fwd) + (app->a.workers ? sl_pipe_tx_dropped(&app->pipe) : 0);
+}
+
+static uint64_t sl_app_tx_dropped_of(const void *app)
+{
+	return sl_app_tx_dropped(app);
+}
+
+/* Reloads, eviction and telemetry commands (sl_ctl.h), from just before launch. */
+static int sl_app_ctl(struct sl_app *app)
+{
+	int ret = sl_ctl_init(&app->ctl, app->e, sl_app_tx_dropped_of, app, app->a.config,
+			      app->a.watch, app->hz, rte_rdtsc());
+
+	if (!ret)
+		ret = sl_ctl_telemetry(&app->ctl);
+	if (ret)
+		fprintf(stderr, "sluice: control path: %s\n", strerror(-ret));
+	return ret ? SL_EXIT_DPDK : SL_EXIT_OK;
+}
+
 static void sl_app_tick(struct sl_app *app, struct sl_live *lv, uint64_t now)
 {
 	struct sl_stats s;
 
 	memset(&s, 0, sizeof(s));
 	if (sl_engine_stats(app->e, &s) == 0)
-		sl_live_tick(lv, &s, sl_fwd_tx_dropped(&app->fwd), now);
+		sl_live_tick(lv, &s, sl_app_tx_dropped(app), now);
 	sl_stats_free(&s);
 }
 
@@ -355,6 +424,8 @@ static void sl_app_control(struct sl_app *app)
 
 		if (now >= deadline)
 			break;
+		sl_ctl_poll(&app->ctl, now);
+		now = rte_rdtsc();
 		if (now >= next) {
 			sl_app_tick(app, &lv, now);
 			next += step;
@@ -392,7 +463,9 @@ static int sl_app_report(struct sl_app *app, const struct sl_stats *s, double el
 /* Start every forwarding lcore. Returns 0 or an exit status (launched ones keep running). */
 static int sl_app_launch(struct sl_app *app)
 {
-	for (unsigned i = 0; i < app->fwd.nb_lcores; i++) {
+	if (app->a.workers && sl_pipe_launch(&app->pipe))
+		return SL_EXIT_DPDK;
+	for (unsigned i = 0; !app->a.workers && i < app->fwd.nb_lcores; i++) {
 		unsigned id = app->fwd.lcores[i]->lcore_id;
 		int ret = rte_eal_remote_launch(sl_fwd_main, &app->fwd, id);
 
@@ -422,7 +495,10 @@ static int sl_app_finish(struct sl_app *app, uint64_t end)
 		fprintf(stderr, "sluice: counters: %s\n", strerror(-ret));
 		return SL_EXIT_DPDK;
 	}
-	sl_live_final(&s, elapsed, sl_fwd_tx_dropped(&app->fwd), stdout);
+	s.tx_dropped = sl_app_tx_dropped(app);
+	sl_live_final(&s, elapsed, s.tx_dropped, stdout);
+	if (app->a.workers)
+		sl_pipe_final(&s, stdout);
 	if (app->a.report)
 		code = sl_app_report(app, &s, elapsed);
 	sl_stats_free(&s);
@@ -436,20 +512,30 @@ static int sl_app_run(struct sl_app *app)
 	int code;
 
 	sl_app_signals();
-	code = sl_app_launch(app);
+	code = sl_app_ctl(app);
+	if (!code)
+		code = sl_app_launch(app);
 	if (!code)
 		sl_app_control(app);
-	atomic_store_explicit(&app->fwd.stop, true, memory_order_release);
+	/* drain order: RX stops, policing lcores return, workers empty the rings and flush */
+	if (app->a.workers)
+		sl_pipe_stop(&app->pipe);
+	else
+		atomic_store_explicit(&app->fwd.stop, true, memory_order_release);
 	rte_eal_mp_wait_lcore();
 	end = rte_rdtsc();
+	if (app->info)
+		sl_ctl_port_totals(app->info);
 	sl_ports_close(&app->ports);	/* a net_pcap tx file is complete from here */
 	return code ? code : sl_app_finish(app, end);
 }
 
 static void sl_app_fini(struct sl_app *app)
 {
+	sl_ctl_fini(&app->ctl);	/* first: no telemetry command runs after this */
 	if (app->eal)
 		sl_ports_close(&app->ports);
+	sl_pipe_free(&app->pipe);
 	sl_fwd_free(&app->fwd);
 	if (app->e)
 		sl_engine_free(app->e);
@@ -469,14 +555,19 @@ int main(int argc, char **argv)
 		sl_usage(stdout);
 		return SL_EXIT_OK;
 	}
+	if (sep == argc && argc > 1 && !strncmp(argv[1], "--check", 7))
+		sep = 0;	/* sluice --check FILE: no EAL options */
 	if (sl_args_parse(argc - sep - (sep < argc), argv + sep + (sep < argc), &app.a)) {
 		fprintf(stderr, "sluice: see sluice --help\n");
 		return SL_EXIT_ARGS;
 	}
+	if (app.a.check)
+		return sl_ctl_check(app.a.config, app.a.max_keys, stdout, stderr);
 	app.info = app.a.quiet ? NULL : stdout;
 	code = sl_app_config(&app);
 	if (code)
 		return code;
+	sl_ctl_signals();	/* from here SIGHUP asks for a reload (done once forwarding) */
 	rte_openlog_stream(stderr);
 	ret = rte_eal_init(sep, argv);
 	if (ret < 0) {

@@ -145,20 +145,101 @@ struct sl_tenant_state *sl_policy_tenant_by_uid(const struct sl_policy *p, uint3
 	return f ? p->tenant[f->tenant].ts : NULL;
 }
 
-/* ------------------------------------------------------------------ compile */
+/* ------------------------------------------------------------------ names */
 
-/* What the old snapshot had under a name (NULL when new). */
-static int old_profile(const struct sl_policy *old, const char *name)
+/*
+ * Which old tenant (profile) each new one continues, and the reverse, looked up once per
+ * reload through a sorted name index: O(n log n), where a lookup per name would be O(n^2)
+ * (10,000 tenants: 50M string compares, most of a second).
+ */
+struct sl_names {
+	int *t_old;		/* new tenant -> old index, or -1 */
+	int *t_new;		/* old tenant -> new index, or -1 */
+	int *p_old;		/* new profile -> old index, or -1 */
+	int *p_new;		/* old profile -> new index, or -1 */
+};
+
+struct name_ref {
+	const char *name;
+	int i;
+};
+
+static int name_ref_cmp(const void *a, const void *b)
 {
-	return old ? sl_config_profile_index(old->cfg, name) : -1;
+	return strcmp(((const struct name_ref *)a)->name, ((const struct name_ref *)b)->name);
 }
 
+/* a_to_b[i] = index in b of the name of a[i] (or -1), b_to_a the reverse. Names start each
+ * element (stride bytes apart) and are unique within a and within b. */
+static int names_map(const char *a, unsigned n, const char *b, unsigned m, size_t stride,
+		     int **a_to_b, int **b_to_a)
+{
+	struct name_ref *ix = malloc((m + 1) * sizeof(*ix));
+	int *ab = malloc((n + 1) * sizeof(*ab)), *ba = malloc((m + 1) * sizeof(*ba));
+
+	if (!ix || !ab || !ba) {
+		free(ix);
+		free(ab);
+		free(ba);
+		return -ENOMEM;
+	}
+	for (unsigned j = 0; j < m; j++) {
+		ix[j] = (struct name_ref){b + j * stride, (int)j};
+		ba[j] = -1;
+	}
+	qsort(ix, m, sizeof(*ix), name_ref_cmp);
+	for (unsigned i = 0; i < n; i++) {
+		struct name_ref k = {a + i * stride, 0};
+		const struct name_ref *f = m ? bsearch(&k, ix, m, sizeof(*ix), name_ref_cmp) : NULL;
+
+		ab[i] = f ? f->i : -1;
+		if (f)
+			ba[f->i] = (int)i;
+	}
+	free(ix);
+	*a_to_b = ab;
+	*b_to_a = ba;
+	return 0;
+}
+
+static void names_free(struct sl_names *nm)
+{
+	free(nm->t_old);
+	free(nm->t_new);
+	free(nm->p_old);
+	free(nm->p_new);
+	memset(nm, 0, sizeof(*nm));
+}
+
+/* The maps between cfg and old (NULL: everything is new). 0 or -ENOMEM. */
+static int names_build(const struct sl_config *cfg, const struct sl_policy *old,
+		       struct sl_names *nm)
+{
+	const struct sl_config *oc = old ? old->cfg : NULL;
+	int r;
+
+	memset(nm, 0, sizeof(*nm));
+	r = names_map(cfg->tenants ? cfg->tenants[0].name : NULL, cfg->nb_tenants,
+		      oc && oc->nb_tenants ? oc->tenants[0].name : NULL, oc ? oc->nb_tenants : 0,
+		      sizeof(struct sl_cfg_tenant), &nm->t_old, &nm->t_new);
+	if (!r)
+		r = names_map(cfg->profiles ? cfg->profiles[0].name : NULL, cfg->nb_profiles,
+			      oc && oc->nb_profiles ? oc->profiles[0].name : NULL,
+			      oc ? oc->nb_profiles : 0, sizeof(struct sl_cfg_profile), &nm->p_old,
+			      &nm->p_new);
+	if (r)
+		names_free(nm);
+	return r;
+}
+
+/* ------------------------------------------------------------------ compile */
+
 static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, unsigned i,
-			   const struct sl_policy *old, struct sl_prof *p,
-			   struct sl_reload_summary *sum, struct sl_diag *d)
+			   const struct sl_policy *old, const struct sl_names *nm,
+			   struct sl_prof *p, struct sl_reload_summary *sum, struct sl_diag *d)
 {
 	const struct sl_cfg_profile *cp = &cfg->profiles[i];
-	int oi = old_profile(old, cp->name);
+	int oi = nm->p_old[i];
 	const struct sl_prof *op = oi >= 0 ? &old->prof[oi] : NULL;
 	struct sl_profile_state *ps = op ? op->ps : NULL;
 	uint64_t max_keys;
@@ -297,8 +378,8 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
  * on failure everything new is freed and old is untouched.
  */
 static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
-			const struct sl_policy *old, struct sl_policy **out,
-			struct sl_reload_summary *sum, struct sl_diag *d)
+			const struct sl_policy *old, const struct sl_names *nm,
+			struct sl_policy **out, struct sl_reload_summary *sum, struct sl_diag *d)
 {
 	struct sl_policy *p = calloc(1, sizeof(*p));
 	int r = -ENOMEM;
@@ -315,7 +396,7 @@ static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
 	if (!p->cfg || !p->prof || !p->tenant || !p->by_uid || sl_classifier_build(cfg, &p->cls))
 		goto fail;
 	for (unsigned i = 0; i < cfg->nb_profiles; i++) {
-		r = compile_profile(e, cfg, i, old, &p->prof[i], sum, d);
+		r = compile_profile(e, cfg, i, old, nm, &p->prof[i], sum, d);
 		if (r)
 			goto fail;
 	}
@@ -323,7 +404,7 @@ static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
 	for (unsigned t = 0; t < cfg->nb_tenants; t++) {
 		const struct sl_cfg_tenant *ct = &cfg->tenants[t];
 		const struct sl_prof *pr = &p->prof[ct->profile];
-		int ot = old ? sl_config_tenant_index(old->cfg, ct->name) : -1;
+		int ot = nm->t_old[t];
 		struct sl_tenant_state *ots = ot >= 0 ? old->tenant[ot].ts : NULL;
 
 		p->tenant[t].prof = pr;
@@ -341,7 +422,7 @@ fail:
 		sl_diag_add(d, cfg->path, 0, NULL, "out of memory compiling the policy");
 	/* free what this build made, never what it took from old */
 	for (unsigned i = 0; i < cfg->nb_profiles && p->prof; i++) {
-		int oi = old_profile(old, cfg->profiles[i].name);
+		int oi = nm->p_old[i];
 
 		if (p->prof[i].ps && (oi < 0 || old->prof[oi].ps != p->prof[i].ps))
 			profile_state_free(p->prof[i].ps);
@@ -349,7 +430,7 @@ fail:
 			flowset_free(p->prof[i].fs);
 	}
 	for (unsigned t = 0; t < cfg->nb_tenants && p->tenant; t++) {
-		int ot = old ? sl_config_tenant_index(old->cfg, cfg->tenants[t].name) : -1;
+		int ot = nm->t_old[t];
 
 		if (p->tenant[t].ts && (ot < 0 || old->tenant[ot].ts != p->tenant[t].ts))
 			free(p->tenant[t].ts);
@@ -366,11 +447,12 @@ static void counts_add(struct sl_counts *a, const struct sl_counts *b)
 }
 
 /* After the grace period: free what old had and new does not use; fold retired counters. */
-static void policy_retire(struct sl_engine *e, struct sl_policy *old, const struct sl_policy *nw)
+static void policy_retire(struct sl_engine *e, struct sl_policy *old, const struct sl_policy *nw,
+			  const struct sl_names *nm)
 {
 	for (unsigned i = 0; i < old->nb_profiles; i++) {
 		struct sl_profile_state *ps = old->prof[i].ps;
-		int ni = sl_config_profile_index(nw->cfg, old->prof[i].name);
+		int ni = nm->p_new[i];
 
 		if (ps && (ni < 0 || nw->prof[ni].ps != ps))
 			profile_state_free(ps);
@@ -379,7 +461,7 @@ static void policy_retire(struct sl_engine *e, struct sl_policy *old, const stru
 	}
 	for (unsigned t = 0; t < old->nb_tenants; t++) {
 		struct sl_tenant_state *ts = old->tenant[t].ts;
-		int nt = sl_config_tenant_index(nw->cfg, old->cfg->tenants[t].name);
+		int nt = nm->t_new[t];
 
 		if (nt >= 0 && nw->tenant[nt].ts == ts)
 			continue;
@@ -397,12 +479,12 @@ static void policy_retire(struct sl_engine *e, struct sl_policy *old, const stru
 }
 
 static void summarize(const struct sl_policy *old, const struct sl_config *cfg,
-		      struct sl_reload_summary *s)
+		      const struct sl_names *nm, struct sl_reload_summary *s)
 {
 	const struct sl_config *oc = old ? old->cfg : NULL;
 
 	for (unsigned i = 0; i < cfg->nb_profiles; i++) {
-		int oi = oc ? sl_config_profile_index(oc, cfg->profiles[i].name) : -1;
+		int oi = nm->p_old[i];
 
 		if (oi < 0)
 			s->profiles_added++;
@@ -410,9 +492,9 @@ static void summarize(const struct sl_policy *old, const struct sl_config *cfg,
 			s->profiles_changed++;
 	}
 	for (unsigned i = 0; oc && i < oc->nb_profiles; i++)
-		s->profiles_removed += sl_config_profile_index(cfg, oc->profiles[i].name) < 0;
+		s->profiles_removed += nm->p_new[i] < 0;
 	for (unsigned t = 0; t < cfg->nb_tenants; t++) {
-		int ot = oc ? sl_config_tenant_index(oc, cfg->tenants[t].name) : -1;
+		int ot = nm->t_old[t];
 
 		if (ot < 0)
 			s->tenants_added++;
@@ -420,7 +502,7 @@ static void summarize(const struct sl_policy *old, const struct sl_config *cfg,
 			s->tenants_changed++;
 	}
 	for (unsigned t = 0; oc && t < oc->nb_tenants; t++)
-		s->tenants_removed += sl_config_tenant_index(cfg, oc->tenants[t].name) < 0;
+		s->tenants_removed += nm->t_new[t] < 0;
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -437,6 +519,7 @@ static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 {
 	struct sl_reload_summary local;
 	struct sl_policy *old = e->pol, *nw = NULL;
+	struct sl_names nm;
 	struct timespec t0;
 	int r;
 
@@ -448,7 +531,13 @@ static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 		sl_diag_add(d, cfg->path, 0, "tenants", "at most %u tenants", SL_NO_TENANT - 1);
 		r = -EINVAL;
 	} else {
-		r = policy_build(e, cfg, old, &nw, sum, d);
+		r = names_build(cfg, old, &nm);
+		if (r)
+			sl_diag_add(d, cfg->path, 0, NULL, "out of memory compiling the policy");
+		else
+			r = policy_build(e, cfg, old, &nm, &nw, sum, d);
+		if (r)
+			names_free(&nm);
 	}
 	if (r) {
 		e->reload_failures += old != NULL;
@@ -456,13 +545,14 @@ static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 		return r;
 	}
 	/* no failure after this point */
-	summarize(old, cfg, sum);
+	summarize(old, cfg, &nm, sum);
 	nw->generation = ++e->generation;
 	rcu_assign_pointer(e->pol, nw);
 	if (old) {
 		synchronize_rcu();	/* no lcore still reads old */
-		policy_retire(e, old, nw);
+		policy_retire(e, old, nw, &nm);
 	}
+	names_free(&nm);
 	sum->generation = nw->generation;
 	sum->seconds = seconds_since(&t0);
 	return 0;

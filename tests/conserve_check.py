@@ -35,7 +35,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMES = 50000
 DURATION = 3
-MAX_QUEUE = 64
+MAX_QUEUE = 32
 MARK_DSCP = 10
 TOS_IN = 0x01  # ECN bits set on input: a mark must keep them
 # tenant: (source prefix 10.N.0.0/16, flows, share of the frames)

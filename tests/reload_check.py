@@ -23,6 +23,7 @@ import importlib.machinery
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,6 +122,7 @@ class Sluice:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
+        shutil.rmtree(os.path.dirname(self.sock), ignore_errors=True)   # EAL leaves it
         self.out.seek(0)
         self.err.seek(0)
         return self.p.returncode, self.out.read(), self.err.read()

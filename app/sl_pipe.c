@@ -1,0 +1,507 @@
+/* sl_pipe.c - worker mode: the policing loop (rx burst, engine, max-queue admission, ring
+ * hand-off by flow hash) and the worker loop (dequeue, DSCP rewrite, TX batches with retry). */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include "sl_pipe.h"
+
+static inline struct sl_pipe_meta *sl_pipe_meta(struct rte_mbuf *m, int off)
+{
+	return RTE_MBUF_DYNFIELD(m, off, struct sl_pipe_meta *);
+}
+
+uint64_t sl_pipe_mbufs(unsigned nb_police, unsigned nb_workers, unsigned nb_ports)
+{
+	return (uint64_t)nb_police * nb_workers * SL_PIPE_RING +
+	       (uint64_t)nb_workers * nb_ports * SL_FWD_BURST;
+}
+
+/* ---- set-up ---- */
+
+static int sl_pipe_field(struct sl_pipe *p)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "sluice_pipe_meta",
+		.size = sizeof(struct sl_pipe_meta),
+		.align = __alignof__(struct sl_pipe_meta),
+	};
+
+	p->meta_off = rte_mbuf_dynfield_register(&desc);
+	if (p->meta_off < 0) {
+		fprintf(stderr, "sluice: cannot register the mbuf field of worker mode: %s\n",
+			rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+/* The lcores f did not take, in EAL order: the last nb_workers. */
+static int sl_pipe_workers(struct sl_pipe *p, const struct sl_ports *ps)
+{
+	unsigned id;
+
+	RTE_LCORE_FOREACH_WORKER(id) {
+		struct sl_pipe_worker *w;
+
+		if (p->fwd->by_id[id] || p->nb_workers == SL_PIPE_MAX_WORKERS)
+			continue;
+		w = rte_zmalloc_socket("sl_pipe_worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
+				       rte_lcore_to_socket_id(id));
+		if (!w)
+			return -ENOMEM;
+		w->lcore_id = id;
+		w->index = p->nb_workers;
+		for (unsigned i = 0; i < ps->nb; i++) {
+			struct sl_pipe_txbuf *tb = &w->tx[ps->p[i].id];
+
+			tb->port = ps->p[i].id;
+			tb->queue = (uint16_t)w->index;	/* used only if < the port's nb_txq */
+		}
+		p->workers[p->nb_workers++] = w;
+		p->worker_by_id[id] = w;
+	}
+	return 0;
+}
+
+static int sl_pipe_rings(struct sl_pipe *p)
+{
+	for (unsigned i = 0; i < p->nb_police; i++) {
+		struct sl_pipe_police *pl = p->police[i];
+
+		for (unsigned j = 0; j < p->nb_workers; j++) {
+			struct sl_pipe_worker *w = p->workers[j];
+			char name[RTE_RING_NAMESIZE];
+			struct rte_ring *r;
+
+			snprintf(name, sizeof(name), "sl_pipe_%u_%u", pl->fl->lcore_id,
+				 w->lcore_id);
+			r = rte_ring_create(name, SL_PIPE_RING, rte_lcore_to_socket_id(w->lcore_id),
+					    RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+			if (!r) {
+				fprintf(stderr, "sluice: ring %s: %s\n", name,
+					rte_strerror(rte_errno));
+				return -rte_errno;
+			}
+			pl->ring[j] = r;
+			w->ring[i] = r;
+			w->nb_rings = i + 1;
+		}
+	}
+	return 0;
+}
+
+static int sl_pipe_police_init(struct sl_pipe *p, const struct sl_ports *ps)
+{
+	for (unsigned i = 0; i < p->fwd->nb_lcores; i++) {
+		struct sl_fwd_lcore *fl = p->fwd->lcores[i];
+		struct sl_pipe_police *pl;
+
+		pl = rte_zmalloc_socket("sl_pipe_police", sizeof(*pl), RTE_CACHE_LINE_SIZE,
+					rte_lcore_to_socket_id(fl->lcore_id));
+		if (!pl)
+			return -ENOMEM;
+		pl->fl = fl;
+		pl->nb_workers = p->nb_workers;
+		for (unsigned j = 0; j < ps->nb; j++)
+			pl->nbw[ps->p[j].id] = (uint8_t)RTE_MIN(ps->p[j].nb_txq, p->nb_workers);
+		p->police[i] = pl;
+		p->police_by_id[fl->lcore_id] = pl;
+		p->nb_police++;
+	}
+	return 0;
+}
+
+static void sl_pipe_info(const struct sl_pipe *p, const struct sl_ports *ps, FILE *info)
+{
+	fprintf(info, "sluice: worker mode: %u policing lcore(s) (", p->nb_police);
+	for (unsigned i = 0; i < p->nb_police; i++)
+		fprintf(info, "%s%u", i ? "," : "", p->police[i]->fl->lcore_id);
+	fprintf(info, "), %u worker(s) (", p->nb_workers);
+	for (unsigned i = 0; i < p->nb_workers; i++)
+		fprintf(info, "%s%u", i ? "," : "", p->workers[i]->lcore_id);
+	fprintf(info, "), %u rings of %u frames\n", p->nb_police * p->nb_workers, SL_PIPE_RING);
+	for (unsigned i = 0; i < ps->nb; i++)
+		if (ps->p[i].nb_txq < p->nb_workers)
+			fprintf(stderr, "sluice: note: %s takes %u TX queue(s): %u of the %u "
+				"workers send to it\n", ps->p[i].name, ps->p[i].nb_txq, ps->p[i].nb_txq,
+				p->nb_workers);
+}
+
+int sl_pipe_init(struct sl_pipe *p, struct sl_fwd *f, const struct sl_ports *ps,
+		 unsigned nb_workers, uint64_t hz, FILE *info)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	atomic_init(&p->drain, false);
+	p->fwd = f;
+	p->drain_tsc = (hz + US_PER_S - 1) / US_PER_S * SL_FWD_DRAIN_US;
+	if (nb_workers > SL_PIPE_MAX_WORKERS) {
+		fprintf(stderr, "sluice: --workers %u: at most %u\n", nb_workers,
+			SL_PIPE_MAX_WORKERS);
+		return -EINVAL;
+	}
+	ret = sl_pipe_field(p);
+	if (ret)
+		return ret;
+	p->occ = rte_zmalloc("sl_pipe_occ", sizeof(*p->occ) * SL_PIPE_COUNTERS,
+			     RTE_CACHE_LINE_SIZE);
+	ret = p->occ ? sl_pipe_workers(p, ps) : -ENOMEM;
+	if (!ret && p->nb_workers != nb_workers) {
+		fprintf(stderr, "sluice: --workers %u: %u lcore(s) left for them\n", nb_workers,
+			p->nb_workers);
+		return -EINVAL;
+	}
+	if (!ret)
+		ret = sl_pipe_police_init(p, ps);
+	if (ret == -ENOMEM)
+		fprintf(stderr, "sluice: worker mode: out of memory\n");
+	if (!ret)
+		ret = sl_pipe_rings(p);
+	if (!ret && info)
+		sl_pipe_info(p, ps, info);
+	return ret;
+}
+
+void sl_pipe_free(struct sl_pipe *p)
+{
+	for (unsigned i = 0; i < p->nb_police; i++) {
+		for (unsigned j = 0; j < p->nb_workers; j++)
+			rte_ring_free(p->police[i]->ring[j]);
+		rte_free(p->police[i]);
+		p->police[i] = NULL;
+	}
+	for (unsigned j = 0; j < p->nb_workers; j++) {
+		rte_free(p->workers[j]);
+		p->workers[j] = NULL;
+	}
+	rte_free(p->occ);
+	p->occ = NULL;
+	p->nb_police = p->nb_workers = 0;
+	memset(p->police_by_id, 0, sizeof(p->police_by_id));
+	memset(p->worker_by_id, 0, sizeof(p->worker_by_id));
+}
+
+/* ---- policing lcores ---- */
+
+/* Frame i of a burst, forwarded by the engine: what the worker needs, and its cap group. */
+static inline unsigned sl_pipe_tag(struct rte_mbuf *m, int off, const struct sl_decision *d,
+				   uint8_t port, struct sl_pipe_group *g)
+{
+	struct sl_pipe_meta *mt = sl_pipe_meta(m, off);
+
+	mt->l3_off = d->l3_off;
+	mt->port = port;
+	mt->mark = d->mark ? (uint8_t)(SL_PIPE_MARK | d->dscp) : 0;
+	if (d->tenant == SL_NO_TENANT_INDEX) {
+		mt->slot = SL_PIPE_NO_SLOT;
+		return SL_PIPE_GROUP_MAX;
+	}
+	mt->slot = sl_pipe_slot(d->queue_key, d->tenant, d->max_queue);
+	return sl_pipe_group_add(g, mt->slot, d->tenant, d->max_queue);
+}
+
+/* One atomic operation per group: want[] becomes what may be queued; raise high-water marks. */
+static inline void sl_pipe_admit_groups(uint32_t *occ, struct sl_pipe_group *g,
+					struct sl_lcore *lc)
+{
+	for (unsigned k = 0; k < g->n; k++) {
+		uint32_t level;
+
+		g->want[k] = sl_pipe_admit(&occ[g->slot[k]], g->want[k], g->max[k], &level);
+		if (g->want[k])
+			sl_lcore_queue_level(lc, g->tenant[k], level);
+	}
+}
+
+/* Count a frame lost at hand-off: its tenant's queue_drops, or `lost` for no tenant. */
+static inline void sl_pipe_count_loss(struct sl_pipe_police *pl, uint16_t tenant, uint32_t len)
+{
+	if (tenant != SL_NO_TENANT_INDEX)
+		sl_lcore_queue_drop(pl->fl->lc, tenant, len);
+	else
+		__atomic_store_n(&pl->lost, pl->lost + 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Enqueue each worker's share of the burst. What a full ring refuses is lost: counted, its
+ * places given back (one atomic per run of a slot), freed in bulk, so that an overloaded
+ * policing lcore sheds load cheaply.
+ */
+static inline void sl_pipe_handoff(struct sl_pipe *p, struct sl_pipe_police *pl,
+				   struct rte_mbuf **m, const struct sl_decision *dec,
+				   const unsigned *nstage)
+{
+	for (unsigned w = 0; w < pl->nb_workers; w++) {
+		struct rte_mbuf *batch[SL_FWD_BURST];
+		uint32_t slot[SL_FWD_BURST];
+		unsigned k = nstage[w], sent;
+
+		if (!k)
+			continue;
+		for (unsigned j = 0; j < k; j++)
+			batch[j] = m[pl->stage[w][j]];
+		sent = rte_ring_sp_enqueue_burst(pl->ring[w], (void **)batch, k, NULL);
+		if (likely(sent == k))
+			continue;
+		for (unsigned j = sent; j < k; j++) {
+			slot[j] = sl_pipe_meta(batch[j], p->meta_off)->slot;
+			sl_pipe_count_loss(pl, dec[pl->stage[w][j]].tenant, batch[j]->pkt_len);
+		}
+		sl_pipe_release(p->occ, &slot[sent], k - sent);
+		rte_pktmbuf_free_bulk(&batch[sent], k - sent);
+	}
+}
+
+/* Police one received burst of n frames from a port whose frames leave by port `out`. */
+static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police *pl,
+					uint8_t out, struct rte_mbuf **m, unsigned n)
+{
+	struct sl_fwd_lcore *fl = pl->fl;
+	uint8_t *data[SL_FWD_BURST], verdict[SL_FWD_BURST], grp[SL_FWD_BURST];
+	uint32_t caplen[SL_FWD_BURST], len[SL_FWD_BURST];
+	struct sl_decision dec[SL_FWD_BURST];
+	struct rte_mbuf *drop[SL_FWD_BURST];
+	unsigned nstage[SL_PIPE_MAX_WORKERS] = { 0 };
+	unsigned i, nd = 0, nbw = pl->nbw[out];
+	struct sl_pipe_group g;
+	uint64_t now;
+
+	for (i = 0; i < n; i++) {
+		data[i] = rte_pktmbuf_mtod(m[i], uint8_t *);
+		caplen[i] = m[i]->data_len;
+		len[i] = m[i]->pkt_len;
+		rte_prefetch0(data[i]);
+	}
+	now = rte_rdtsc();
+	if (sl_process_ex(fl->lc, data, caplen, len, n, now, verdict, dec) &&
+	    unlikely(!fl->first_tsc))
+		fl->first_tsc = now;
+	/* tag the forwarded frames and count them per (slot, tenant, cap) */
+	sl_pipe_group_reset(&g);
+	for (i = 0; i < n; i++)
+		grp[i] = verdict[i] == SL_V_FORWARD ?
+			 (uint8_t)sl_pipe_tag(m[i], p->meta_off, &dec[i], out, &g) : 0;
+	sl_pipe_admit_groups(p->occ, &g, fl->lc);
+	/* in burst order: policy drops, over-cap drops (freed together), the rest to its flow's
+	 * worker */
+	for (i = 0; i < n; i++) {
+		unsigned w;
+
+		if (verdict[i] != SL_V_FORWARD) {
+			drop[nd++] = m[i];	/* counted by the engine (dropped) */
+			continue;
+		}
+		if (grp[i] < SL_PIPE_GROUP_MAX) {
+			if (!g.want[grp[i]]) {	/* over its max-queue: took no place */
+				sl_pipe_count_loss(pl, dec[i].tenant, len[i]);
+				drop[nd++] = m[i];
+				continue;
+			}
+			g.want[grp[i]]--;
+		}
+		w = sl_pipe_worker(dec[i].flow_hash, nbw);
+		pl->stage[w][nstage[w]++] = (uint8_t)i;
+	}
+	if (nd)
+		rte_pktmbuf_free_bulk(drop, nd);
+	sl_pipe_handoff(p, pl, m, dec, nstage);
+}
+
+/*
+ * Policing lcore: a QSBR reader of the engine's policy (every engine call of a burst, including
+ * sl_lcore_queue_drop/level, happens before the next quiescent state). It buffers nothing
+ * between bursts, so once it returns everything it let through is in a ring or counted.
+ */
+int sl_pipe_police_main(void *arg)
+{
+	struct sl_pipe *p = arg;
+	struct sl_pipe_police *pl = p->police_by_id[rte_lcore_id()];
+	struct rte_mbuf *m[SL_FWD_BURST];
+	struct sl_fwd_lcore *fl;
+
+	if (!pl || !pl->fl->nb_rxq)
+		return 0;
+	fl = pl->fl;
+	rcu_register_thread();
+	while (!atomic_load_explicit(&p->fwd->stop, memory_order_relaxed)) {
+		for (unsigned i = 0; i < fl->nb_rxq; i++) {
+			const struct sl_fwd_rxq *q = &fl->rxq[i];
+			uint16_t n = rte_eth_rx_burst(q->port, q->queue, m, SL_FWD_BURST);
+
+			if (n)
+				sl_pipe_police_burst(p, pl, (uint8_t)fl->tx[q->tx].port, m, n);
+		}
+		rcu_quiescent_state();
+	}
+	rcu_unregister_thread();
+	return 0;
+}
+
+/* ---- workers ---- */
+
+/* Send what tb holds, retrying a full queue; then give back the frames' places. */
+static void sl_pipe_flush(struct sl_pipe *p, struct sl_pipe_worker *w, struct sl_pipe_txbuf *tb)
+{
+	uint16_t n = tb->n, sent = rte_eth_tx_burst(tb->port, tb->queue, tb->m, n);
+
+	for (unsigned r = 0; unlikely(sent < n) && r < SL_PIPE_TX_RETRIES; r++) {
+		rte_pause();
+		sent += rte_eth_tx_burst(tb->port, tb->queue, &tb->m[sent], n - sent);
+	}
+	if (unlikely(sent < n)) {
+		rte_pktmbuf_free_bulk(&tb->m[sent], n - sent);
+		__atomic_store_n(&w->tx_dropped, w->tx_dropped + (n - sent), __ATOMIC_RELAXED);
+	}
+	sl_pipe_release(p->occ, tb->slot, n);	/* slots were copied: the mbufs are gone */
+	tb->n = 0;
+}
+
+static void sl_pipe_flush_all(struct sl_pipe *p, struct sl_pipe_worker *w)
+{
+	while (w->pending) {
+		struct sl_pipe_txbuf *tb = &w->tx[__builtin_ctzll(w->pending)];
+
+		if (tb->n)
+			sl_pipe_flush(p, w, tb);
+		w->pending &= w->pending - 1;
+	}
+}
+
+/* Dequeued frames: deferred DSCP rewrite, into the TX buffer of their port. */
+static inline void sl_pipe_work(struct sl_pipe *p, struct sl_pipe_worker *w,
+				struct rte_mbuf **m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct sl_pipe_meta *mt = sl_pipe_meta(m[i], p->meta_off);
+		struct sl_pipe_txbuf *tb = &w->tx[mt->port];
+
+		if (i + 1 < n)
+			rte_prefetch0(sl_pipe_meta(m[i + 1], p->meta_off));
+		if (mt->mark) {
+			struct sl_decision d = { .mark = 1, .dscp = mt->mark & 0x3f,
+						 .l3_off = mt->l3_off };
+
+			sl_decision_mark(rte_pktmbuf_mtod(m[i], uint8_t *), m[i]->data_len, &d);
+		}
+		tb->slot[tb->n] = mt->slot;
+		tb->m[tb->n++] = m[i];
+		w->pending |= 1ull << mt->port;
+		if (unlikely(tb->n == SL_FWD_BURST))
+			sl_pipe_flush(p, w, tb);
+	}
+}
+
+/* One pass over the worker's rings. Returns the frames dequeued. */
+static inline unsigned sl_pipe_pass(struct sl_pipe *p, struct sl_pipe_worker *w)
+{
+	struct rte_mbuf *m[SL_FWD_BURST];
+	unsigned got = 0;
+
+	for (unsigned i = 0; i < w->nb_rings; i++) {
+		unsigned n = rte_ring_sc_dequeue_burst(w->ring[i], (void **)m, SL_FWD_BURST, NULL);
+
+		if (n) {
+			sl_pipe_work(p, w, m, n);
+			got += n;
+		}
+	}
+	return got;
+}
+
+/*
+ * Worker: until told to drain, pass over the rings; flush partly filled TX buffers when a pass
+ * finds nothing or every SL_FWD_DRAIN_US. Draining: the producers have returned, so passes
+ * until one finds every ring empty take everything; flush and return.
+ */
+int sl_pipe_worker_main(void *arg)
+{
+	struct sl_pipe *p = arg;
+	struct sl_pipe_worker *w = p->worker_by_id[rte_lcore_id()];
+	uint64_t prev_tsc, cur_tsc;
+
+	if (!w)
+		return 0;
+	prev_tsc = rte_rdtsc();
+	while (!atomic_load_explicit(&p->drain, memory_order_acquire)) {
+		unsigned got = sl_pipe_pass(p, w);
+
+		cur_tsc = rte_rdtsc();
+		if (!got || unlikely(cur_tsc - prev_tsc > p->drain_tsc)) {
+			sl_pipe_flush_all(p, w);
+			prev_tsc = cur_tsc;
+		}
+	}
+	while (sl_pipe_pass(p, w))
+		;
+	sl_pipe_flush_all(p, w);
+	return 0;
+}
+
+/* ---- main lcore ---- */
+
+int sl_pipe_launch(struct sl_pipe *p)
+{
+	for (unsigned j = 0; j < p->nb_workers; j++) {
+		int ret = rte_eal_remote_launch(sl_pipe_worker_main, p, p->workers[j]->lcore_id);
+
+		if (ret) {
+			fprintf(stderr, "sluice: cannot launch worker lcore %u: %s\n",
+				p->workers[j]->lcore_id, rte_strerror(-ret));
+			return ret;
+		}
+	}
+	for (unsigned i = 0; i < p->nb_police; i++) {
+		unsigned id = p->police[i]->fl->lcore_id;
+		int ret = rte_eal_remote_launch(sl_pipe_police_main, p, id);
+
+		if (ret) {
+			fprintf(stderr, "sluice: cannot launch lcore %u: %s\n", id,
+				rte_strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void sl_pipe_stop(struct sl_pipe *p)
+{
+	atomic_store_explicit(&p->fwd->stop, true, memory_order_release);
+	for (unsigned i = 0; i < p->nb_police; i++)
+		rte_eal_wait_lcore(p->police[i]->fl->lcore_id);
+	atomic_store_explicit(&p->drain, true, memory_order_release);
+}
+
+uint64_t sl_pipe_tx_dropped(const struct sl_pipe *p)
+{
+	uint64_t sum = 0;
+
+	for (unsigned j = 0; j < p->nb_workers; j++)
+		sum += __atomic_load_n(&p->workers[j]->tx_dropped, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < p->nb_police; i++)
+		sum += __atomic_load_n(&p->police[i]->lost, __ATOMIC_RELAXED);
+	return sum;
+}
+
+void sl_pipe_final(const struct sl_stats *s, FILE *f)
+{
+	uint64_t drops = 0;
+
+	for (unsigned i = 0; i < s->nb_tenants; i++)
+		drops += s->t[i].c.queue_drops;
+	fprintf(f, "sluice: worker mode: %" PRIu64 " frame(s) lost at hand-off (queue_drops)\n",
+		drops);
+	for (unsigned i = 0; i < s->nb_tenants; i++)
+		fprintf(f, "  %-24s queue_drops %12" PRIu64 "  most queued at once %8" PRIu64 "\n",
+			s->t[i].name, s->t[i].c.queue_drops, s->t[i].queue_hwm);
+	fflush(f);
+}
