@@ -93,12 +93,7 @@ static inline void sl_fwd_burst(struct sl_fwd_lcore *fl, struct sl_fwd_txbuf *tb
 	unsigned i, nd = 0;
 	uint64_t now;
 
-	for (i = 0; i < n; i++) {
-		data[i] = rte_pktmbuf_mtod(m[i], uint8_t *);
-		caplen[i] = m[i]->data_len;
-		len[i] = m[i]->pkt_len;
-		rte_prefetch0(data[i]);
-	}
+	sl_fwd_gather(m, n, data, caplen, len);
 	now = rte_rdtsc();
 	if (sl_process(fl->lc, data, caplen, len, n, now, verdict) && unlikely(!fl->first_tsc))
 		fl->first_tsc = now;

@@ -276,12 +276,7 @@ static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police
 	struct sl_pipe_group g;
 	uint64_t now;
 
-	for (i = 0; i < n; i++) {
-		data[i] = rte_pktmbuf_mtod(m[i], uint8_t *);
-		caplen[i] = m[i]->data_len;
-		len[i] = m[i]->pkt_len;
-		rte_prefetch0(data[i]);
-	}
+	sl_fwd_gather(m, n, data, caplen, len);
 	now = rte_rdtsc();
 	if (sl_process_ex(fl->lc, data, caplen, len, n, now, verdict, dec) &&
 	    unlikely(!fl->first_tsc))

@@ -100,38 +100,6 @@ int sl_flow_params_make(uint64_t max_flows, uint64_t flow_idle_ns, uint64_t hz,
 	return 0;
 }
 
-/* ------------------------------------------------------------------ finding without inserting */
-
-static struct sl_entry *slots_find(const struct sl_table *t, const uint64_t *b, unsigned ways,
-				   uint32_t sig, const struct sl_key *key)
-{
-	for (unsigned i = 0; i < ways; i++) {
-		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
-
-		if (s && (uint32_t)s == sig && sl_key_eq(&sl_table_entry(t, s)->key, key))
-			return sl_table_entry(t, s);
-	}
-	return NULL;
-}
-
-/*
- * The entry of key, or NULL, without inserting: the places sl_table_lookup_slow searches, in
- * its order (primary bucket, alternative bucket, stash).
- */
-static struct sl_entry *table_find(const struct sl_table *t, const struct sl_key *key,
-				   uint64_t hash)
-{
-	uint32_t sig = sl_table_sig(hash);
-	const uint64_t *alt = sl_table_alt_bucket(t, hash);
-	struct sl_entry *e = slots_find(t, sl_table_bucket(t, hash), SL_TABLE_WAYS, sig, key);
-
-	if (!e && alt)
-		e = slots_find(t, alt, SL_TABLE_WAYS, sig, key);
-	if (!e && __atomic_load_n(&t->stash_used, __ATOMIC_ACQUIRE))
-		e = slots_find(t, t->stash, SL_TABLE_STASH, sig, key);
-	return e;
-}
-
 /* ------------------------------------------------------------------ domains */
 
 static uint32_t entry_index(const struct sl_table *t, const struct sl_entry *e)
@@ -161,7 +129,7 @@ static struct sl_entry *domain_get(struct sl_flow_table *t, struct sl_flow_cache
 /* Admitted flows of a domain now (0 for a domain without an entry or retired). */
 static uint32_t domain_admitted(const struct sl_flow_table *t, const struct sl_key *domain)
 {
-	const struct sl_entry *d = table_find(t->domains, domain,
+	const struct sl_entry *d = sl_table_find(t->domains, domain,
 					      sl_hash(&t->domains->secret, domain));
 	uint64_t w = d ? __atomic_load_n(&d->st[0].tokens, __ATOMIC_ACQUIRE) : 0;
 
@@ -341,7 +309,7 @@ unsigned sl_flow_check_slow(struct sl_flow_table *t, struct sl_flow_cache *c,
 			    const struct sl_key *flow, uint64_t hash, const struct sl_key *domain,
 			    const struct sl_flow_params *p, uint64_t now, uint8_t tcp_flags)
 {
-	struct sl_entry *e = table_find(t->flows, flow, hash);
+	struct sl_entry *e = sl_table_find(t->flows, flow, hash);
 
 	if (!e) {
 		unsigned r;

@@ -218,6 +218,19 @@ static int bucket_full(const uint64_t *b)
 	return 1;
 }
 
+struct sl_entry *sl_table_find(const struct sl_table *t, const struct sl_key *key, uint64_t hash)
+{
+	uint32_t sig = sl_table_sig(hash);
+	const uint64_t *alt = sl_table_alt_bucket(t, hash);
+	struct sl_entry *e = bucket_find(t, sl_table_bucket(t, hash), SL_TABLE_WAYS, sig, key);
+
+	if (!e && alt)
+		e = bucket_find(t, alt, SL_TABLE_WAYS, sig, key);
+	if (!e && __atomic_load_n(&t->stash_used, __ATOMIC_ACQUIRE))
+		e = bucket_find(t, t->stash, SL_TABLE_STASH, sig, key);
+	return e;
+}
+
 /*
  * The order primary -> alternative -> stash only moves forward as buckets fill, so two
  * threads inserting the same new key always race for the same slot (see sl_table.h).
@@ -231,11 +244,7 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 	struct sl_entry *e, *got;
 	uint64_t v;
 
-	e = bucket_find(t, b1, SL_TABLE_WAYS, sig, key);
-	if (!e && b2)
-		e = bucket_find(t, b2, SL_TABLE_WAYS, sig, key);
-	if (!e && __atomic_load_n(&t->stash_used, __ATOMIC_ACQUIRE))
-		e = bucket_find(t, t->stash, SL_TABLE_STASH, sig, key);
+	e = sl_table_find(t, key, hash);
 	if (e)
 		return e;
 	if (entry_alloc(t, c, &idx))

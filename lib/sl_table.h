@@ -160,6 +160,9 @@ static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
 	return 0;
 }
 
+/* The entry of key, or NULL, without inserting (primary, alternative bucket, stash). */
+struct sl_entry *sl_table_find(const struct sl_table *t, const struct sl_key *key, uint64_t hash);
+
 /*
  * Stage 3: the entry of key, inserting it (every bucket {now, init[i]}) if absent.
  * hint is stage 2's result. *created is set to 1 for a new key. Returns NULL when there is
