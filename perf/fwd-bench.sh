@@ -48,14 +48,21 @@ eal() { # $1 = capture, $2 = memory MB
 
 testpmd_pps() { # capture, mbufs, mem
 	# shellcheck disable=SC2046
-	timeout -s INT $((SECS + 20)) dpdk-testpmd $(eal "$1" "$3") --file-prefix=fwdb-tp -- \
+	timeout -s INT $((SECS + 150)) dpdk-testpmd $(eal "$1" "$3") --file-prefix=fwdb-tp -- \
 		-a --forward-mode=5tswap --nb-cores=1 --stats-period 1 --total-num-mbufs="$2" \
 		--no-flush-rx </dev/null >"$TMP/tp.log" 2>&1 &
 	pid=$!
+	# loading a big capture takes a while: measure SECS seconds from the first forwarded frames
+	waited=0
+	while [ $waited -lt 120 ] && ! grep -Eq "Rx-pps: +[1-9]" "$TMP/tp.log" 2>/dev/null; do
+		sleep 1
+		waited=$((waited + 1))
+	done
 	sleep "$SECS"
 	kill -INT $pid 2>/dev/null || true
 	wait $pid 2>/dev/null || true
 	# per-period Rx-pps of port 0, the first 2 (warm-up) dropped, median of the rest
+	grep -q "Rx-pps" "$TMP/tp.log" || { echo "fwd-bench: testpmd failed:" >&2; tail -5 "$TMP/tp.log" >&2; }
 	grep -A8 "NIC statistics for port 0" "$TMP/tp.log" | awk '/Rx-pps:/ {print $2}' |
 		awk '$1 > 0' | tail -n +3 | median
 }
@@ -63,7 +70,8 @@ testpmd_pps() { # capture, mbufs, mem
 sluice_pps() { # capture, mbufs, mem
 	# shellcheck disable=SC2046
 	"$BUILD/app/sluice" $(eal "$1" "$3") --file-prefix=fwdb-sl -- --config "$TMP/bench.yaml" \
-		--duration "$SECS" --mbufs "$2" --quiet --report "$TMP/r.json" >"$TMP/sl.log" 2>&1
+		--duration "$SECS" --mbufs "$2" --quiet --report "$TMP/r.json" >"$TMP/sl.log" 2>&1 ||
+		{ echo "fwd-bench: sluice failed:" >&2; tail -5 "$TMP/sl.log" >&2; echo 0; return; }
 	python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(int(r['packets']/r['elapsed_s']) if r['elapsed_s'] else 0)" "$TMP/r.json"
 }
 
@@ -74,7 +82,7 @@ for n in $FLOWS; do
 	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --size 64 --quiet
 	policy "$n"
 	mbufs=$((n + n / 10 + 16384))
-	mem=$(( (mbufs * 2304 / 1048576) + 1024 ))
+	mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
 	tps="" sps=""
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
 		tps="$tps $(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")"
