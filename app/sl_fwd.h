@@ -85,7 +85,7 @@ uint64_t sl_fwd_tx_dropped(const struct sl_fwd *f);
 /* Earliest first_tsc over the lcores, 0 if none forwarded. Call after the lcores returned. */
 uint64_t sl_fwd_first_tsc(const struct sl_fwd *f);
 
-/* Frame pointers and lengths of a received burst for the engine, headers prefetched. */
+/* Frame pointers and lengths of a received burst for the engine (which prefetches them). */
 static inline void sl_fwd_gather(struct rte_mbuf **m, unsigned n, uint8_t *data[],
 				 uint32_t caplen[], uint32_t len[])
 {
@@ -93,7 +93,6 @@ static inline void sl_fwd_gather(struct rte_mbuf **m, unsigned n, uint8_t *data[
 		data[i] = rte_pktmbuf_mtod(m[i], uint8_t *);
 		caplen[i] = m[i]->data_len;
 		len[i] = m[i]->pkt_len;
-		rte_prefetch0(data[i]);
 	}
 }
 
