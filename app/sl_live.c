@@ -148,32 +148,3 @@ void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped,
 	lv->prev_tsc = now;
 	lv->prev_tx_dropped = tx_dropped;
 }
-
-void sl_live_final(const struct sl_stats *s, double elapsed_s, uint64_t tx_dropped, FILE *f)
-{
-	int w = sl_live_width(s);
-
-	fprintf(f, "sluice: %" PRIu64 " frames, %" PRIu64 " bytes in %.3f s (first forwarded "
-		"frame to stop); %" PRIu64 " dropped by policy, %" PRIu64 " tx failures; policy "
-		"generation %" PRIu64 ", reload failures %" PRIu64 "\n", s->total.packets,
-		s->total.bytes, elapsed_s, s->dropped.packets, tx_dropped, s->generation,
-		s->reload_failures);
-	fprintf(f, "%-*s %14s %16s %14s %16s %14s %16s %9s %14s %12s\n", w, "tenant", "packets",
-		"bytes", "conform pkts", "conform bytes", "exceed pkts", "exceed bytes", "keys",
-		"conform Mbit/s", "conform pps");
-	for (unsigned i = 0; i < s->nb_tenants; i++) {
-		const struct sl_tenant_stats *t = &s->t[i];
-
-		fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %14" PRIu64 " %16" PRIu64 " %14"
-			PRIu64 " %16" PRIu64 " %9" PRIu64 " %14.3f %12.0f\n", w, t->name,
-			t->c.packets, t->c.bytes, t->c.conform_packets, t->c.conform_bytes,
-			t->c.exceed_packets, t->c.exceed_bytes, t->keys,
-			sl_mbit(t->c.conform_bytes, elapsed_s),
-			sl_per_s(t->c.conform_packets, elapsed_s));
-	}
-	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(unmatched)", s->unmatched.packets,
-		s->unmatched.bytes);
-	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(malformed)", s->malformed.packets,
-		s->malformed.bytes);
-	fflush(f);
-}

@@ -26,7 +26,4 @@ void sl_live_init(struct sl_live *lv, FILE *out, uint64_t hz, uint64_t now);
 void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped, uint64_t now);
 void sl_live_free(struct sl_live *lv);
 
-/* The final counters of the run; elapsed_s: first forwarded frame to stop (0 = none). */
-void sl_live_final(const struct sl_stats *s, double elapsed_s, uint64_t tx_dropped, FILE *out);
-
 #endif

@@ -497,7 +497,7 @@ static int sl_app_finish(struct sl_app *app, uint64_t end)
 		return SL_EXIT_DPDK;
 	}
 	s.tx_dropped = sl_app_tx_dropped(app);
-	sl_live_final(&s, elapsed, s.tx_dropped, stdout);
+	sl_stats_print(&s, elapsed, stdout);
 	if (app->a.workers)
 		sl_pipe_final(&s, stdout);
 	if (app->a.report)

@@ -1,5 +1,7 @@
 /* sl_stats.c - the report JSON shared by the appliance and the replay tool. */
 #include <errno.h>
+#include <inttypes.h>
+#include <string.h>
 #include <stdlib.h>
 #include "sl_stats.h"
 
@@ -48,29 +50,39 @@ int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
-static double mbit(uint64_t bytes, double s)
+static double per_s(double n, double s)
 {
-	return s > 0 ? bytes * 8.0 / s / 1e6 : 0.0;
+	return s > 0 ? n / s : 0.0;
 }
 
 void sl_stats_print(const struct sl_stats *s, double el, FILE *f)
 {
-	fprintf(f, "%-20s %12s %14s %12s %10s %12s %10s %8s\n", "tenant", "packets", "bytes",
-		"conform_pkt", "conf_Mb/s", "exceed_pkt", "exc_Mb/s", "keys");
+	int w = 12;
+
+	for (unsigned i = 0; i < s->nb_tenants; i++)
+		if ((int)strlen(s->t[i].name) > w)
+			w = (int)strlen(s->t[i].name);
+	fprintf(f, "sluice: %" PRIu64 " frames, %" PRIu64 " bytes in %.3f s (first forwarded "
+		"frame to stop); %" PRIu64 " dropped by policy, %" PRIu64 " tx failures; policy "
+		"generation %" PRIu64 ", reload failures %" PRIu64 "\n", s->total.packets,
+		s->total.bytes, el, s->dropped.packets, s->tx_dropped, s->generation,
+		s->reload_failures);
+	fprintf(f, "%-*s %14s %16s %14s %16s %14s %16s %9s %14s %12s\n", w, "tenant", "packets",
+		"bytes", "conform pkts", "conform bytes", "exceed pkts", "exceed bytes", "keys",
+		"conform Mbit/s", "conform pps");
 	for (unsigned i = 0; i < s->nb_tenants; i++) {
 		const struct sl_tenant_stats *t = &s->t[i];
 
-		fprintf(f, "%-20s %12llu %14llu %12llu %10.3f %12llu %10.3f %8llu\n", t->name,
-			(unsigned long long)t->c.packets, (unsigned long long)t->c.bytes,
-			(unsigned long long)t->c.conform_packets, mbit(t->c.conform_bytes, el),
-			(unsigned long long)t->c.exceed_packets, mbit(t->c.exceed_bytes, el),
-			(unsigned long long)t->keys);
+		fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %14" PRIu64 " %16" PRIu64 " %14"
+			PRIu64 " %16" PRIu64 " %9" PRIu64 " %14.3f %12.0f\n", w, t->name,
+			t->c.packets, t->c.bytes, t->c.conform_packets, t->c.conform_bytes,
+			t->c.exceed_packets, t->c.exceed_bytes, t->keys,
+			per_s((double)t->c.conform_bytes * 8 / 1e6, el),
+			per_s((double)t->c.conform_packets, el));
 	}
-	fprintf(f, "%-20s %12llu %14llu\n", "(unmatched)", (unsigned long long)s->unmatched.packets,
-		(unsigned long long)s->unmatched.bytes);
-	fprintf(f, "%-20s %12llu %14llu\n", "(malformed)", (unsigned long long)s->malformed.packets,
-		(unsigned long long)s->malformed.bytes);
-	fprintf(f, "%-20s %12llu %14llu  dropped %llu packets, elapsed %.3f s\n", "(total)",
-		(unsigned long long)s->total.packets, (unsigned long long)s->total.bytes,
-		(unsigned long long)s->dropped.packets, el);
+	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(unmatched)", s->unmatched.packets,
+		s->unmatched.bytes);
+	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(malformed)", s->malformed.packets,
+		s->malformed.bytes);
+	fflush(f);
 }

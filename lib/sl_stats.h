@@ -62,9 +62,10 @@ void sl_stats_free(struct sl_stats *s);
 int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f);
 
 /*
- * Final counters as an operator reads them: one line per tenant with packets, bytes,
- * conforming and exceeding shares and their average rates over elapsed_s, then unmatched,
- * malformed and totals.
+ * Final counters as an operator reads them (both programs): a totals line (frames, bytes,
+ * policy drops, tx_dropped, generation), then one line per tenant with packets, bytes,
+ * conforming and exceeding shares, keys and the conforming rate over elapsed_s, then
+ * unmatched and malformed.
  */
 void sl_stats_print(const struct sl_stats *s, double elapsed_s, FILE *f);
 
