@@ -60,14 +60,7 @@ int sl_tb_compile(const struct sl_cfg_bucket *b, enum sl_unit unit, uint64_t hz,
 /* Ticks after which every bucket of a set is full again, whatever its tokens were. */
 uint64_t sl_tb_fill_ticks_max(const struct sl_tb_params *p, unsigned nb);
 
-/* Tokens of a full bucket (a key seen for the first time). */
-static inline void sl_tb_fill(const struct sl_tb_params *p, unsigned nb, uint64_t *tokens)
-{
-	for (unsigned i = 0; i < nb; i++)
-		tokens[i] = p[i].burst;
-}
-
-/* State of a full bucket set at tick now. */
+/* State of a full bucket set at tick now (a key seen for the first time). */
 static inline void sl_tb_state_fill(const struct sl_tb_params *p, unsigned nb,
 				    struct sl_tb_state *s, uint64_t now)
 {

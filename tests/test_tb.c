@@ -44,7 +44,7 @@ static void burst_then_refill(void **state)
 	struct tb1 b = {mk(800000, NS, 3000 * 8, SL_UNIT_BITS, NS), 0, 0};
 
 	(void)state;
-	sl_tb_fill(&b.p, 1, &b.tokens);
+	b.tokens = b.p.burst;	/* full */
 	assert_int_equal(send(&b, 0, 1000), 1);
 	assert_int_equal(send(&b, 0, 1000), 1);
 	assert_int_equal(send(&b, 0, 1000), 1);
@@ -77,7 +77,7 @@ static void clock_backwards_adds_nothing(void **state)
 	struct tb1 b = {mk(800000, NS, 3000 * 8, SL_UNIT_BITS, NS), 0, 1000000000};
 
 	(void)state;
-	sl_tb_fill(&b.p, 1, &b.tokens);
+	b.tokens = b.p.burst;	/* full */
 	assert_int_equal(send(&b, 1000000000, 3000), 1);
 	assert_int_equal(send(&b, 999000000, 1), 0);	/* 1 ms back in time: no refill */
 	assert_int_equal(b.last, 1000000000);
@@ -99,7 +99,7 @@ static void exact_over_an_hour(void **state)
 		struct tb1 b = {mk(8000000, NS, 20000 * 8, SL_UNIT_BITS, hz), 0, 0};
 		uint64_t conform = 0, frames = 3600ull * 2000;	/* 1000 B every 0.5 ms = 2 MB/s */
 
-		sl_tb_fill(&b.p, 1, &b.tokens);
+		b.tokens = b.p.burst;	/* full */
 		for (uint64_t i = 0; i < frames; i++) {
 			uint64_t now = (uint64_t)((unsigned __int128)i * hz / 2000);
 
@@ -120,7 +120,7 @@ static void tiny_and_huge_rates(void **state)
 	struct tb1 s = {mk(1000, NS, 1500 * 8, SL_UNIT_BITS, TSC), 0, 0};
 	uint64_t conform = 0;
 
-	sl_tb_fill(&s.p, 1, &s.tokens);
+	s.tokens = s.p.burst;	/* full */
 	for (uint64_t sec = 0; sec <= 100; sec++)
 		for (int k = 0; k < 10; k++)
 			conform += (uint64_t)send(&s, sec * TSC, 100) * 100;
@@ -131,7 +131,7 @@ static void tiny_and_huge_rates(void **state)
 	struct tb1 g = {mk(100000000000ull, NS, 1000000ull * 8, SL_UNIT_BITS, NS), 0, 0};
 	uint64_t bytes = 0;
 
-	sl_tb_fill(&g.p, 1, &g.tokens);
+	g.tokens = g.p.burst;	/* full */
 	for (uint64_t i = 0; i < 10000000ull / 64 * 25; i++) {	/* one frame per 2.56 ns */
 		uint64_t now = i * 256 / 100;
 
