@@ -20,23 +20,6 @@ trap 'rm -rf "$TMP"' EXIT
 
 command -v dpdk-testpmd >/dev/null || { echo "fwd-bench: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 1; }
 
-policy() { # $1 = flows: the table sized as an operator would, twice the flows
-cat > "$TMP/bench.yaml" <<YAML
-sluice: 1
-unmatched: pass
-profiles:
-  per-flow:
-    mode: dedicated
-    key: 5-tuple
-    rate: 1gbit          # far above what one flow is offered: every frame is policed and forwarded
-    burst: 100000B
-    exceed: drop
-    max-keys: $(( $1 * 2 ))
-tenants:
-  - name: all
-    profile: per-flow
-YAML
-}
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
 
@@ -80,7 +63,7 @@ echo "| flows | frames | testpmd 5tswap Mpps | sluice Mpps | ratio |"
 echo "|---|---|---|---|---|"
 for n in $FLOWS; do
 	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --size 64 --quiet
-	policy "$n"
+	perf/bench-policy.sh "$n" > "$TMP/bench.yaml"
 	mbufs=$((n + n / 10 + 16384))
 	mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
 	tps="" sps=""

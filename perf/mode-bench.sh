@@ -24,21 +24,7 @@ FLOWS=${1:-200000}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mode-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-cat > "$TMP/bench.yaml" <<YAML
-sluice: 1
-unmatched: pass
-profiles:
-  per-flow:
-    mode: dedicated
-    key: 5-tuple
-    rate: 1gbit          # far above what one flow is offered: every frame is forwarded
-    burst: 100000B
-    exceed: drop
-    max-keys: $((FLOWS * 2))
-tenants:
-  - name: all
-    profile: per-flow
-YAML
+perf/bench-policy.sh "$FLOWS" > "$TMP/bench.yaml"
 
 # the capture: sl-gen's distinct tuples, alternate frames to two files (two RX queues)
 "$BUILD/tools/sl-gen" --out "$TMP/all.pcap" --distinct "$FLOWS" --size 64 --quiet
