@@ -208,7 +208,7 @@ process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 			lc->hash[i] = sl_hash(&lc->e->secret, &lc->key[i]);
 			sl_table_prefetch(lc->pt[i]->prof->table, lc->hash[i]);
 		}
-	/* stage 2: match signatures in the primary buckets, prefetch the entries */
+	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
 	for (unsigned i = 0; i < n; i++) {
 		const struct sl_ptenant *pt = lc->pt[i];
 
@@ -220,6 +220,8 @@ process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 			sl_flow_prefetch(pt->prof->fs->t, lc->fhash[i]);
 		}
 	}
+	/* stage 2: match signatures in the primary buckets, prefetch the entries; then the
+	 * flows' buckets, and decide the flows (refused frames skip the buckets) */
 	for (unsigned i = 0; i < n; i++)
 		if (lc->pt[i] && lc->pt[i]->prof->table)
 			lc->hint[i] = sl_table_probe(lc->pt[i]->prof->table, lc->hash[i]);
