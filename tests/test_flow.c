@@ -516,7 +516,8 @@ struct race {
 	atomic_ullong clock;
 	atomic_int running;
 	atomic_uint sweeps;
-	atomic_ullong started[DOMAINS], ended[DOMAINS], admitted_pkts, refused_pkts, pkts;
+	atomic_ullong started[DOMAINS], ended[DOMAINS], refused[DOMAINS], admitted_pkts, refused_pkts,
+		pkts;
 };
 
 struct racer {
@@ -530,7 +531,7 @@ static void *race_loop(void *arg)
 	struct race *r = w->r;
 	struct sl_flow_cache c = {{0}, {0}};
 	uint64_t x = 0x9e3779b97f4a7c15ull * (w->id + 1), started[DOMAINS] = {0},
-		 ended[DOMAINS] = {0}, adm = 0, ref = 0, i;
+		 ended[DOMAINS] = {0}, refused[DOMAINS] = {0}, adm = 0, ref = 0, i;
 
 	rcu_register_thread();
 	for (i = 0; i < OPS || atomic_load(&r->sweeps) < SWEEPS; i++) {
@@ -555,6 +556,7 @@ static void *race_loop(void *arg)
 				    now, fl);
 		started[d] += (res & S) != 0;
 		ended[d] += (res & E) != 0;
+		refused[d] += !(res & A);
 		adm += (res & A) != 0;
 		ref += !(res & A);
 		if (i % 16 == 15)
@@ -563,6 +565,7 @@ static void *race_loop(void *arg)
 	for (unsigned d = 0; d < DOMAINS; d++) {
 		atomic_fetch_add(&r->started[d], started[d]);
 		atomic_fetch_add(&r->ended[d], ended[d]);
+		atomic_fetch_add(&r->refused[d], refused[d]);
 	}
 	atomic_fetch_add(&r->admitted_pkts, adm);
 	atomic_fetch_add(&r->refused_pkts, ref);
@@ -635,8 +638,14 @@ static void lcores_race(void **state)
 		uint64_t st = atomic_load(&r.started[d]), en = atomic_load(&r.ended[d]);
 
 		assert_int_equal(seen.admitted[d], st - en - expired[d + 1]);
+		/*
+		 * The cap was reached: a flow is refused only when its domain holds CAP flows
+		 * (seen_counts checks it never holds more). The sampled maximum is not asserted
+		 * equal to CAP: a sweep may miss the instants at the cap on a loaded machine.
+		 */
 		if (d < BUSY)
-			assert_int_equal(seen.max[d], CAP);	/* the cap was reached, and held */
+			assert_true(atomic_load(&r.refused[d]) > 0);
+		assert_true(seen.max[d] <= CAP);
 		assert_true(st > 0);
 	}
 	assert_true(fewest < DOMAINS);		/* quiet domains were retired meanwhile */
