@@ -82,32 +82,31 @@ static void sl_fwd_flush_all(struct sl_fwd_lcore *fl)
 			sl_fwd_flush(fl, &fl->tx[i]);
 }
 
-/* Police one received burst of n (1..SL_FWD_BURST) frames and dispatch the verdicts. */
-static inline void sl_fwd_burst(struct sl_fwd_lcore *fl, struct sl_fwd_txbuf *tb,
-				struct rte_mbuf **m, unsigned n)
+/* Finish the oldest burst in flight and dispatch its verdicts. */
+static inline void sl_fwd_finish(struct sl_fwd_lcore *fl)
 {
-	uint8_t *data[SL_FWD_BURST];
-	uint32_t caplen[SL_FWD_BURST], len[SL_FWD_BURST];
+	struct sl_fwd_inflight *b = &fl->inflight[fl->head];
+	struct sl_fwd_txbuf *tb = &fl->tx[b->tx];
 	uint8_t verdict[SL_FWD_BURST];
 	struct rte_mbuf *drop[SL_FWD_BURST];
-	unsigned i, nd = 0;
-	uint64_t now;
+	unsigned i, nd = 0, n = b->n;
+	uint64_t now = rte_rdtsc();
 
-	sl_fwd_gather(m, n, data, caplen, len);
-	now = rte_rdtsc();
-	if (sl_process(fl->lc, data, caplen, len, n, now, verdict) && unlikely(!fl->first_tsc))
+	if (sl_burst_finish(fl->lc, fl->head, b->data, b->caplen, b->len, now, verdict, NULL) &&
+	    unlikely(!fl->first_tsc))
 		fl->first_tsc = now;
 	for (i = 0; i < n; i++) {
 		if (verdict[i] != SL_V_FORWARD) {
-			drop[nd++] = m[i];
+			drop[nd++] = b->m[i];
 			continue;
 		}
-		tb->m[tb->n++] = m[i];
+		tb->m[tb->n++] = b->m[i];
 		if (unlikely(tb->n == SL_FWD_BURST))
 			sl_fwd_flush(fl, tb);
 	}
 	if (nd)
 		rte_pktmbuf_free_bulk(drop, nd);
+	sl_fwd_retire(fl);
 }
 
 int sl_fwd_main(void *arg)
@@ -115,28 +114,35 @@ int sl_fwd_main(void *arg)
 	struct sl_fwd *f = arg;
 	struct sl_fwd_lcore *fl = f->by_id[rte_lcore_id()];
 	const uint64_t drain_tsc = f->drain_tsc;
-	struct rte_mbuf *m[SL_FWD_BURST];
 	uint64_t prev_tsc, cur_tsc;
 
 	if (!fl || !fl->nb_rxq)
 		return 0;
 	rcu_register_thread();	/* a QSBR reader of the policy: reloads wait for this lcore */
 	prev_tsc = rte_rdtsc();
+	fl->head = fl->nin = 0;
 	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+		unsigned got = 0;
+
 		cur_tsc = rte_rdtsc();
 		if (unlikely(cur_tsc - prev_tsc > drain_tsc)) {
 			sl_fwd_flush_all(fl);
 			prev_tsc = cur_tsc;
 		}
 		for (unsigned i = 0; i < fl->nb_rxq; i++) {
-			const struct sl_fwd_rxq *q = &fl->rxq[i];
-			uint16_t n = rte_eth_rx_burst(q->port, q->queue, m, SL_FWD_BURST);
-
-			if (n)
-				sl_fwd_burst(fl, &fl->tx[q->tx], m, n);
+			got += sl_fwd_rx_stage(fl, &fl->rxq[i]);
+			if (fl->nin == SL_SLOTS)
+				sl_fwd_finish(fl);
 		}
-		rcu_quiescent_state();	/* no policy pointer is held across passes */
+		/* nothing came in: what is in flight goes out now rather than wait for traffic */
+		if (!got)
+			while (fl->nin)
+				sl_fwd_finish(fl);
+		/* slots in flight are re-staged by the engine if the policy changed meanwhile */
+		rcu_quiescent_state();
 	}
+	while (fl->nin)
+		sl_fwd_finish(fl);
 	sl_fwd_flush_all(fl);
 	rcu_unregister_thread();
 	return 0;

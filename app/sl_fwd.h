@@ -31,6 +31,16 @@ struct sl_fwd_rxq {
 	uint16_t tx;
 };
 
+/* A received burst in the engine's pipeline (sl_burst_stage .. sl_burst_finish). */
+struct sl_fwd_inflight {
+	uint16_t n;
+	uint16_t tx;			/* TX buffer its forwarded frames go to */
+	struct rte_mbuf *m[SL_FWD_BURST];
+	uint8_t *data[SL_FWD_BURST];
+	uint32_t caplen[SL_FWD_BURST];
+	uint32_t len[SL_FWD_BURST];
+};
+
 /*
  * Everything one forwarding lcore touches, on its own cache lines, allocated on its socket.
  * Written before launch by the main lcore, then by the owning lcore only; the main lcore
@@ -45,6 +55,8 @@ struct sl_fwd_lcore {
 	struct sl_fwd_rxq rxq[SL_FWD_MAX_RXQ];
 	uint64_t first_tsc;		/* TSC of the first burst that forwarded a frame; 0 = none */
 	uint64_t tx_dropped;		/* frames the TX queue did not accept, freed */
+	unsigned head, nin;		/* oldest burst in flight (slot), how many */
+	struct sl_fwd_inflight inflight[SL_SLOTS] __rte_cache_aligned;	/* by engine slot */
 	struct sl_fwd_txbuf tx[SL_FWD_MAX_RXQ] __rte_cache_aligned;
 } __rte_cache_aligned;
 
@@ -73,7 +85,10 @@ void sl_fwd_free(struct sl_fwd *f);
 int sl_fwd_txbuf(struct sl_fwd_lcore *fl, uint16_t port, uint16_t queue);
 
 /*
- * lcore_function_t for rte_eal_remote_launch; arg is the struct sl_fwd. Returns 0. The lcore
+ * lcore_function_t for rte_eal_remote_launch; arg is the struct sl_fwd. Returns 0. Bursts go
+ * through the engine's pipeline: each received burst is staged, the one before it probed and
+ * the one before that finished and sent, so up to two bursts per lcore are in flight between
+ * passes; a pass that receives nothing finishes them, and so does stopping. The lcore
  * is a liburcu QSBR reader while it loops (registered, a quiescent state after each pass over
  * its RX queues, unregistered on return), so policy reloads and evictions wait for it.
  */
@@ -94,6 +109,35 @@ static inline void sl_fwd_gather(struct rte_mbuf **m, unsigned n, uint8_t *data[
 		caplen[i] = m[i]->data_len;
 		len[i] = m[i]->pkt_len;
 	}
+}
+
+/*
+ * Receive from q into the next free slot of fl's pipeline, stage it and probe the burst before
+ * it. Returns the frames received. When fl->nin reaches SL_SLOTS the caller finishes the
+ * oldest burst (fl->inflight[fl->head], engine slot fl->head) and calls sl_fwd_retire.
+ */
+static inline unsigned sl_fwd_rx_stage(struct sl_fwd_lcore *fl, const struct sl_fwd_rxq *q)
+{
+	unsigned slot = (fl->head + fl->nin) % SL_SLOTS;
+	struct sl_fwd_inflight *b = &fl->inflight[slot];
+	uint16_t n = rte_eth_rx_burst(q->port, q->queue, b->m, SL_FWD_BURST);
+
+	if (!n)
+		return 0;
+	b->n = n;
+	b->tx = q->tx;
+	sl_fwd_gather(b->m, n, b->data, b->caplen, b->len);
+	sl_burst_stage(fl->lc, slot, b->data, b->caplen, n);
+	if (fl->nin++)
+		sl_burst_probe(fl->lc, (slot + SL_SLOTS - 1) % SL_SLOTS);
+	return n;
+}
+
+/* The oldest burst in flight has been finished and its frames dispatched. */
+static inline void sl_fwd_retire(struct sl_fwd_lcore *fl)
+{
+	fl->head = (fl->head + 1) % SL_SLOTS;
+	fl->nin--;
 }
 
 #endif

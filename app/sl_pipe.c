@@ -262,23 +262,26 @@ static inline void sl_pipe_handoff(struct sl_pipe *p, struct sl_pipe_police *pl,
 	}
 }
 
-/* Police one received burst of n frames from a port whose frames leave by port `out`. */
-static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police *pl,
-					uint8_t out, struct rte_mbuf **m, unsigned n)
+/*
+ * Finish the oldest burst in the engine's pipeline (app/sl_fwd.h) and hand its forwarded frames
+ * to the workers; its frames came from a port whose frames leave by port `out`.
+ */
+static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police *pl)
 {
 	struct sl_fwd_lcore *fl = pl->fl;
-	uint8_t *data[SL_FWD_BURST], verdict[SL_FWD_BURST], grp[SL_FWD_BURST];
-	uint32_t caplen[SL_FWD_BURST], len[SL_FWD_BURST];
+	struct sl_fwd_inflight *b = &fl->inflight[fl->head];
+	struct rte_mbuf **m = b->m;
+	const uint32_t *len = b->len;
+	uint8_t verdict[SL_FWD_BURST], grp[SL_FWD_BURST];
 	struct sl_decision dec[SL_FWD_BURST];
 	struct rte_mbuf *drop[SL_FWD_BURST];
 	unsigned nstage[SL_PIPE_MAX_WORKERS] = { 0 };
-	unsigned i, nd = 0, nbw = pl->nbw[out];
+	uint8_t out = (uint8_t)fl->tx[b->tx].port;
+	unsigned i, nd = 0, n = b->n, nbw = pl->nbw[out];
 	struct sl_pipe_group g;
-	uint64_t now;
+	uint64_t now = rte_rdtsc();
 
-	sl_fwd_gather(m, n, data, caplen, len);
-	now = rte_rdtsc();
-	if (sl_process_ex(fl->lc, data, caplen, len, n, now, verdict, dec) &&
+	if (sl_burst_finish(fl->lc, fl->head, b->data, b->caplen, b->len, now, verdict, dec) &&
 	    unlikely(!fl->first_tsc))
 		fl->first_tsc = now;
 	/* tag the forwarded frames and count them per (slot, tenant, cap) */
@@ -310,34 +313,42 @@ static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police
 	if (nd)
 		rte_pktmbuf_free_bulk(drop, nd);
 	sl_pipe_handoff(p, pl, m, dec, nstage);
+	sl_fwd_retire(fl);
 }
 
 /*
- * Policing lcore: a QSBR reader of the engine's policy (every engine call of a burst, including
- * sl_lcore_queue_drop/level, happens before the next quiescent state). It buffers nothing
- * between bursts, so once it returns everything it let through is in a ring or counted.
+ * Policing lcore: a QSBR reader of the engine's policy (a burst's finish and the
+ * sl_lcore_queue_drop/level calls of its hand-off happen before the next quiescent state).
+ * Bursts go through the engine's pipeline as in run-to-completion mode (sl_fwd_main); a pass
+ * that receives nothing finishes what is in flight, and so does stopping, so once it returns
+ * everything it let through is in a ring or counted.
  */
 int sl_pipe_police_main(void *arg)
 {
 	struct sl_pipe *p = arg;
 	struct sl_pipe_police *pl = p->police_by_id[rte_lcore_id()];
-	struct rte_mbuf *m[SL_FWD_BURST];
 	struct sl_fwd_lcore *fl;
 
 	if (!pl || !pl->fl->nb_rxq)
 		return 0;
 	fl = pl->fl;
+	fl->head = fl->nin = 0;
 	rcu_register_thread();
 	while (!atomic_load_explicit(&p->fwd->stop, memory_order_relaxed)) {
-		for (unsigned i = 0; i < fl->nb_rxq; i++) {
-			const struct sl_fwd_rxq *q = &fl->rxq[i];
-			uint16_t n = rte_eth_rx_burst(q->port, q->queue, m, SL_FWD_BURST);
+		unsigned got = 0;
 
-			if (n)
-				sl_pipe_police_burst(p, pl, (uint8_t)fl->tx[q->tx].port, m, n);
+		for (unsigned i = 0; i < fl->nb_rxq; i++) {
+			got += sl_fwd_rx_stage(fl, &fl->rxq[i]);
+			if (fl->nin == SL_SLOTS)
+				sl_pipe_police_burst(p, pl);
 		}
+		if (!got)
+			while (fl->nin)
+				sl_pipe_police_burst(p, pl);
 		rcu_quiescent_state();
 	}
+	while (fl->nin)
+		sl_pipe_police_burst(p, pl);
 	rcu_unregister_thread();
 	return 0;
 }

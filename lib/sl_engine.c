@@ -59,7 +59,7 @@ static inline struct sl_tb_state load_state(const struct sl_tb_state *s)
  * bucket; retry on contention. One atomic per bucket per burst, never one per packet, and
  * the decisions are exactly those of the packets arriving one after the other at `now`.
  */
-static void police_shared_burst(struct sl_lcore *lc, const struct sl_prof *p,
+static void police_shared_burst(struct sl_slot *lc, const struct sl_prof *p,
 				struct sl_tb_state *st, uint16_t t, unsigned first, unsigned n,
 				const uint32_t len[], uint64_t now)
 {
@@ -107,7 +107,7 @@ static void police_shared_burst(struct sl_lcore *lc, const struct sl_prof *p,
 }
 
 /* Several lcores: decide the shared tenants' packets of the burst, one group per tenant. */
-static void police_shared_bursts(struct sl_lcore *lc, const struct sl_policy *pol,
+static void police_shared_bursts(struct sl_slot *lc, const struct sl_policy *pol,
 				 const uint32_t len[], unsigned n, uint64_t now)
 {
 	for (unsigned i = 0; i < n; i++)
@@ -123,10 +123,11 @@ static void police_shared_bursts(struct sl_lcore *lc, const struct sl_policy *po
 }
 
 /* Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop). */
-static inline int decide(struct sl_lcore *lc, const struct sl_ptenant *pt, unsigned i,
-			 uint64_t now, uint32_t len, struct sl_counts *c)
+static inline int decide(const struct sl_lcore *l, struct sl_slot *lc,
+			 const struct sl_ptenant *pt, unsigned i, uint64_t now, uint32_t len,
+			 struct sl_counts *c)
 {
-	const struct sl_engine *e = lc->e;
+	const struct sl_engine *e = l->e;
 	const struct sl_prof *p = pt->prof;
 	struct sl_entry *en;
 	int created = 0;
@@ -137,7 +138,7 @@ static inline int decide(struct sl_lcore *lc, const struct sl_ptenant *pt, unsig
 	}
 	if (p->mode == SL_MODE_SHARED)
 		return e->multi ? lc->shared_ok[i] : police(e, p, pt->ts->st, now, len);
-	en = sl_table_lookup(p->table, &p->ps->cache[lc->id], &lc->key[i], lc->hash[i],
+	en = sl_table_lookup(p->table, &p->ps->cache[l->id], &lc->key[i], lc->hash[i],
 			     lc->hint[i], now, p->full, &created);
 	if (en) {
 		c->keys_created += (uint64_t)created;
@@ -155,7 +156,7 @@ static inline int decide(struct sl_lcore *lc, const struct sl_ptenant *pt, unsig
 }
 
 /* Fill the caller's view of frame i's decision. */
-static void decision(const struct sl_lcore *lc, const struct sl_ptenant *pt, unsigned i,
+static void decision(const struct sl_slot *lc, const struct sl_ptenant *pt, unsigned i,
 		     uint8_t v, int exceeded, struct sl_decision *d)
 {
 	const struct sl_pkt *pk = &lc->pkt[i];
@@ -173,89 +174,102 @@ static void decision(const struct sl_lcore *lc, const struct sl_ptenant *pt, uns
 	d->pad = 0;
 }
 
-/* The whole burst; dec == NULL: marks applied in place. Constant-folded in both callers. */
-static inline __attribute__((always_inline)) unsigned
-process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
-	const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
-	struct sl_decision *dec)
+/* Stage 1 of slot s under pol: parse, classify, keys and hashes; start loading the buckets. */
+static inline __attribute__((always_inline)) void
+stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_t *const data[],
+      const uint32_t caplen[], unsigned n)
 {
-	const struct sl_policy *pol = rcu_dereference(lc->e->pol);
-	unsigned fwd = 0;
-
-	lc->pol = pol;
+	s->pol = pol;
+	s->gen = pol->generation;
+	s->n = n;
+	s->probed = 0;
 	/* frame headers of the whole burst start loading now, used from the next loop on */
 	for (unsigned i = 0; i < n; i++)
 		__builtin_prefetch(data[i], 0, 3);
-	/* stage 1: parse and classify */
 	for (unsigned i = 0; i < n; i++) {
-		struct sl_pkt *pk = &lc->pkt[i];
+		struct sl_pkt *pk = &s->pkt[i];
 		uint16_t t = SL_NO_TENANT;
 
 		if (sl_parse(data[i], caplen[i], pk) == 0)
 			t = sl_classify(&pol->cls, pk);
-		lc->tenant[i] = t;
-		lc->hint[i] = 0;
-		lc->pt[i] = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
+		s->tenant[i] = t;
+		s->hint[i] = 0;
+		s->pt[i] = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
 	}
 	/* keys of dedicated tenants, then their hashes and index buckets in a loop of its own:
 	 * hashing a key right after its small stores would stall on store forwarding */
 	for (unsigned i = 0; i < n; i++)
-		if (lc->pt[i] && lc->pt[i]->prof->table)
-			sl_key_make(&lc->key[i], &lc->pkt[i], (enum sl_keykind)lc->pt[i]->prof->key,
-				    lc->pt[i]->ts->uid);
+		if (s->pt[i] && s->pt[i]->prof->table)
+			sl_key_make(&s->key[i], &s->pkt[i], (enum sl_keykind)s->pt[i]->prof->key,
+				    s->pt[i]->ts->uid);
 	for (unsigned i = 0; i < n; i++)
-		if (lc->pt[i] && lc->pt[i]->prof->table) {
-			lc->hash[i] = sl_hash(&lc->e->secret, &lc->key[i]);
-			sl_table_prefetch(lc->pt[i]->prof->table, lc->hash[i]);
+		if (s->pt[i] && s->pt[i]->prof->table) {
+			s->hash[i] = sl_hash(&l->e->secret, &s->key[i]);
+			sl_table_prefetch(s->pt[i]->prof->table, s->hash[i]);
 		}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
 	for (unsigned i = 0; i < n; i++) {
-		const struct sl_ptenant *pt = lc->pt[i];
+		const struct sl_ptenant *pt = s->pt[i];
 
-		lc->fon[i] = pt && pt->prof->fs &&
-			     sl_flow_key(&lc->fkey[i], &lc->pkt[i], pt->ts->uid);
-		lc->fref[i] = 0;
-		if (lc->fon[i]) {
-			lc->fhash[i] = sl_flow_hash(pt->prof->fs->t, &lc->fkey[i]);
-			sl_flow_prefetch(pt->prof->fs->t, lc->fhash[i]);
+		s->fon[i] = pt && pt->prof->fs &&
+			    sl_flow_key(&s->fkey[i], &s->pkt[i], pt->ts->uid);
+		s->fref[i] = 0;
+		if (s->fon[i]) {
+			s->fhash[i] = sl_flow_hash(pt->prof->fs->t, &s->fkey[i]);
+			sl_flow_prefetch(pt->prof->fs->t, s->fhash[i]);
 		}
 	}
-	/* stage 2: match signatures in the primary buckets, prefetch the entries; then the
-	 * flows' buckets, and decide the flows (refused frames skip the buckets) */
-	for (unsigned i = 0; i < n; i++)
-		if (lc->pt[i] && lc->pt[i]->prof->table)
-			lc->hint[i] = sl_table_probe(lc->pt[i]->prof->table, lc->hash[i]);
-	for (unsigned i = 0; i < n; i++)
-		if (lc->fon[i])
-			lc->fhint[i] = sl_flow_probe(lc->pt[i]->prof->fs->t, lc->fhash[i]);
+}
+
+/* Stage 2: match signatures in the primary buckets (keys and flows), prefetch the entries. */
+static inline __attribute__((always_inline)) void probe(struct sl_slot *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->pt[i] && s->pt[i]->prof->table)
+			s->hint[i] = sl_table_probe(s->pt[i]->prof->table, s->hash[i]);
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->fon[i])
+			s->fhint[i] = sl_flow_probe(s->pt[i]->prof->fs->t, s->fhash[i]);
+	s->probed = 1;
+}
+
+/* Stage 3: decide the flows, police and act; a tenant's packets/bytes are its conform +
+ * exceed. dec == NULL: marks applied in place. Constant-folded in every caller. */
+static inline __attribute__((always_inline)) unsigned
+finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint32_t caplen[],
+       const uint32_t len[], uint64_t now, uint8_t verdict[], struct sl_decision *dec)
+{
+	const struct sl_policy *pol = s->pol;
+	unsigned fwd = 0, n = s->n;
+
+	l->pol = pol;
 	for (unsigned i = 0; i < n; i++) {
-		const struct sl_ptenant *pt = lc->pt[i];
+		const struct sl_ptenant *pt = s->pt[i];
 		const struct sl_prof *p;
 
-		if (!lc->fon[i])
+		if (!s->fon[i])
 			continue;
 		p = pt->prof;
-		lc->fref[i] = !(sl_flow_check(p->fs->t, &p->fs->cache[lc->id], &lc->fkey[i],
-					      lc->fhash[i], lc->fhint[i],
-					      p->table ? &lc->key[i] : &pt->ts->fdom, &p->fp, now,
-					      sl_flow_tcp_flags(&lc->pkt[i])) & SL_FLOW_ADMIT);
+		s->fref[i] = !(sl_flow_check(p->fs->t, &p->fs->cache[l->id], &s->fkey[i],
+					     s->fhash[i], s->fhint[i],
+					     p->table ? &s->key[i] : &pt->ts->fdom, &p->fp, now,
+					     sl_flow_tcp_flags(&s->pkt[i])) & SL_FLOW_ADMIT);
 	}
-	if (lc->e->multi)
-		police_shared_bursts(lc, pol, len, n, now);
-	/* stage 3: police and act; a tenant's packets/bytes are its conform + exceed */
+	if (l->e->multi)
+		police_shared_bursts(s, pol, len, n, now);
 	for (unsigned i = 0; i < n; i++) {
-		const struct sl_ptenant *pt = lc->pt[i];
+		const struct sl_ptenant *pt = s->pt[i];
 		uint8_t v = SL_V_FORWARD;
 		int exceeded = 0;
 
-		count(&lc->total, len[i]);
+		count(&l->total, len[i]);
 		if (!pt) {
-			count(lc->pkt[i].flags & SL_PKT_MALFORMED ? &lc->malformed : &lc->unmatched,
+			count(s->pkt[i].flags & SL_PKT_MALFORMED ? &l->malformed : &l->unmatched,
 			      len[i]);
 			v = pol->unmatched == SL_ACT_DROP ? SL_V_DROP : SL_V_FORWARD;
 		} else {
-			struct sl_counts *c = &pt->ts->lc[lc->id].c;
-			int r = decide(lc, pt, i, now, len[i], c);
+			struct sl_counts *c = &pt->ts->lc[l->id].c;
+			int r = decide(l, s, pt, i, now, len[i], c);
 
 			if (r > 0) {
 				c->conform_packets++;
@@ -267,30 +281,79 @@ process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 				if (r < 0 || pt->prof->exceed == SL_ACT_DROP)
 					v = SL_V_DROP;
 				else if (pt->prof->exceed == SL_ACT_MARK && !dec)
-					sl_mark_dscp(data[i], caplen[i], &lc->pkt[i], pt->prof->dscp);
+					sl_mark_dscp(data[i], caplen[i], &s->pkt[i], pt->prof->dscp);
 			}
 		}
 		if (dec)
-			decision(lc, pt, i, v, exceeded, &dec[i]);
+			decision(s, pt, i, v, exceeded, &dec[i]);
 		verdict[i] = v;
 		if (v == SL_V_DROP)
-			count(&lc->dropped, len[i]);
+			count(&l->dropped, len[i]);
 		fwd += v == SL_V_FORWARD;
 	}
+	s->n = 0;
 	return fwd;
 }
 
 unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[])
 {
-	return process(lc, data, caplen, len, n, now, verdict, NULL);
+	struct sl_slot *s = &lc->slot[SL_SLOTS];
+
+	stage(lc, s, rcu_dereference(lc->e->pol), data, caplen, n);
+	probe(s);
+	return finish(lc, s, data, caplen, len, now, verdict, NULL);
 }
 
 unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 		       const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
 		       struct sl_decision dec[])
 {
-	return process(lc, data, caplen, len, n, now, verdict, dec);
+	struct sl_slot *s = &lc->slot[SL_SLOTS];
+
+	stage(lc, s, rcu_dereference(lc->e->pol), data, caplen, n);
+	probe(s);
+	return finish(lc, s, data, caplen, len, now, verdict, dec);
+}
+
+void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+		    const uint32_t caplen[], unsigned n)
+{
+	stage(lc, &lc->slot[slot], rcu_dereference(lc->e->pol), data, caplen, n);
+}
+
+/*
+ * A slot staged under a snapshot that is no longer the running one may point into freed
+ * memory once a quiescent state has passed: it is not touched, only its generation is
+ * compared with the running snapshot's (a new snapshot may reuse the old one's address).
+ */
+static inline int stale(const struct sl_slot *s, const struct sl_policy *pol)
+{
+	return s->gen != pol->generation;
+}
+
+void sl_burst_probe(struct sl_lcore *lc, unsigned slot)
+{
+	struct sl_slot *s = &lc->slot[slot];
+
+	if (!stale(s, rcu_dereference(lc->e->pol)))
+		probe(s);
+}
+
+unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+			 const uint32_t caplen[], const uint32_t len[], uint64_t now,
+			 uint8_t verdict[], struct sl_decision dec[])
+{
+	const struct sl_policy *pol = rcu_dereference(lc->e->pol);
+	struct sl_slot *s = &lc->slot[slot];
+
+	if (__builtin_expect(stale(s, pol), 0))
+		stage(lc, s, pol, data, caplen, s->n);	/* a reload came between the calls */
+	if (!s->probed)
+		probe(s);
+	if (dec)
+		return finish(lc, s, data, caplen, len, now, verdict, dec);
+	return finish(lc, s, data, caplen, len, now, verdict, NULL);
 }
 
 int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *d)

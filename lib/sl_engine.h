@@ -125,6 +125,31 @@ unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_
 int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *d);
 
 /*
+ * Pipelined data path: the decisions of sl_process, with the memory loads of one burst (index
+ * buckets, then key entries: two dependent cache misses per packet at millions of keys)
+ * overlapped with the work on the next bursts. Each burst goes through three calls on the
+ * same context and slot (0 <= slot < SL_SLOTS):
+ *   sl_burst_stage   parse, classify, build keys and hashes, start loading the index buckets;
+ *   sl_burst_probe   match signatures in the buckets, start loading the entries;
+ *   sl_burst_finish  police and act at `now`, exactly as sl_process (dec == NULL: marks are
+ *                    applied in place) or sl_process_ex (dec != NULL) would.
+ * A forwarding loop stages burst k, probes burst k-1 and finishes burst k-2 in each pass (see
+ * app/sl_fwd.c), so that a whole pass separates each load from its use. Bursts are finished
+ * in the order they were staged (decisions, and token-bucket time, happen at finish); frames
+ * must stay in place from stage to finish. Quiescent states and policy reloads may happen
+ * between the calls: finish re-stages a burst that was staged under an older policy.
+ * sl_burst_probe may be skipped (finish then probes itself).
+ */
+#define SL_SLOTS 3
+
+void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+		    const uint32_t caplen[], unsigned n);
+void sl_burst_probe(struct sl_lcore *lc, unsigned slot);
+unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+			 const uint32_t caplen[], const uint32_t len[], uint64_t now,
+			 uint8_t verdict[], struct sl_decision dec[]);
+
+/*
  * Data path, right after sl_process_ex on the same lcore (same policy snapshot): count a
  * forwarded frame of tenant `tenant` that was then lost at hand-off (queue full or over
  * max-queue) or at TX. It stays in conform_packets; these count it again.

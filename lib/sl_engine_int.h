@@ -102,12 +102,12 @@ struct sl_policy {
 	} *by_uid;			/* sorted by uid */
 };
 
-struct sl_lcore {
-	struct sl_engine *e;
-	unsigned id;
-	const struct sl_policy *pol;	/* snapshot of the last burst (queue_drop, queue_level) */
-	struct sl_pktbytes total, unmatched, malformed, dropped;
-	/* burst scratch */
+/* One burst on its way through the three stages (sl_burst_stage, _probe, _finish). */
+struct sl_slot {
+	const struct sl_policy *pol;	/* snapshot it was staged under; checked by generation */
+	uint64_t gen;
+	unsigned n;
+	uint8_t probed;
 	struct sl_pkt pkt[SL_BURST_MAX];
 	struct sl_key key[SL_BURST_MAX];
 	uint64_t hash[SL_BURST_MAX];
@@ -120,6 +120,15 @@ struct sl_lcore {
 	uint64_t fhint[SL_BURST_MAX];
 	uint8_t fon[SL_BURST_MAX];		/* 1: flow accounted */
 	uint8_t fref[SL_BURST_MAX];		/* 1: refused by max-flows */
+} __attribute__((aligned(64)));
+
+struct sl_lcore {
+	struct sl_engine *e;
+	unsigned id;
+	const struct sl_policy *pol;	/* snapshot of the last finished burst (queue_drop, _level) */
+	struct sl_pktbytes total, unmatched, malformed, dropped;
+	/* the caller's pipeline slots, and one more for sl_process */
+	struct sl_slot slot[SL_SLOTS + 1];
 } __attribute__((aligned(64)));
 
 struct sl_engine {

@@ -256,7 +256,8 @@ static slb_loop *const col_loop[SLB_COL_COUNT] = {
 	[SLB_C_PARSE] = slb_time_parse,		[SLB_C_CLASSIFY] = slb_time_classify,
 	[SLB_C_KEYHASH] = slb_time_keyhash,	[SLB_C_LOOKUP] = slb_time_lookup,
 	[SLB_C_POLICE] = slb_time_police,	[SLB_C_PIPELINE] = slb_time_pipeline,
-	[SLB_C_PIPE2] = slb_time_pipeline,	[SLB_C_TBLPOL] = slb_time_tblpol,
+	[SLB_C_PIPE2] = slb_time_pipeline,	[SLB_C_SINGLE] = slb_time_one_burst,
+	[SLB_C_TBLPOL] = slb_time_tblpol,
 	[SLB_C_BASE] = slb_time_base,
 };
 
@@ -271,6 +272,7 @@ static void check_column(struct slb_ctx *x, enum slb_col c, enum slb_pop pop,
 	case SLB_C_POLICE:
 	case SLB_C_PIPELINE:
 	case SLB_C_PIPE2:
+	case SLB_C_SINGLE:
 	case SLB_C_TBLPOL:
 		expect(x, j->ok == n, "column %d: %" PRIu64 " of %u packets conform", (int)c, j->ok,
 		       n);

@@ -136,7 +136,7 @@ struct slb_job {
 typedef uint64_t slb_loop(struct slb_job *j, uint32_t from, uint32_t to);
 
 slb_loop slb_time_parse, slb_time_classify, slb_time_keyhash, slb_time_lookup;
-slb_loop slb_time_police, slb_time_tblpol, slb_time_pipeline;
+slb_loop slb_time_police, slb_time_tblpol, slb_time_pipeline, slb_time_one_burst;
 slb_loop slb_time_insert, slb_time_pipeline_insert;
 /* Cycles of one empty serialised TSC bracket (subtracted per burst by slb_time_police). */
 uint64_t slb_tsc_bracket(void);
@@ -170,6 +170,7 @@ slb_loop slb_time_base;
 	X(POLICE, "police", "police")                    \
 	X(PIPELINE, "pipeline", "pipeline")              \
 	X(PIPE2, "pipe-2lc", "pipeline_2lcores")         \
+	X(SINGLE, "1-burst", "pipeline_one_burst")       \
 	X(TBLPOL, "tbl+pol", "tblpol")                   \
 	X(BASE, "baseline", "baseline")
 

@@ -83,8 +83,8 @@ void slb_print_rows(const struct slb_report *r, FILE *f)
 	fprintf(f, "%9s %-11s", "keys", "popularity");
 	for (unsigned c = SLB_C_PARSE; c <= SLB_C_POLICE; c++)
 		fprintf(f, " %8s", col_head[c]);
-	fprintf(f, " %8s | %8s %8s | %8s %9s | %9s %8s\n", "sum", col_head[SLB_C_PIPELINE],
-		col_head[SLB_C_PIPE2], col_head[SLB_C_TBLPOL], col_head[SLB_C_BASE], "pipe/base",
+	fprintf(f, " %8s | %8s %8s %8s | %8s %9s | %9s %8s\n", "sum", col_head[SLB_C_PIPELINE],
+		col_head[SLB_C_PIPE2], col_head[SLB_C_SINGLE], col_head[SLB_C_TBLPOL], col_head[SLB_C_BASE], "pipe/base",
 		"tbl/base");
 	for (unsigned i = 0; i < r->nb_rows; i++) {
 		const struct slb_row *w = &r->rows[i];
@@ -93,14 +93,17 @@ void slb_print_rows(const struct slb_report *r, FILE *f)
 		fprintf(f, "%9" PRIu64 " %-11s", w->keys, slb_pop_name(w->pop));
 		for (unsigned c = SLB_C_PARSE; c <= SLB_C_POLICE; c++)
 			fprintf(f, " %8.1f", w->c[c]);
-		fprintf(f, " %8.1f | %8.1f %8.1f | %8.1f %8.1f%c | %9.2f %8.2f\n", stage_sum(w),
-			w->c[SLB_C_PIPELINE], w->c[SLB_C_PIPE2], w->c[SLB_C_TBLPOL], w->c[SLB_C_BASE],
+		fprintf(f, " %8.1f | %8.1f %8.1f %8.1f | %8.1f %8.1f%c | %9.2f %8.2f\n",
+			stage_sum(w), w->c[SLB_C_PIPELINE], w->c[SLB_C_PIPE2], w->c[SLB_C_SINGLE],
+			w->c[SLB_C_TBLPOL], w->c[SLB_C_BASE],
 			star ? '*' : ' ', w->c[SLB_C_PIPELINE] / w->c[SLB_C_BASE],
 			w->c[SLB_C_TBLPOL] / w->c[SLB_C_BASE]);
 		starred |= star;
 	}
-	fprintf(f, "  pipeline: sl_process, 1 lcore; pipe-2lc: the same engine built for 2 lcores "
-		   "(atomic bucket updates), fed by one\n");
+	fprintf(f, "  pipeline: the pipelined data path as the appliance runs it (stage burst k, "
+		   "probe k-1, finish k-2), 1 lcore;\n  pipe-2lc: the same on an engine built for 2 "
+		   "lcores (atomic bucket updates), fed by one; 1-burst: sl_process, one burst at a "
+		   "time\n");
 	fprintf(f, "  tbl+pol: sluice doing what the baseline does (keyed hash + table + police from "
 		   "the key); pipe/base and tbl/base: ratio to the baseline\n");
 	fprintf(f, "  timed in chunks of %u packets or keys; of %" PRIu64 " chunks, %" PRIu64 " dropped "
