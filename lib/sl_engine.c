@@ -123,9 +123,9 @@ static void police_shared_bursts(struct sl_slot *lc, const struct sl_policy *pol
 }
 
 /* Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop). */
-static inline int decide(const struct sl_lcore *l, struct sl_slot *lc,
-			 const struct sl_ptenant *pt, unsigned i, uint64_t now, uint32_t len,
-			 struct sl_counts *c)
+static inline __attribute__((always_inline)) int
+decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt, unsigned i,
+       uint64_t now, uint32_t len, struct sl_counts *c)
 {
 	const struct sl_engine *e = l->e;
 	const struct sl_prof *p = pt->prof;
@@ -208,6 +208,11 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 			sl_table_prefetch(s->pt[i]->prof->table, s->hash[i]);
 		}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
+	if (!pol->flows) {
+		memset(s->fon, 0, n);
+		memset(s->fref, 0, n);
+		return;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct sl_ptenant *pt = s->pt[i];
 
@@ -227,7 +232,7 @@ static inline __attribute__((always_inline)) void probe(struct sl_slot *s)
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->pt[i] && s->pt[i]->prof->table)
 			s->hint[i] = sl_table_probe(s->pt[i]->prof->table, s->hash[i]);
-	for (unsigned i = 0; i < s->n; i++)
+	for (unsigned i = 0; s->pol->flows && i < s->n; i++)
 		if (s->fon[i])
 			s->fhint[i] = sl_flow_probe(s->pt[i]->prof->fs->t, s->fhash[i]);
 	s->probed = 1;
@@ -243,7 +248,7 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 	unsigned fwd = 0, n = s->n;
 
 	l->pol = pol;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; pol->flows && i < n; i++) {
 		const struct sl_ptenant *pt = s->pt[i];
 		const struct sl_prof *p;
 

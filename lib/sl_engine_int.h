@@ -95,6 +95,7 @@ struct sl_policy {
 	struct sl_prof *prof;
 	struct sl_ptenant *tenant;
 	uint8_t unmatched;		/* SL_ACT_PASS or SL_ACT_DROP */
+	uint8_t flows;			/* some profile has max-flows */
 	struct sl_config *cfg;		/* owned copy: runtime edits and the next diff */
 	struct sl_uid_ent {
 		uint32_t uid;

@@ -399,6 +399,7 @@ static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
 		r = compile_profile(e, cfg, i, old, nm, &p->prof[i], sum, d);
 		if (r)
 			goto fail;
+		p->flows |= p->prof[i].fs != NULL;
 	}
 	r = -ENOMEM;
 	for (unsigned t = 0; t < cfg->nb_tenants; t++) {
