@@ -1,4 +1,5 @@
-/* test_rcu_stress.c - reader threads hammer the data path while a writer swaps policy
+/* test_rcu_stress.c - reader threads hammer the data path (sl_process, and the pipelined calls
+ * with bursts held across quiescent states) while a writer swaps policy
  * snapshots thousands of times and evicts keys; built and run with AddressSanitizer too,
  * so a snapshot or table entry freed before its grace period shows up as a use-after-free. */
 #include <errno.h>
@@ -59,13 +60,21 @@ static void *read_loop(void *arg)
 {
 	struct reader *r = arg;
 	struct sl_lcore *lc = sl_engine_lcore(r->s->e, r->id);
-	static __thread uint8_t buf[32][128];
-	uint8_t *data[32], verdict[32];
-	uint32_t caplen[32], len[32];
-	uint64_t seq = r->id * 7919;
+	static __thread uint8_t buf[SL_SLOTS][32][128];
+	uint8_t *data[SL_SLOTS][32], verdict[32];
+	uint32_t caplen[SL_SLOTS][32], len[SL_SLOTS][32];
+	uint64_t seq = r->id * 7919, staged = 0, finished = 0;
+	/*
+	 * Odd readers run the pipelined data path (stage k, probe k-1, finish k-2): their bursts
+	 * stay staged across quiescent states, so reloads free the snapshots they were staged
+	 * under, and finish must stage them again (ASan would see any use of the freed one).
+	 */
+	int piped = r->id & 1;
 
 	rcu_register_thread();
 	while (!atomic_load(&r->s->stop)) {
+		unsigned b = (unsigned)(staged % SL_SLOTS);
+
 		for (unsigned i = 0; i < 32; i++, seq++) {
 			struct pb f;
 			uint32_t l3;
@@ -81,13 +90,35 @@ static void *read_loop(void *arg)
 				     0xc0000201, 0);
 			pb_udp(&f, (uint16_t)(seq % 50000), 53, 40);
 			pb_ipv4_fin(&f, l3, 0);
-			memcpy(buf[i], f.b, f.len);
-			data[i] = buf[i];
-			caplen[i] = len[i] = f.len;
+			memcpy(buf[b][i], f.b, f.len);
+			data[b][i] = buf[b][i];
+			caplen[b][i] = len[b][i] = f.len;
 		}
-		sl_process(lc, data, caplen, len, 32, atomic_load(&r->s->clock), verdict);
-		r->s->sent[r->id] += 32;
+		if (!piped) {
+			sl_process(lc, data[b], caplen[b], len[b], 32, atomic_load(&r->s->clock),
+				   verdict);
+			r->s->sent[r->id] += 32;
+			rcu_quiescent_state();
+			continue;
+		}
+		sl_burst_stage(lc, b, data[b], caplen[b], 32);
+		if (staged++ > finished)
+			sl_burst_probe(lc, (unsigned)((staged - 2) % SL_SLOTS));
+		if (staged - finished == SL_SLOTS) {
+			unsigned o = (unsigned)(finished++ % SL_SLOTS);
+
+			sl_burst_finish(lc, o, data[o], caplen[o], len[o], atomic_load(&r->s->clock),
+					verdict, NULL);
+			r->s->sent[r->id] += 32;
+		}
 		rcu_quiescent_state();
+	}
+	while (finished < staged) {	/* drain */
+		unsigned o = (unsigned)(finished++ % SL_SLOTS);
+
+		sl_burst_finish(lc, o, data[o], caplen[o], len[o], atomic_load(&r->s->clock),
+				verdict, NULL);
+		r->s->sent[r->id] += 32;
 	}
 	rcu_unregister_thread();
 	return NULL;
