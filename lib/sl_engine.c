@@ -227,9 +227,15 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 	}
 }
 
-/* Stage 2: match signatures in the primary buckets (keys and flows), prefetch the entries. */
-static inline __attribute__((always_inline)) void probe(struct sl_slot *s)
+/*
+ * Stage 2: match signatures in the primary buckets (keys and flows), prefetch the entries.
+ * The engine's unlink count is read first: finish probes again if an eviction or flow sweep
+ * unlinked entries since (a hint kept across quiescent states may name a released entry).
+ */
+static inline __attribute__((always_inline)) void
+probe(const struct sl_lcore *l, struct sl_slot *s)
 {
+	s->unlinks = __atomic_load_n(&l->e->unlinks, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->pt[i] && s->pt[i]->prof->table)
 			s->hint[i] = sl_table_probe(s->pt[i]->prof->table, s->hash[i]);
@@ -307,7 +313,7 @@ unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t c
 	struct sl_slot *s = &lc->slot[SL_SLOTS];
 
 	stage(lc, s, rcu_dereference(lc->e->pol), data, caplen, n);
-	probe(s);
+	probe(lc, s);
 	return finish(lc, s, data, caplen, len, now, verdict, NULL);
 }
 
@@ -318,7 +324,7 @@ unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_
 	struct sl_slot *s = &lc->slot[SL_SLOTS];
 
 	stage(lc, s, rcu_dereference(lc->e->pol), data, caplen, n);
-	probe(s);
+	probe(lc, s);
 	return finish(lc, s, data, caplen, len, now, verdict, dec);
 }
 
@@ -343,7 +349,7 @@ void sl_burst_probe(struct sl_lcore *lc, unsigned slot)
 	struct sl_slot *s = &lc->slot[slot];
 
 	if (!stale(s, rcu_dereference(lc->e->pol)))
-		probe(s);
+		probe(lc, s);
 }
 
 unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
@@ -355,8 +361,9 @@ unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data
 
 	if (__builtin_expect(stale(s, pol), 0))
 		stage(lc, s, pol, data, caplen, s->n);	/* a reload came between the calls */
-	if (!s->probed)
-		probe(s);
+	/* not probed yet, or probed before entries were unlinked (they may be released now) */
+	if (!s->probed || __atomic_load_n(&lc->e->unlinks, __ATOMIC_ACQUIRE) != s->unlinks)
+		probe(lc, s);
 	if (dec)
 		return finish(lc, s, data, caplen, len, now, verdict, dec);
 	return finish(lc, s, data, caplen, len, now, verdict, NULL);

@@ -107,6 +107,7 @@ struct sl_policy {
 struct sl_slot {
 	const struct sl_policy *pol;	/* snapshot it was staged under; checked by generation */
 	uint64_t gen;
+	uint64_t unlinks;		/* engine's unlink count read before the probe */
 	unsigned n;
 	uint8_t probed;
 	struct sl_pkt pkt[SL_BURST_MAX];
@@ -138,6 +139,7 @@ struct sl_engine {
 	uint64_t max_keys;
 	unsigned nb_lcores;
 	uint8_t multi;				/* more than one lcore: atomic bucket updates */
+	uint64_t unlinks;	/* atomic: unlinks by eviction and flow sweeps in all tables */
 	struct sl_hash_secret secret;
 	struct sl_lcore *lc;
 	/* control path, under ctl */

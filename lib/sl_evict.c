@@ -46,7 +46,10 @@ static uint64_t evict_table(const struct sl_policy *pol, const struct sl_prof *p
 				ts->evicted++;
 		}
 		if (n) {
-			synchronize_rcu();	/* no lcore holds these entries any more */
+			/* no lcore holds these entries any more: within a read-side section
+			 * through the grace period, across sections because the unlink count
+			 * changed and pipelined bursts probe again (sl_table_count_unlinks) */
+			synchronize_rcu();
 			sl_table_release(ps->table, idx, n);
 		}
 		total += n;

@@ -392,6 +392,12 @@ static uint64_t sweep_table(struct sl_table *tb, uint64_t *cursor, uint64_t budg
 	return total;
 }
 
+void sl_flow_count_unlinks(struct sl_flow_table *t, uint64_t *c)
+{
+	sl_table_count_unlinks(t->flows, c);
+	sl_table_count_unlinks(t->domains, c);
+}
+
 uint64_t sl_flow_sweep(struct sl_flow_table *t, const struct sl_flow_params *p, uint64_t now,
 		       uint64_t budget, void (*expired)(uint32_t uid, void *arg), void *arg)
 {

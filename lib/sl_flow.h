@@ -97,6 +97,9 @@ struct sl_flow_table {
 	uint32_t *batch;		/* sweep scratch: entry indices to release */
 };
 
+/* Count the unlinks of both tables in *c (sl_table_count_unlinks). Control path. */
+void sl_flow_count_unlinks(struct sl_flow_table *t, uint64_t *c);
+
 /* Per-thread allocation caches of the two tables. Zero-initialise; one per data-path thread. */
 struct sl_flow_cache {
 	struct sl_table_cache flows;

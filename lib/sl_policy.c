@@ -109,6 +109,7 @@ static int compile_flows(struct sl_engine *e, const struct sl_config *cfg,
 		flowset_free(fs);
 		return r;
 	}
+	sl_flow_count_unlinks(fs->t, &e->unlinks);	/* the pipeline re-probes after one */
 	p->fs = fs;
 	return 0;
 }
@@ -309,6 +310,7 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 			free(ps);
 			return r;
 		}
+		sl_table_count_unlinks(ps->table, &e->unlinks);	/* the pipeline re-probes */
 	}
 	p->ps = ps;
 	p->table = ps->table;

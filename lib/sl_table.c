@@ -46,6 +46,7 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 	t->capacity = (uint32_t)max_keys;
 	t->nb_tokens = nb_tokens;
 	t->nb_buckets = buckets;
+	t->unlinks = &t->own_unlinks;
 	t->chunk = max_keys >= 64 * SL_TABLE_CHUNK ? SL_TABLE_CHUNK : 1;
 	t->secret = *secret;
 	index_bytes = buckets * SL_TABLE_WAYS * sizeof(uint64_t);
@@ -317,5 +318,12 @@ uint32_t sl_table_unlink(struct sl_table *t, uint64_t from, uint64_t count,
 		b = 0;
 	}
 	*next_from = b;
+	if (got)	/* after the slots were cleared (sl_table_count_unlinks) */
+		__atomic_fetch_add(t->unlinks, 1, __ATOMIC_RELEASE);
 	return got;
+}
+
+void sl_table_count_unlinks(struct sl_table *t, uint64_t *c)
+{
+	t->unlinks = c;
 }

@@ -71,6 +71,18 @@ uint32_t sl_table_unlink(struct sl_table *t, uint64_t from, uint64_t count,
 			 uint32_t *out, uint32_t out_max, uint64_t *next_from);
 void sl_table_release(struct sl_table *t, const uint32_t *idx, uint32_t n);
 uint64_t sl_table_nb_buckets(const struct sl_table *t);
+
+/*
+ * Stage-2 results (sl_table_probe's slot values) may be kept across quiescent states, as the
+ * engine's pipeline does; an entry unlinked meanwhile may then be released and reused. Every
+ * sl_table_unlink that unlinks something adds 1 to a counter, after the slots are cleared and
+ * before the caller's grace period: a reader that reads the counter before stage 2 and again
+ * before stage 3, within one read-side section, and sees it unchanged may use its hints (any
+ * release is still waiting for that section to end); else it probes again. By default each
+ * table has its own counter; control path, before use: count in *c instead (shared by
+ * several tables, read atomically).
+ */
+void sl_table_count_unlinks(struct sl_table *t, uint64_t *c);
 const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx);
 
 /* ---- data path: inline stages ---- */
@@ -87,6 +99,8 @@ struct sl_table {
 	uint32_t chunk;			/* entries a cache takes at once */
 	struct sl_hash_secret secret;
 	uint64_t map_bytes;
+	uint64_t *unlinks;	/* bumped by every sl_table_unlink that unlinked something */
+	uint64_t own_unlinks;	/* what unlinks points to unless sl_table_count_unlinks */
 	uint32_t next __attribute__((aligned(64)));	/* bump allocator, atomic */
 	uint32_t stash_used;				/* slots ever used in stash, atomic */
 	uint64_t free_head;	/* reclaimed entries: tag << 32 | (index + 1), atomic */
