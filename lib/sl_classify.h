@@ -34,6 +34,8 @@ static inline int sl_match_one(const struct sl_match *m, const struct sl_pkt *p,
 {
 	uint32_t f = m->fields;
 
+	if (!f)		/* a catch-all tenant */
+		return 1;
 	if ((f & SL_M_VLAN) && p->vlan != m->vlan)
 		return 0;
 	if ((f & (SL_M_SRC | SL_M_DST)) && !(p->flags & m->family))

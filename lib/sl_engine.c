@@ -37,10 +37,9 @@ static int police_atomic(const struct sl_prof *p, struct sl_tb_state *st, uint64
 }
 
 static inline __attribute__((always_inline)) int
-police(const struct sl_engine *e, const struct sl_prof *p, struct sl_tb_state *st, uint64_t now,
-       uint32_t len)
+police(int multi, const struct sl_prof *p, struct sl_tb_state *st, uint64_t now, uint32_t len)
 {
-	if (e->multi)
+	if (multi)
 		return police_atomic(p, st, now, cost_units(p, len));
 	if (p->nb == 1)	/* the common profile: one bucket, the loop unrolled away */
 		return sl_tb_take_state(p->tb, 1, st, now, cost_units(p, len));
@@ -122,28 +121,41 @@ static void police_shared_bursts(struct sl_slot *lc, const struct sl_policy *pol
 	}
 }
 
-/* Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop). */
+/* A key not confirmed by stage 2's candidate: the table's slow path (find or insert). */
+static __attribute__((noinline)) struct sl_entry *
+lookup_slow(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_prof *p, unsigned i,
+	    uint64_t now, struct sl_counts *c)
+{
+	int created = 0;
+	struct sl_entry *en = sl_table_lookup_slow(lc->tab[i], &p->ps->cache[l->id], &lc->key[i],
+						   lc->hash[i], now, p->full, &created);
+
+	c->keys_created += (uint64_t)created;
+	return en;
+}
+
+/*
+ * Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop).
+ * multi and flows: the engine's and the policy's flags, loaded once per burst.
+ */
 static inline __attribute__((always_inline)) int
 decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt, unsigned i,
-       uint64_t now, uint32_t len, struct sl_counts *c)
+       uint64_t now, uint32_t len, struct sl_counts *c, int multi, int flows)
 {
-	const struct sl_engine *e = l->e;
 	const struct sl_prof *p = pt->prof;
 	struct sl_entry *en;
-	int created = 0;
 
-	if (lc->fref[i]) {
+	if (flows && lc->fref[i]) {
 		c->flow_refused++;
 		return 0;
 	}
-	if (p->mode == SL_MODE_SHARED)
-		return e->multi ? lc->shared_ok[i] : police(e, p, pt->ts->st, now, len);
-	en = sl_table_lookup(p->table, &p->ps->cache[l->id], &lc->key[i], lc->hash[i],
-			     lc->hint[i], now, p->full, &created);
-	if (en) {
-		c->keys_created += (uint64_t)created;
-		return police(e, p, en->st, now, len);
-	}
+	if (!lc->tab[i])	/* shared */
+		return multi ? lc->shared_ok[i] : police(0, p, pt->ts->st, now, len);
+	en = lc->ent[i];
+	if (__builtin_expect(!en || !sl_key_eq(&en->key, &lc->key[i]), 0))
+		en = lookup_slow(l, lc, p, i, now, c);
+	if (en)
+		return police(multi, p, en->st, now, len);
 	c->table_full++;
 	switch (p->when_full) {
 	case SL_FULL_PASS:
@@ -151,7 +163,7 @@ decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt
 	case SL_FULL_DROP:
 		return -1;
 	default:
-		return police(e, p, pt->ts->ovf, now, len);
+		return police(multi, p, pt->ts->ovf, now, len);
 	}
 }
 
@@ -179,6 +191,8 @@ static inline __attribute__((always_inline)) void
 stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_t *const data[],
       const uint32_t caplen[], unsigned n)
 {
+	struct sl_hash_regs hk = sl_hash_load(&l->e->secret);
+
 	s->pol = pol;
 	s->gen = pol->generation;
 	s->n = n;
@@ -190,28 +204,35 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 	 * right after the parser's narrower stores to it would stall on store forwarding */
 	for (unsigned i = 0; i < n; i++)	/* tenant[i] = 0: parsed, to classify */
 		s->tenant[i] = sl_parse(data[i], caplen[i], &s->pkt[i]) == 0 ? 0 : SL_NO_TENANT;
+	/* classify; keys of dedicated tenants (three 16-byte stores, hashed in the next loop) */
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t t = s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i]) : SL_NO_TENANT;
+		const struct sl_ptenant *pt = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
+		struct sl_table *tab = pt ? pt->prof->table : NULL;
 
 		s->tenant[i] = t;
-		s->hint[i] = 0;
-		s->pt[i] = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
+		s->pt[i] = pt;
+		s->tab[i] = tab;
+		if (tab)
+			sl_key_make(&s->key[i], &s->pkt[i], (enum sl_keykind)pt->prof->key,
+				    pt->ts->uid);
 	}
-	/* keys of dedicated tenants, then their hashes and index buckets in a loop of its own:
-	 * hashing a key right after its small stores would stall on store forwarding */
-	for (unsigned i = 0; i < n; i++)
-		if (s->pt[i] && s->pt[i]->prof->table)
-			sl_key_make(&s->key[i], &s->pkt[i], (enum sl_keykind)s->pt[i]->prof->key,
-				    s->pt[i]->ts->uid);
-	for (unsigned i = 0; i < n; i++)
-		if (s->pt[i] && s->pt[i]->prof->table) {
-			s->hash[i] = sl_hash(&l->e->secret, &s->key[i]);
-			sl_table_prefetch(s->pt[i]->prof->table, s->hash[i]);
+	/* hashes and primary index buckets, which start loading */
+	for (unsigned i = 0; i < n; i++) {
+		const struct sl_table *tab = s->tab[i];
+
+		if (tab) {
+			uint64_t h = sl_hash_with(&hk, &s->key[i]);
+			const uint64_t *b = sl_table_bucket(tab, h);
+
+			s->hash[i] = h;
+			s->bkt[i] = b;
+			__builtin_prefetch(b, 0, SL_TABLE_LOCALITY);
 		}
+	}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
 	if (!pol->flows) {
-		memset(s->fon, 0, n);
-		memset(s->fref, 0, n);
+		memset(s->fref, 0, n);	/* read by police_shared_burst */
 		return;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -230,19 +251,41 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 /*
  * Stage 2: match signatures in the primary buckets (keys and flows), prefetch the entries.
  * The engine's unlink count is read first: finish probes again if an eviction or flow sweep
- * unlinked entries since (a hint kept across quiescent states may name a released entry).
+ * unlinked entries since (a candidate kept across quiescent states may be a released entry).
  */
 static inline __attribute__((always_inline)) void
 probe(const struct sl_lcore *l, struct sl_slot *s)
 {
+	unsigned n = s->n;
+
 	s->unlinks = __atomic_load_n(&l->e->unlinks, __ATOMIC_ACQUIRE);
-	for (unsigned i = 0; i < s->n; i++)
-		if (s->pt[i] && s->pt[i]->prof->table)
-			s->hint[i] = sl_table_probe(s->pt[i]->prof->table, s->hash[i]);
-	for (unsigned i = 0; s->pol->flows && i < s->n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		const struct sl_table *tab = s->tab[i];
+
+		if (tab)
+			s->ent[i] = sl_table_probe_at(tab, s->bkt[i], s->hash[i]);
+	}
+	for (unsigned i = 0; s->pol->flows && i < n; i++)
 		if (s->fon[i])
 			s->fhint[i] = sl_flow_probe(s->pt[i]->prof->fs->t, s->fhash[i]);
 	s->probed = 1;
+}
+
+/* Per-tenant counts of a run of consecutive packets of one tenant, added at its end. */
+struct run {
+	struct sl_counts *c;
+	uint64_t cp, cb, ep, eb;
+};
+
+static inline void run_flush(struct run *r)
+{
+	if (!r->c)
+		return;
+	r->c->conform_packets += r->cp;
+	r->c->conform_bytes += r->cb;
+	r->c->exceed_packets += r->ep;
+	r->c->exceed_bytes += r->eb;
+	r->cp = r->cb = r->ep = r->eb = 0;
 }
 
 /* Stage 3: decide the flows, police and act; a tenant's packets/bytes are its conform +
@@ -252,44 +295,55 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
        const uint32_t len[], uint64_t now, uint8_t verdict[], struct sl_decision *dec)
 {
 	const struct sl_policy *pol = s->pol;
+	const int multi = l->e->multi, flows = pol->flows;
+	const unsigned id = l->id;
 	unsigned fwd = 0, n = s->n;
+	uint64_t bytes = 0;
+	struct run run = {NULL, 0, 0, 0, 0};
+	uint16_t run_t = SL_NO_TENANT;
 
 	l->pol = pol;
-	for (unsigned i = 0; pol->flows && i < n; i++) {
+	for (unsigned i = 0; flows && i < n; i++) {
 		const struct sl_ptenant *pt = s->pt[i];
 		const struct sl_prof *p;
 
 		if (!s->fon[i])
 			continue;
 		p = pt->prof;
-		s->fref[i] = !(sl_flow_check(p->fs->t, &p->fs->cache[l->id], &s->fkey[i],
+		s->fref[i] = !(sl_flow_check(p->fs->t, &p->fs->cache[id], &s->fkey[i],
 					     s->fhash[i], s->fhint[i],
 					     p->table ? &s->key[i] : &pt->ts->fdom, &p->fp, now,
 					     sl_flow_tcp_flags(&s->pkt[i])) & SL_FLOW_ADMIT);
 	}
-	if (l->e->multi)
+	if (multi)
 		police_shared_bursts(s, pol, len, n, now);
 	for (unsigned i = 0; i < n; i++) {
 		const struct sl_ptenant *pt = s->pt[i];
+		uint32_t ln = len[i];
 		uint8_t v = SL_V_FORWARD;
 		int exceeded = 0;
 
-		count(&l->total, len[i]);
+		bytes += ln;
 		if (!pt) {
 			count(s->pkt[i].flags & SL_PKT_MALFORMED ? &l->malformed : &l->unmatched,
-			      len[i]);
+			      ln);
 			v = pol->unmatched == SL_ACT_DROP ? SL_V_DROP : SL_V_FORWARD;
 		} else {
-			struct sl_counts *c = &pt->ts->lc[l->id].c;
-			int r = decide(l, s, pt, i, now, len[i], c);
+			int r;
 
+			if (s->tenant[i] != run_t) {
+				run_flush(&run);
+				run.c = &pt->ts->lc[id].c;
+				run_t = s->tenant[i];
+			}
+			r = decide(l, s, pt, i, now, ln, run.c, multi, flows);
 			if (r > 0) {
-				c->conform_packets++;
-				c->conform_bytes += len[i];
+				run.cp++;
+				run.cb += ln;
 			} else {
 				exceeded = 1;
-				c->exceed_packets++;
-				c->exceed_bytes += len[i];
+				run.ep++;
+				run.eb += ln;
 				if (r < 0 || pt->prof->exceed == SL_ACT_DROP)
 					v = SL_V_DROP;
 				else if (pt->prof->exceed == SL_ACT_MARK && !dec)
@@ -300,9 +354,12 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 			decision(s, pt, i, v, exceeded, &dec[i]);
 		verdict[i] = v;
 		if (v == SL_V_DROP)
-			count(&l->dropped, len[i]);
+			count(&l->dropped, ln);
 		fwd += v == SL_V_FORWARD;
 	}
+	run_flush(&run);
+	l->total.packets += n;
+	l->total.bytes += bytes;
 	s->n = 0;
 	return fwd;
 }

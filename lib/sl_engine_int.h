@@ -113,7 +113,9 @@ struct sl_slot {
 	struct sl_pkt pkt[SL_BURST_MAX];
 	struct sl_key key[SL_BURST_MAX];
 	uint64_t hash[SL_BURST_MAX];
-	uint64_t hint[SL_BURST_MAX];
+	struct sl_table *tab[SL_BURST_MAX];	/* dedicated key: its profile's table, else NULL */
+	const uint64_t *bkt[SL_BURST_MAX];	/* its primary index bucket */
+	struct sl_entry *ent[SL_BURST_MAX];	/* stage 2's candidate entry, or NULL */
 	const struct sl_ptenant *pt[SL_BURST_MAX];	/* NULL: no tenant */
 	uint16_t tenant[SL_BURST_MAX];
 	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */

@@ -84,13 +84,26 @@ typedef uint64_t __attribute__((may_alias)) sl_u64_alias;
  * that brings the odd words under the even ones, and one multiply giving two 32x32->64
  * products (the same sum mod 2^64 as the scalar formula above).
  */
-static inline uint64_t sl_hash(const struct sl_hash_secret *s, const struct sl_key *key)
+/* The secret loaded into registers, for loops that hash many keys (see sl_hash_with). */
+struct sl_hash_regs {
+	__m128i k0, k1, k2;
+	uint64_t mix;
+};
+
+static inline struct sl_hash_regs sl_hash_load(const struct sl_hash_secret *s)
+{
+	const __m128i *k = (const __m128i *)(const void *)s->k;
+
+	return (struct sl_hash_regs){_mm_loadu_si128(k), _mm_loadu_si128(k + 1),
+				     _mm_loadu_si128(k + 2), s->mix};
+}
+
+static inline uint64_t sl_hash_with(const struct sl_hash_regs *r, const struct sl_key *key)
 {
 	const __m128i *w = (const __m128i *)(const void *)key;
-	const __m128i *k = (const __m128i *)(const void *)s->k;
-	__m128i x0 = _mm_add_epi32(_mm_loadu_si128(w), _mm_loadu_si128(k));
-	__m128i x1 = _mm_add_epi32(_mm_loadu_si128(w + 1), _mm_loadu_si128(k + 1));
-	__m128i x2 = _mm_add_epi32(_mm_loadu_si128(w + 2), _mm_loadu_si128(k + 2));
+	__m128i x0 = _mm_add_epi32(_mm_loadu_si128(w), r->k0);
+	__m128i x1 = _mm_add_epi32(_mm_loadu_si128(w + 1), r->k1);
+	__m128i x2 = _mm_add_epi32(_mm_loadu_si128(w + 2), r->k2);
 	__m128i acc = _mm_add_epi64(_mm_add_epi64(_mm_mul_epu32(x0, _mm_srli_epi64(x0, 32)),
 						  _mm_mul_epu32(x1, _mm_srli_epi64(x1, 32))),
 				    _mm_mul_epu32(x2, _mm_srli_epi64(x2, 32)));
@@ -99,7 +112,7 @@ static inline uint64_t sl_hash(const struct sl_hash_secret *s, const struct sl_k
 
 	_Static_assert(SL_HASH_WORDS == 12, "NH covers 3 x 16 bytes");
 	/* final mix (murmur3 fmix64 with a secret offset): spread NH's output over all bits */
-	h ^= s->mix;
+	h ^= r->mix;
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
@@ -108,12 +121,24 @@ static inline uint64_t sl_hash(const struct sl_hash_secret *s, const struct sl_k
 	return h;
 }
 
+static inline uint64_t sl_hash(const struct sl_hash_secret *s, const struct sl_key *key)
+{
+	struct sl_hash_regs r = sl_hash_load(s);
+
+	return sl_hash_with(&r, key);
+}
+
+/* Equal keys are equal bytes: three 16-byte compares, one branch-free result. */
 static inline int sl_key_eq(const struct sl_key *a, const struct sl_key *b)
 {
-	const sl_u64_alias *x = (const sl_u64_alias *)a, *y = (const sl_u64_alias *)b;
+	const __m128i *x = (const __m128i *)(const void *)a, *y = (const __m128i *)(const void *)b;
+	__m128i e = _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128(x),
+							       _mm_loadu_si128(y)),
+						_mm_cmpeq_epi8(_mm_loadu_si128(x + 1),
+							       _mm_loadu_si128(y + 1))),
+				  _mm_cmpeq_epi8(_mm_loadu_si128(x + 2), _mm_loadu_si128(y + 2)));
 
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
-		(x[4] ^ y[4]) | (x[5] ^ y[5])) == 0;
+	return _mm_movemask_epi8(e) == 0xffff;
 }
 
 #endif

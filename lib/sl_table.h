@@ -182,6 +182,27 @@ static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
 	return 0;
 }
 
+/*
+ * Stage 2 for a caller that kept the primary bucket b = sl_table_bucket(t, hash) from stage 1:
+ * the entry of the first slot with the key's signature (its line starts loading), or NULL
+ * (the alternative bucket starts loading instead). The caller confirms the key in stage 3.
+ */
+static inline struct sl_entry *sl_table_probe_at(const struct sl_table *t, const uint64_t *b,
+						 uint64_t hash)
+{
+	unsigned m = sl_table_match(b, sl_table_sig(hash));
+
+	if (m) {
+		struct sl_entry *e = sl_table_entry(t, __atomic_load_n(&b[__builtin_ctz(m) >> 1],
+									 __ATOMIC_ACQUIRE));
+
+		__builtin_prefetch(e, 1, SL_TABLE_LOCALITY);
+		return e;
+	}
+	__builtin_prefetch(sl_table_alt_bucket(t, hash), 0, SL_TABLE_LOCALITY);
+	return NULL;
+}
+
 /* The entry of key, or NULL, without inserting (primary, alternative bucket, stash). */
 struct sl_entry *sl_table_find(const struct sl_table *t, const struct sl_key *key, uint64_t hash);
 

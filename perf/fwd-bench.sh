@@ -6,7 +6,8 @@
 #
 # usage: perf/fwd-bench.sh [FLOWS...]      (default: 100000 1000000)
 # environment: BUILD (default build), SECONDS_PER_RUN (default 12), ROUNDS (default 3),
-#              FWD_CORE (default 1), MAIN_CORE (default 0). Runs as root.
+#              FWD_CORE (default 1), MAIN_CORE (default 0), FRAMES (frames in the capture,
+#              cycling through the flows; default: one per flow). Runs as root.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -62,9 +63,10 @@ echo "# fwd-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name
 echo "| flows | frames | testpmd 5tswap Mpps | sluice Mpps | ratio |"
 echo "|---|---|---|---|---|"
 for n in $FLOWS; do
-	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --size 64 --quiet
+	frames=${FRAMES:-$n}
+	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --count "$frames" --size 64 --quiet
 	perf/bench-policy.sh "$n" > "$TMP/bench.yaml"
-	mbufs=$((n + n / 10 + 16384))
+	mbufs=$((frames + frames / 10 + 16384))
 	mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
 	tps="" sps=""
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
@@ -73,6 +75,6 @@ for n in $FLOWS; do
 	done
 	tp=$(echo "$tps" | tr ' ' '\n' | awk 'NF' | median)
 	sl=$(echo "$sps" | tr ' ' '\n' | awk 'NF' | median)
-	awk -v n="$n" -v tp="$tp" -v sl="$sl" 'BEGIN {
-		printf "| %d | %d | %.2f | %.2f | %.3f |\n", n, n, tp / 1e6, sl / 1e6, (tp > 0 ? sl / tp : 0) }'
+	awk -v n="$n" -v f="$frames" -v tp="$tp" -v sl="$sl" 'BEGIN {
+		printf "| %d | %d | %.2f | %.2f | %.3f |\n", n, f, tp / 1e6, sl / 1e6, (tp > 0 ? sl / tp : 0) }'
 done
