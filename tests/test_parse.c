@@ -1,5 +1,6 @@
 /* test_parse.c - cmocka tests of sl_parse: tags, IPv4 options and fragments, IPv6 extension
- * headers, ports and TCP flags, every truncation length (exact-size heap buffers for ASan). */
+ * headers, ports and TCP flags, every truncation length (exact-size heap buffers for ASan); the
+ * inline fast path against sl_parse_slow, byte for byte, on generated and mutated frames. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -869,6 +870,318 @@ static void test_ipv6_tagged_udplite(void **state)
 	check(&f, 0, &w);
 }
 
+/* ---- the inline fast path against the complete parser ---- */
+
+/* The fast-path conditions of sl_parse.h, restated from their definition: untagged IPv4 with
+ * first byte 0x45, no MF and offset 0, TCP/UDP, min(total length, caplen - 14) - 20 >= 14 for
+ * TCP, >= 8 for UDP; or untagged IPv6 with next header TCP/UDP and min(40 + payload length,
+ * caplen - 14) - 40 >= 14 for TCP, >= 8 for UDP. */
+static int fast_cond(const uint8_t *b, uint32_t n)
+{
+	int64_t end;
+
+	if (n < 14)
+		return 0;
+	if (b[12] == 0x08 && b[13] == 0x00) {
+		if (n < 34 || b[14] != 0x45 || ((b[20] << 8 | b[21]) & 0x3fff) ||
+		    (b[23] != 6 && b[23] != 17))
+			return 0;
+		end = (int64_t)(b[16] << 8 | b[17]);
+		if (end > (int64_t)n - 14)
+			end = (int64_t)n - 14;
+		return end - 20 >= (b[23] == 6 ? 14 : 8);
+	}
+	if (b[12] == 0x86 && b[13] == 0xdd) {
+		if (n < 54 || (b[14] >> 4) != 6 || (b[20] != 6 && b[20] != 17))
+			return 0;
+		end = 40 + (int64_t)(b[18] << 8 | b[19]);
+		if (end > (int64_t)n - 14)
+			end = (int64_t)n - 14;
+		return end - 40 >= (b[20] == 6 ? 14 : 8);
+	}
+	return 0;
+}
+
+/* splitmix64: deterministic, good enough to spread lengths and bytes */
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t rng_below(uint64_t *s, uint32_t n)
+{
+	return (uint32_t)(rng_next(s) % n);
+}
+
+static uint8_t gen_l4_proto(uint64_t *s)
+{
+	static const uint8_t other[] = { 1, 58, 132, 136, 47, 50, 0, 59, 255 };
+	uint32_t r = rng_below(s, 100);
+
+	if (r < 45)
+		return 6;
+	if (r < 85)
+		return 17;
+	if (r < 95)
+		return other[rng_below(s, sizeof(other))];
+	return (uint8_t)rng_next(s);
+}
+
+static void gen_l4(struct pb *f, uint64_t *s, uint8_t proto)
+{
+	uint32_t pay = rng_below(s, 3) ? rng_below(s, 24) : rng_below(s, 200);
+
+	if (proto == 6) {
+		pb_tcp(f, (uint16_t)rng_next(s), (uint16_t)rng_next(s), (uint8_t)rng_next(s));
+		pb_fill(f, 0x77, pay);
+	} else if (proto == 17) {
+		pb_udp(f, (uint16_t)rng_next(s), (uint16_t)rng_next(s), (uint16_t)pay);
+	} else {
+		for (uint32_t i = 0; i < pay; i++)
+			pb_u8(f, (uint8_t)rng_next(s));
+	}
+	/* sometimes cut the L4 header itself short */
+	if (rng_below(s, 8) == 0 && f->len > 0)
+		f->len -= rng_below(s, 20 < f->len ? 20 : f->len);
+}
+
+/* A declared length: usually the true one, sometimes shorter, longer or anything. */
+static uint16_t gen_len(uint64_t *s, uint32_t real)
+{
+	switch (rng_below(s, 10)) {
+	case 0:
+		return (uint16_t)(real > 0 ? real - rng_below(s, real < 30 ? real + 1 : 30) : 0);
+	case 1:
+		return (uint16_t)(real + 1 + rng_below(s, 1500));
+	case 2:
+		return (uint16_t)rng_next(s);
+	default:
+		return (uint16_t)real;
+	}
+}
+
+static void gen_ipv4(struct pb *f, uint64_t *s)
+{
+	uint32_t opt = rng_below(s, 5) ? 0 : 4 * rng_below(s, 11), ip;
+	uint16_t frag;
+	uint8_t proto = gen_l4_proto(s);
+
+	switch (rng_below(s, 16)) {
+	case 0:
+		frag = 0x4000;				/* DF */
+		break;
+	case 1:
+		frag = 0x2000;				/* first fragment */
+		break;
+	case 2:
+		frag = (uint16_t)(rng_next(s) & 0xffff);	/* any flags and offset */
+		break;
+	case 3:
+		frag = (uint16_t)(1u << rng_below(s, 16));
+		break;
+	default:
+		frag = 0;
+	}
+	ip = pb_ipv4(f, (uint8_t)rng_next(s), frag, proto, (uint32_t)rng_next(s),
+		     (uint32_t)rng_next(s), opt);
+	gen_l4(f, s, proto);
+	pb_ipv4_fin(f, ip, gen_len(s, f->len - ip));
+	if (f->b[ip + 2] == 0 && f->b[ip + 3] == 0 && rng_below(s, 2))
+		pb_put16(f, ip + 2, 0);			/* keep an explicit total length 0 */
+	if (rng_below(s, 20) == 0)			/* another version or IHL */
+		f->b[ip] = (uint8_t)rng_next(s);
+}
+
+static void gen_ipv6(struct pb *f, uint64_t *s)
+{
+	static const uint8_t ext[] = { 0, 43, 60, 51, 44 };
+	uint8_t a[16], d[16], proto = gen_l4_proto(s);
+	uint32_t next = 0, ip, n = rng_below(s, 10) < 6 ? 0 : 1 + rng_below(s, 9);
+	uint8_t nh[10];
+
+	for (unsigned i = 0; i < 16; i++) {
+		a[i] = (uint8_t)rng_next(s);
+		d[i] = (uint8_t)rng_next(s);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		nh[i] = ext[rng_below(s, sizeof(ext))];
+	nh[n] = proto;
+	ip = pb_ipv6(f, (uint8_t)rng_next(s), (uint32_t)rng_next(s), nh[0], a, d);
+	for (uint32_t i = 0; i < n; i++) {
+		next = nh[i + 1];
+		if (nh[i] == 51)
+			pb_ah(f, (uint8_t)next, (uint8_t)rng_below(s, 4));
+		else if (nh[i] == 44)
+			pb_frag6(f, (uint8_t)next, rng_below(s, 3) ? 0 : (uint16_t)rng_below(s, 8192),
+				 (int)rng_below(s, 2));
+		else
+			pb_ext(f, (uint8_t)next, (uint8_t)rng_below(s, 3));
+	}
+	gen_l4(f, s, proto);
+	pb_ipv6_fin(f, ip, 0);
+	pb_put16(f, ip + 4, gen_len(s, f->len - ip - 40));
+	if (rng_below(s, 20) == 0)			/* another version */
+		f->b[ip] = (uint8_t)rng_next(s);
+}
+
+/* One random frame: 0-3 tags, IPv4 / IPv6 / other, padding, then perhaps a few bytes changed. */
+static void gen_frame(struct pb *f, uint64_t *s)
+{
+	static const uint16_t tpid[] = { 0x8100, 0x88a8, 0x9100 };
+	static const uint16_t other_et[] = { 0x0806, 0x8847, 0x88cc, 0x0000, 0xffff, 0x0801, 0x86dc };
+	uint32_t r = rng_below(s, 100), tags = r < 85 ? 0 : r < 93 ? 1 : r < 98 ? 2 : 3;
+
+	pb_init(f);
+	pb_macs(f);
+	for (uint32_t i = 0; i < tags; i++)
+		pb_tag(f, tpid[rng_below(s, 3)], (uint16_t)rng_next(s));
+	r = rng_below(s, 100);
+	if (r < 55) {
+		pb_u16(f, 0x0800);
+		gen_ipv4(f, s);
+	} else if (r < 90) {
+		pb_u16(f, 0x86dd);
+		gen_ipv6(f, s);
+	} else {
+		pb_u16(f, other_et[rng_below(s, sizeof(other_et) / sizeof(other_et[0]))]);
+		for (uint32_t i = rng_below(s, 64); i > 0; i--)
+			pb_u8(f, (uint8_t)rng_next(s));
+	}
+	if (f->len < 60 && rng_below(s, 2))		/* Ethernet minimum: padding */
+		pb_fill(f, rng_below(s, 2) ? 0 : 0xee, 60 - f->len);
+	if (rng_below(s, 4) == 0) {			/* a few bytes changed, mostly L2-L4 headers */
+		for (uint32_t k = 1 + rng_below(s, 4); k > 0 && f->len; k--) {
+			uint32_t span = f->len < 80 ? f->len : 80;
+			uint32_t at = rng_below(s, 2) ? rng_below(s, span) : rng_below(s, f->len);
+
+			f->b[at] = rng_below(s, 2) ? (uint8_t)rng_next(s) :
+				   (uint8_t)(f->b[at] ^ (1u << rng_below(s, 8)));
+		}
+	}
+}
+
+static void dump_frame(const uint8_t *b, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		print_error("%02x%s", b[i], (i % 16 == 15 || i + 1 == n) ? "\n" : " ");
+}
+
+#define EQUIV_FRAMES 250000u
+
+static void test_fast_path_equivalence(void **state)
+{
+	struct pb f;
+	uint64_t seed = 0x5eed5a1c0ffee000ull;
+	uint32_t fast = 0, slow = 0, fast_kind[4] = { 0 }, cut = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < EQUIV_FRAMES; i++) {
+		struct sl_pkt a, b;
+		uint32_t n;
+		uint8_t *m;
+		int ra, rb;
+
+		gen_frame(&f, &seed);
+		/* the whole frame mostly; else cut anywhere, or near the fast-path thresholds */
+		switch (rng_below(&seed, 8)) {
+		case 0:
+			n = rng_below(&seed, f.len + 1);
+			break;
+		case 1:
+			n = 38 + rng_below(&seed, 34);
+			n = n < f.len ? n : f.len;
+			break;
+		default:
+			n = f.len;
+		}
+		cut += n < f.len;
+		m = pb_dup(&f, n);	/* exactly n bytes: ASan sees any over-read */
+		if (n)
+			assert_non_null(m);
+		if (fast_cond(m, n)) {
+			fast++;
+			fast_kind[(m[12] == 0x86) * 2 + (m[m[12] == 0x86 ? 20 : 23] == 17)]++;
+		} else {
+			slow++;
+		}
+		memset(&a, 0xa5, sizeof(a));
+		memset(&b, 0x5a, sizeof(b));
+		ra = sl_parse(m, n, &a);
+		rb = sl_parse_slow(m, n, &b);
+		if (ra != rb || memcmp(&a, &b, sizeof(a)) != 0) {
+			print_error("frame %u, caplen %u of %u, fast-path conditions %d:\n", i, n,
+				    f.len, fast_cond(m, n));
+			dump_frame(m, n);
+			assert_int_equal(ra, rb);
+			expect_pkt_at(&a, &b, n);
+		}
+		free(m);
+	}
+	print_message("%u frames: %u meet the fast-path conditions (v4/tcp %u, v4/udp %u, "
+		      "v6/tcp %u, v6/udp %u), %u do not, %u cut short\n", EQUIV_FRAMES, fast,
+		      fast_kind[0], fast_kind[1], fast_kind[2], fast_kind[3], slow, cut);
+	/* both paths must be exercised a lot, each fast-path kind too */
+	assert_true(fast >= EQUIV_FRAMES / 4);
+	assert_true(slow >= EQUIV_FRAMES / 4);
+	for (unsigned k = 0; k < 4; k++)
+		assert_true(fast_kind[k] >= EQUIV_FRAMES / 50);
+}
+
+/* The fast path's fields, written out by hand (not through the builder or the slow parser). */
+static void test_fast_path_fields(void **state)
+{
+	static const uint8_t v4tcp[] = {
+		0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00,
+		0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00,
+		192, 168, 1, 2, 10, 0, 0, 1,
+		0x1f, 0x90, 0xc3, 0x50, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0x50, 0x12, 0xff, 0xff,
+		0, 0, 0, 0,
+		0xee, 0xee, 0xee, 0xee, 0xee, 0xee,	/* padding to 60 bytes */
+	};
+	static const uint8_t v6udp[] = {
+		0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x86, 0xdd,
+		0x60, 0x0b, 0x81, 0x23, 0x00, 0x10, 0x11, 0x40,
+		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+		0x20, 0x01, 0x0d, 0xb8, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34,
+		0x00, 0x35, 0xd4, 0x31, 0x00, 0x10, 0x00, 0x00,
+		0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a,
+	};
+	const struct sl_pkt w4 = {
+		.src = { 192, 168, 1, 2 }, .dst = { 10, 0, 0, 1 }, .sport = 8080, .dport = 50000,
+		.vlan = 0xffff, .inner_vlan = 0xffff, .l3_off = 14, .ethertype = 0x0800,
+		.proto = 6, .flags = SL_PKT_IPV4 | SL_PKT_PORTS, .tcp_flags = 0x12,
+	};
+	const struct sl_pkt w6 = {
+		.src = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01 },
+		.dst = { 0x20, 0x01, 0x0d, 0xb8, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34 },
+		.sport = 53, .dport = 54321, .vlan = 0xffff, .inner_vlan = 0xffff, .l3_off = 14,
+		.ethertype = 0x86dd, .proto = 17, .flags = SL_PKT_IPV6 | SL_PKT_PORTS,
+	};
+	struct pb f;
+	struct sl_pkt p;
+
+	(void)state;
+	pb_init(&f);
+	memcpy(f.b, v4tcp, sizeof(v4tcp));
+	f.len = sizeof(v4tcp);
+	assert_int_equal(f.len, 60);
+	assert_true(fast_cond(f.b, f.len));
+	assert_int_equal(parse_n(&f, f.len, &p), 0);
+	expect_pkt_at(&p, &w4, f.len);
+
+	pb_init(&f);
+	memcpy(f.b, v6udp, sizeof(v6udp));
+	f.len = sizeof(v6udp);
+	assert_int_equal(f.len, 70);
+	assert_true(fast_cond(f.b, f.len));
+	assert_int_equal(parse_n(&f, f.len, &p), 0);
+	expect_pkt_at(&p, &w6, f.len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -895,6 +1208,8 @@ int main(void)
 		cmocka_unit_test(test_ipv6_no_ports),
 		cmocka_unit_test(test_ipv6_bad),
 		cmocka_unit_test(test_ipv6_tagged_udplite),
+		cmocka_unit_test(test_fast_path_fields),
+		cmocka_unit_test(test_fast_path_equivalence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
