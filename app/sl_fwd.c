@@ -62,16 +62,22 @@ int sl_fwd_txbuf(struct sl_fwd_lcore *fl, uint16_t port, uint16_t queue)
 	return (int)fl->nb_tx++;
 }
 
-/* Send what tb holds; free and count what the queue did not take. */
+/* Send n frames to tb's queue; free and count what the queue did not take. */
+static inline void sl_fwd_send(struct sl_fwd_lcore *fl, const struct sl_fwd_txbuf *tb,
+			       struct rte_mbuf **m, uint16_t n)
+{
+	uint16_t sent = rte_eth_tx_burst(tb->port, tb->queue, m, n);
+
+	if (unlikely(sent < n)) {
+		rte_pktmbuf_free_bulk(&m[sent], n - sent);
+		__atomic_store_n(&fl->tx_dropped, fl->tx_dropped + (n - sent), __ATOMIC_RELAXED);
+	}
+}
+
+/* Send what tb holds. */
 static inline void sl_fwd_flush(struct sl_fwd_lcore *fl, struct sl_fwd_txbuf *tb)
 {
-	uint16_t sent = rte_eth_tx_burst(tb->port, tb->queue, tb->m, tb->n);
-
-	if (unlikely(sent < tb->n)) {
-		rte_pktmbuf_free_bulk(&tb->m[sent], tb->n - sent);
-		__atomic_store_n(&fl->tx_dropped, fl->tx_dropped + (tb->n - sent),
-				 __ATOMIC_RELAXED);
-	}
+	sl_fwd_send(fl, tb, tb->m, tb->n);
 	tb->n = 0;
 }
 
@@ -82,20 +88,29 @@ static void sl_fwd_flush_all(struct sl_fwd_lcore *fl)
 			sl_fwd_flush(fl, &fl->tx[i]);
 }
 
-/* Finish the oldest burst in flight and dispatch its verdicts (ctx: the sl_fwd_lcore). */
-static void sl_fwd_finish(void *ctx)
+/*
+ * Finish the oldest burst in flight and dispatch its verdicts. A whole burst forwarded while
+ * its TX buffer is empty (the common case at full load) is sent as it is, without copying.
+ */
+static inline void sl_fwd_finish(struct sl_fwd_lcore *fl)
 {
-	struct sl_fwd_lcore *fl = ctx;
 	struct sl_fwd_inflight *b = &fl->inflight[fl->head];
 	struct sl_fwd_txbuf *tb = &fl->tx[b->tx];
 	uint8_t verdict[SL_FWD_BURST];
 	struct rte_mbuf *drop[SL_FWD_BURST];
-	unsigned i, nd = 0, n = b->n, nt = tb->n;
+	unsigned i, nd = 0, n = b->n, nt;
 	uint64_t now = rte_rdtsc();
+	unsigned fwd = sl_burst_finish(fl->lc, fl->head, b->data, b->caplen, b->len, now, verdict,
+				       NULL);
 
-	if (sl_burst_finish(fl->lc, fl->head, b->data, b->caplen, b->len, now, verdict, NULL) &&
-	    unlikely(!fl->first_tsc))
+	if (fwd && unlikely(!fl->first_tsc))
 		fl->first_tsc = now;
+	if (fwd == SL_FWD_BURST && tb->n == 0) {
+		sl_fwd_send(fl, tb, b->m, SL_FWD_BURST);
+		sl_fwd_retire(fl);
+		return;
+	}
+	nt = tb->n;
 	for (i = 0; i < n; i++) {
 		if (verdict[i] != SL_V_FORWARD) {
 			drop[nd++] = b->m[i];
@@ -134,8 +149,11 @@ int sl_fwd_main(void *arg)
 			sl_fwd_flush_all(fl);
 			prev_tsc = cur_tsc;
 		}
-		for (unsigned i = 0; i < fl->nb_rxq; i++)
-			got += sl_fwd_rx(fl, &fl->rxq[i], sl_fwd_finish, fl);
+		for (unsigned i = 0; i < fl->nb_rxq; i++) {
+			got += sl_fwd_rx_stage(fl, &fl->rxq[i]);
+			if (fl->nin == SL_SLOTS)
+				sl_fwd_finish(fl);
+		}
 		/* nothing came in: what is in flight goes out now rather than wait for traffic */
 		if (!got)
 			while (fl->nin)

@@ -10,15 +10,7 @@
 #include <rte_mbuf.h>
 #include "sl_engine.h"
 
-/*
- * Frames per rte_eth_rx_burst, per burst of the engine's pipeline and per TX flush. 16 rather
- * than the usual 32: each burst's table lines (an index bucket per frame at stage, an entry per
- * frame at probe) are issued back to back, and 32 random DRAM lines at once wait for the
- * core's miss buffers, the prefetch instructions themselves stalling. Measured with
- * perf/fwd-bench.sh (perf/RESULTS.md): at 1M flows 16 forwards more than 32; splitting an RX
- * burst of 32 into two pipeline bursts of 16 did not.
- */
-#define SL_FWD_BURST 16
+#define SL_FWD_BURST 32		/* frames per rte_eth_rx_burst and per TX flush */
 #define SL_FWD_MAX_RXQ 64	/* (port, queue) RX pairs one lcore may poll */
 #define SL_FWD_DRAIN_US 100	/* flush partly filled TX buffers this often */
 
@@ -121,13 +113,10 @@ static inline void sl_fwd_gather(struct rte_mbuf **m, unsigned n, uint8_t *data[
 
 /*
  * Receive from q into the next free slot of fl's pipeline, stage it and probe the burst before
- * it; when the pipeline is full (fl->nin == SL_SLOTS), call finish(ctx), which finishes the
+ * it. Returns the frames received. When fl->nin reaches SL_SLOTS the caller finishes the
  * oldest burst (fl->inflight[fl->head], engine slot fl->head) and calls sl_fwd_retire.
- * Returns the frames received. Inlined with the caller's finish.
  */
-static inline __attribute__((always_inline)) unsigned
-sl_fwd_rx(struct sl_fwd_lcore *fl, const struct sl_fwd_rxq *q, void (*finish)(void *ctx),
-	  void *ctx)
+static inline unsigned sl_fwd_rx_stage(struct sl_fwd_lcore *fl, const struct sl_fwd_rxq *q)
 {
 	unsigned slot = (fl->head + fl->nin) % SL_SLOTS;
 	struct sl_fwd_inflight *b = &fl->inflight[slot];
@@ -141,8 +130,6 @@ sl_fwd_rx(struct sl_fwd_lcore *fl, const struct sl_fwd_rxq *q, void (*finish)(vo
 	sl_burst_stage(fl->lc, slot, b->data, b->caplen, n);
 	if (fl->nin++)
 		sl_burst_probe(fl->lc, (slot + SL_SLOTS - 1) % SL_SLOTS);
-	if (fl->nin == SL_SLOTS)
-		finish(ctx);
 	return n;
 }
 

@@ -316,18 +316,6 @@ static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police
 	sl_fwd_retire(fl);
 }
 
-struct sl_pipe_ctx {
-	struct sl_pipe *p;
-	struct sl_pipe_police *pl;
-};
-
-static void sl_pipe_police_part(void *ctx)
-{
-	struct sl_pipe_ctx *c = ctx;
-
-	sl_pipe_police_burst(c->p, c->pl);
-}
-
 /*
  * Policing lcore: a QSBR reader of the engine's policy (a burst's finish and the
  * sl_lcore_queue_drop/level calls of its hand-off happen before the next quiescent state).
@@ -339,7 +327,6 @@ int sl_pipe_police_main(void *arg)
 {
 	struct sl_pipe *p = arg;
 	struct sl_pipe_police *pl = p->police_by_id[rte_lcore_id()];
-	struct sl_pipe_ctx ctx = {p, pl};
 	struct sl_fwd_lcore *fl;
 
 	if (!pl || !pl->fl->nb_rxq)
@@ -350,8 +337,11 @@ int sl_pipe_police_main(void *arg)
 	while (!atomic_load_explicit(&p->fwd->stop, memory_order_relaxed)) {
 		unsigned got = 0;
 
-		for (unsigned i = 0; i < fl->nb_rxq; i++)
-			got += sl_fwd_rx(fl, &fl->rxq[i], sl_pipe_police_part, &ctx);
+		for (unsigned i = 0; i < fl->nb_rxq; i++) {
+			got += sl_fwd_rx_stage(fl, &fl->rxq[i]);
+			if (fl->nin == SL_SLOTS)
+				sl_pipe_police_burst(p, pl);
+		}
 		if (!got)
 			while (fl->nin)
 				sl_pipe_police_burst(p, pl);

@@ -134,7 +134,7 @@ int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *
  *   sl_burst_finish  police and act at `now`, exactly as sl_process (dec == NULL: marks are
  *                    applied in place) or sl_process_ex (dec != NULL) would.
  * A forwarding loop stages burst k, probes burst k-1 and finishes burst k-2 in each pass (see
- * app/sl_fwd.h), so that a whole pass separates each load from its use. Bursts are finished
+ * app/sl_fwd.c), so that a whole pass separates each load from its use. Bursts are finished
  * in the order they were staged (decisions, and token-bucket time, happen at finish); frames
  * must stay in place from stage to finish. Quiescent states and policy reloads may happen
  * between the calls: finish re-stages a burst that was staged under an older policy.
