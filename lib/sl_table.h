@@ -127,7 +127,9 @@ static inline struct sl_entry *sl_table_entry(const struct sl_table *t, uint64_t
  * stalling the prefetching instruction itself, and push the burst's working set out of L1.
  * Measured on this project's VM (perf/RESULTS.md): lookup at 1M keys 86-88 -> 57-63 cycles.
  */
+#ifndef SL_TABLE_LOCALITY
 #define SL_TABLE_LOCALITY 2
+#endif
 
 static inline void sl_table_prefetch(const struct sl_table *t, uint64_t hash)
 {
