@@ -79,12 +79,7 @@ static inline void sl_key_make(struct sl_key *key, const struct sl_pkt *p, enum 
 
 typedef uint64_t __attribute__((may_alias)) sl_u64_alias;
 
-/*
- * NH over the key's 6 word pairs with SSE2: per 16 bytes, one 32-bit add of the secret, a shift
- * that brings the odd words under the even ones, and one multiply giving two 32x32->64
- * products (the same sum mod 2^64 as the scalar formula above).
- */
-/* The secret loaded into registers, for loops that hash many keys (see sl_hash_with). */
+/* The secret loaded into registers once, for loops that hash many keys (sl_hash_with). */
 struct sl_hash_regs {
 	__m128i k0, k1, k2;
 	uint64_t mix;
@@ -98,6 +93,11 @@ static inline struct sl_hash_regs sl_hash_load(const struct sl_hash_secret *s)
 				     _mm_loadu_si128(k + 2), s->mix};
 }
 
+/*
+ * NH over the key's 6 word pairs with SSE2: per 16 bytes, one 32-bit add of the secret, a shift
+ * that brings the odd words under the even ones, and one multiply giving two 32x32->64
+ * products (the same sum mod 2^64 as the scalar formula above).
+ */
 static inline uint64_t sl_hash_with(const struct sl_hash_regs *r, const struct sl_key *key)
 {
 	const __m128i *w = (const __m128i *)(const void *)key;
@@ -121,6 +121,7 @@ static inline uint64_t sl_hash_with(const struct sl_hash_regs *r, const struct s
 	return h;
 }
 
+/* The keyed hash of one key: sl_hash_with on the secret s. */
 static inline uint64_t sl_hash(const struct sl_hash_secret *s, const struct sl_key *key)
 {
 	struct sl_hash_regs r = sl_hash_load(s);
