@@ -169,40 +169,47 @@ static inline unsigned sl_table_match(const uint64_t *b, uint32_t sig)
  */
 uint64_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash);
 
-static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
+/*
+ * Stage 2 on a bucket already computed (b = sl_table_bucket(t, hash)): the entry of the first
+ * slot with the key's signature, its slot value in *slot, and the entry's line starts loading;
+ * or NULL and *slot = 0, and the alternative bucket starts loading instead.
+ */
+static inline __attribute__((always_inline)) struct sl_entry *
+sl_table_probe_bucket(const struct sl_table *t, const uint64_t *b, uint64_t hash, uint64_t *slot)
 {
-	const uint64_t *b = sl_table_bucket(t, hash);
 	unsigned m = sl_table_match(b, sl_table_sig(hash));
 
 	if (m) {
 		uint64_t s = __atomic_load_n(&b[__builtin_ctz(m) >> 1], __ATOMIC_ACQUIRE);
+		struct sl_entry *e = sl_table_entry(t, s);
 
-		__builtin_prefetch(sl_table_entry(t, s), 1, SL_TABLE_LOCALITY);
-		return s;
+		__builtin_prefetch(e, 1, SL_TABLE_LOCALITY);
+		*slot = s;
+		return e;
 	}
 	__builtin_prefetch(sl_table_alt_bucket(t, hash), 0, SL_TABLE_LOCALITY);
-	return 0;
+	*slot = 0;
+	return NULL;
+}
+
+static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
+{
+	uint64_t s;
+
+	sl_table_probe_bucket(t, sl_table_bucket(t, hash), hash, &s);
+	return s;
 }
 
 /*
  * Stage 2 for a caller that kept the primary bucket b = sl_table_bucket(t, hash) from stage 1:
- * the entry of the first slot with the key's signature (its line starts loading), or NULL
- * (the alternative bucket starts loading instead). The caller confirms the key in stage 3.
+ * the candidate entry, or NULL. The caller confirms the key in stage 3.
  */
 static inline struct sl_entry *sl_table_probe_at(const struct sl_table *t, const uint64_t *b,
 						 uint64_t hash)
 {
-	unsigned m = sl_table_match(b, sl_table_sig(hash));
+	uint64_t s;
 
-	if (m) {
-		struct sl_entry *e = sl_table_entry(t, __atomic_load_n(&b[__builtin_ctz(m) >> 1],
-									 __ATOMIC_ACQUIRE));
-
-		__builtin_prefetch(e, 1, SL_TABLE_LOCALITY);
-		return e;
-	}
-	__builtin_prefetch(sl_table_alt_bucket(t, hash), 0, SL_TABLE_LOCALITY);
-	return NULL;
+	return sl_table_probe_bucket(t, b, hash, &s);
 }
 
 /* The entry of key, or NULL, without inserting (primary, alternative bucket, stash). */
