@@ -74,7 +74,7 @@ static inline uint16_t sl_parse_ld16(const uint8_t *b)	/* as stored: big-endian 
 
 /*
  * Store the three 16-byte rows of *p for a TCP or UDP packet: src and dst rows as given, l4 at
- * the ports (the caller checked the L4 bytes read here: 14 for TCP, 4 for UDP). proto, flags and
+ * the ports (the caller checked the L4 bytes read here: 14 for TCP, 8 for UDP). proto, flags and
  * et are compile-time constants at each call, so the last row is the ports ORed into a constant.
  */
 static inline __attribute__((always_inline)) void
@@ -96,9 +96,26 @@ sl_parse_fast_store(struct sl_pkt *p, __m128i src, __m128i dst, const uint8_t *l
 	_mm_storeu_si128((__m128i_u *)(void *)&p->sport, row);
 }
 
+/*
+ * The fast path's L4 step: for TCP with at least SL_PARSE_FAST_TCP or UDP with at least
+ * SL_PARSE_FAST_UDP L4 bytes (len, within datagram and capture), store *p and return 1;
+ * else 0 (the complete parser decides). One branch per protocol with constant fields.
+ */
+static inline __attribute__((always_inline)) int
+sl_parse_fast_l4(struct sl_pkt *p, __m128i src, __m128i dst, const uint8_t *l4, uint8_t proto,
+		 uint32_t len, uint8_t flags, uint16_t et)
+{
+	if (proto == 17 && len >= SL_PARSE_FAST_UDP)
+		sl_parse_fast_store(p, src, dst, l4, 17, flags, et);
+	else if (proto == 6 && len >= SL_PARSE_FAST_TCP)
+		sl_parse_fast_store(p, src, dst, l4, 6, flags, et);
+	else
+		return 0;
+	return 1;
+}
+
 static inline int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
 {
-	__m128i src, dst;
 	uint32_t h, l4;
 
 	/* Loads stay within the first SL_PARSE_FAST_V4_MIN (V6_MIN) bytes until caplen has been
@@ -113,30 +130,20 @@ static inline int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt 
 		l4 = (l4 < caplen - 14 ? l4 : caplen - 14) - 20;	/* L4 bytes */
 		if (l4 > 0xffff || (sl_parse_ld16(frame + 20) & 0xff3fu))
 			goto slow;
-		src = _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 26));
-		dst = _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 30));
-		/* one branch per protocol with constant fields, rather than a select */
-		if (frame[23] == 17 && l4 >= SL_PARSE_FAST_UDP)
-			sl_parse_fast_store(p, src, dst, frame + 34, 17, SL_PKT_IPV4, 0x0800);
-		else if (frame[23] == 6 && l4 >= SL_PARSE_FAST_TCP)
-			sl_parse_fast_store(p, src, dst, frame + 34, 6, SL_PKT_IPV4, 0x0800);
-		else
-			goto slow;
-		return 0;
+		if (sl_parse_fast_l4(p, _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 26)),
+				     _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 30)), frame + 34,
+				     frame[23], l4, SL_PKT_IPV4, 0x0800))
+			return 0;
+		goto slow;
 	}
 	if ((h & 0x00f0ffffu) == 0x0060dd86u && caplen >= SL_PARSE_FAST_V6_MIN) {
 		/* IPv6 followed by TCP/UDP, ending at min(40 + payload length, caplen - 14) */
 		l4 = __builtin_bswap16(sl_parse_ld16(frame + 18));	/* payload length */
 		l4 = l4 < caplen - 54 ? l4 : caplen - 54;
-		src = _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 22));
-		dst = _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 38));
-		if (frame[20] == 17 && l4 >= SL_PARSE_FAST_UDP)
-			sl_parse_fast_store(p, src, dst, frame + 54, 17, SL_PKT_IPV6, 0x86dd);
-		else if (frame[20] == 6 && l4 >= SL_PARSE_FAST_TCP)
-			sl_parse_fast_store(p, src, dst, frame + 54, 6, SL_PKT_IPV6, 0x86dd);
-		else
-			goto slow;
-		return 0;
+		if (sl_parse_fast_l4(p, _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 22)),
+				     _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 38)),
+				     frame + 54, frame[20], l4, SL_PKT_IPV6, 0x86dd))
+			return 0;
 	}
 slow:
 	return sl_parse_slow(frame, caplen, p);

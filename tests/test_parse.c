@@ -1131,6 +1131,22 @@ static void test_fast_path_equivalence(void **state)
 		assert_true(fast_kind[k] >= EQUIV_FRAMES / 50);
 }
 
+/* Frame b (len bytes, expected to be want_len) meets the fast-path conditions and parses to w. */
+static void expect_fast_frame(const uint8_t *b, uint32_t len, uint32_t want_len,
+			      const struct sl_pkt *w)
+{
+	struct pb f;
+	struct sl_pkt p;
+
+	pb_init(&f);
+	memcpy(f.b, b, len);
+	f.len = len;
+	assert_int_equal(f.len, want_len);
+	assert_true(fast_cond(f.b, f.len));
+	assert_int_equal(parse_n(&f, f.len, &p), 0);
+	expect_pkt_at(&p, w, f.len);
+}
+
 /* The fast path's fields, written out by hand (not through the builder or the slow parser). */
 static void test_fast_path_fields(void **state)
 {
@@ -1161,25 +1177,10 @@ static void test_fast_path_fields(void **state)
 		.sport = 53, .dport = 54321, .vlan = 0xffff, .inner_vlan = 0xffff, .l3_off = 14,
 		.ethertype = 0x86dd, .proto = 17, .flags = SL_PKT_IPV6 | SL_PKT_PORTS,
 	};
-	struct pb f;
-	struct sl_pkt p;
 
 	(void)state;
-	pb_init(&f);
-	memcpy(f.b, v4tcp, sizeof(v4tcp));
-	f.len = sizeof(v4tcp);
-	assert_int_equal(f.len, 60);
-	assert_true(fast_cond(f.b, f.len));
-	assert_int_equal(parse_n(&f, f.len, &p), 0);
-	expect_pkt_at(&p, &w4, f.len);
-
-	pb_init(&f);
-	memcpy(f.b, v6udp, sizeof(v6udp));
-	f.len = sizeof(v6udp);
-	assert_int_equal(f.len, 70);
-	assert_true(fast_cond(f.b, f.len));
-	assert_int_equal(parse_n(&f, f.len, &p), 0);
-	expect_pkt_at(&p, &w6, f.len);
+	expect_fast_frame(v4tcp, sizeof(v4tcp), 60, &w4);
+	expect_fast_frame(v6udp, sizeof(v6udp), 70, &w6);
 }
 
 int main(void)
