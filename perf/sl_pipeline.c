@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <x86intrin.h>
+#include <pcap/pcap.h>
 #include "sl_config.h"
 #include "sl_diag.h"
 #include "sl_engine.h"
@@ -27,46 +28,40 @@ struct capture {
 	size_t n;
 };
 
-/* Read a classic pcap (microsecond or nanosecond magic, either byte order). */
+/* Read the capture with libpcap (as sluice-replay does), one frame per STRIDE bytes; reports
+ * its own errors. */
 static int load_pcap(const char *path, struct capture *c)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t gh[24], rh[16];
-	uint32_t magic;
-	int swap;
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *in = pcap_open_offline(path, err);
+	struct pcap_pkthdr *h;
+	const u_char *pkt;
 
-	if (!f)
-		return -errno;
-	if (fread(gh, 1, sizeof(gh), f) != sizeof(gh)) {
-		fclose(f);
-		return -EINVAL;
-	}
-	memcpy(&magic, gh, 4);
-	swap = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
-	if (!swap && magic != 0xa1b2c3d4u && magic != 0xa1b23c4du) {
-		fclose(f);
+	if (!in) {
+		fprintf(stderr, "sl-pipeline: %s\n", err);
 		return -EINVAL;
 	}
 	c->mem = aligned_alloc(64, (size_t)STRIDE * MAX_FRAMES);
 	c->len = malloc(sizeof(*c->len) * MAX_FRAMES);
 	c->n = 0;
 	if (!c->mem || !c->len) {
-		fclose(f);
+		fprintf(stderr, "sl-pipeline: %s\n", strerror(ENOMEM));
+		pcap_close(in);
 		return -ENOMEM;
 	}
-	while (c->n < MAX_FRAMES && fread(rh, 1, sizeof(rh), f) == sizeof(rh)) {
-		uint32_t cl;
-
-		memcpy(&cl, rh + 8, 4);
-		if (swap)
-			cl = __builtin_bswap32(cl);
-		if (cl > STRIDE || fread(c->mem + c->n * STRIDE, 1, cl, f) != cl) {
-			fclose(f);
+	while (c->n < MAX_FRAMES && pcap_next_ex(in, &h, &pkt) == 1) {
+		if (h->caplen > STRIDE) {
+			fprintf(stderr, "sl-pipeline: %s: frame %zu has %u bytes, at most %u\n",
+				path, c->n + 1, h->caplen, STRIDE);
+			pcap_close(in);
 			return -EINVAL;
 		}
-		c->len[c->n++] = cl;
+		memcpy(c->mem + c->n * STRIDE, pkt, h->caplen);
+		c->len[c->n++] = h->caplen;
 	}
-	fclose(f);
+	pcap_close(in);
+	if (!c->n)
+		fprintf(stderr, "sl-pipeline: %s: no frames\n", path);
 	return c->n ? 0 : -EINVAL;
 }
 
@@ -85,18 +80,13 @@ int main(int argc, char **argv)
 	uint64_t fwd = 0, now = 1000, t0 = 0, t1;
 	long bursts, warm;
 	size_t pos = 0;
-	int r;
 
 	if (argc != 4 || (bursts = atol(argv[3])) <= 0) {
 		fprintf(stderr, "usage: sl-pipeline POLICY.yaml CAPTURE.pcap BURSTS\n");
 		return 1;
 	}
-	r = load_pcap(argv[2], &cap);
-	if (r) {
-		fprintf(stderr, "sl-pipeline: %s: %s (frames of at most %u bytes)\n", argv[2],
-			strerror(-r), STRIDE);
+	if (load_pcap(argv[2], &cap))
 		return 1;
-	}
 	memset(&d, 0, sizeof(d));
 	if (sl_config_load(argv[1], &cfg, &d) || sl_engine_create(cfg, &o, &e, &d)) {
 		sl_diag_print(&d, stderr);
