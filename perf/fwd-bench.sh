@@ -25,6 +25,9 @@ command -v dpdk-testpmd >/dev/null || { echo "fwd-bench: dpdk-testpmd missing (a
 
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
+# per-second rates on stdin, one per line: the periods before the first frame and the next 2
+# (warm-up) dropped, the median of the rest; the statistic both programs are measured by
+steady() { awk '$1 > 0' | tail -n +3 | median; }
 
 eal() { # $1 = capture, $2 = memory MB
 	echo "--no-huge -m $2 --no-shconf --no-pci --no-telemetry -l $MAIN,$FWD --main-lcore $MAIN" \
@@ -47,23 +50,20 @@ testpmd_pps() { # capture, mbufs, mem
 	sleep "$SECS"
 	kill -INT $pid 2>/dev/null || true
 	wait $pid 2>/dev/null || true
-	# per-period Rx-pps of port 0, the first 2 (warm-up) dropped, median of the rest
+	# per-period Rx-pps of port 0
 	grep -q "Rx-pps" "$TMP/tp.log" || { echo "fwd-bench: testpmd failed:" >&2; tail -5 "$TMP/tp.log" >&2; }
-	grep -A8 "NIC statistics for port 0" "$TMP/tp.log" | awk '/Rx-pps:/ {print $2}' |
-		awk '$1 > 0' | tail -n +3 | median
+	grep -A8 "NIC statistics for port 0" "$TMP/tp.log" | awk '/Rx-pps:/ {print $2}' | steady
 }
 
 sluice_pps() { # capture, mbufs, mem
-	# the same statistic as testpmd's: sluice's live table once per second (frames forwarded
-	# per second), the periods before the first forwarded frame and the next 2 (warm-up: the
-	# first pass over the capture inserts every flow's key) dropped, median of the rest
+	# the same statistic as testpmd's (steady) on sluice's live table once per second (frames
+	# forwarded per second; its warm-up includes the first pass inserting every flow's key)
 	# shellcheck disable=SC2046
 	"$BUILD/app/sluice" $(eal "$1" "$3") --file-prefix=fwdb-sl -- --config "$TMP/bench.yaml" \
 		--duration "$SECS" --mbufs "$2" --stats-interval 1 --report "$TMP/r.json" \
 		>"$TMP/sl.log" 2>&1 ||
 		{ echo "fwd-bench: sluice failed:" >&2; tail -5 "$TMP/sl.log" >&2; echo 0; return; }
-	per_s=$(sed -n 's/^ *forwarded [0-9.]* Mbit\/s \([0-9]*\) pps,.*/\1/p' "$TMP/sl.log" |
-		awk '$1 > 0' | tail -n +3 | median)
+	per_s=$(sed -n 's/^ *forwarded [0-9.]* Mbit\/s \([0-9]*\) pps,.*/\1/p' "$TMP/sl.log" | steady)
 	# and the whole run's average from the first forwarded frame, for comparison
 	whole=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(int(r['packets']/r['elapsed_s']) if r['elapsed_s'] else 0)" "$TMP/r.json")
 	echo "$per_s:$whole"
