@@ -4,7 +4,9 @@
 # profile, each replaying N distinct 64-byte frames from memory (net_pcap infinite_rx) into
 # a sink (net_null), one forwarding core. Prints both rates and their ratio. Both rates are
 # the same statistic: the median of the program's own once-per-second rate (testpmd's Rx-pps,
-# sluice's live table), the first 2 seconds of forwarding left out.
+# sluice's live table), the first 2 seconds of forwarding left out. The ratio column is the
+# ratio of the two medians; each round (testpmd then sluice, back to back) also gives a paired
+# ratio, listed with their median: on a busy shared host that is the steadier figure.
 #
 # usage: perf/fwd-bench.sh [FLOWS...]      (default: 100000 1000000)
 # environment: BUILD (default build), SECONDS_PER_RUN (default 12), ROUNDS (default 3),
@@ -70,25 +72,34 @@ sluice_pps() { # capture, mbufs, mem
 }
 
 echo "# fwd-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
-echo "| flows | frames | testpmd 5tswap Mpps | sluice Mpps | ratio | sluice whole-run average Mpps |"
-echo "|---|---|---|---|---|---|"
+echo "| flows | frames | testpmd 5tswap Mpps | sluice Mpps | ratio | sluice whole-run average Mpps | ratio per round | median of rounds |"
+echo "|---|---|---|---|---|---|---|---|"
 for n in $FLOWS; do
 	frames=${FRAMES:-$n}
 	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --count "$frames" --size 64 --quiet
 	perf/bench-policy.sh "$n" > "$TMP/bench.yaml"
 	mbufs=$((frames + frames / 10 + 16384))
 	mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
-	tps="" sps="" sws=""
+	tps="" sps="" sws="" rps=""
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
-		tps="$tps $(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")"
+		tp=$(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")
 		both=$(sluice_pps "$TMP/d.pcap" "$mbufs" "$mem")
-		sps="$sps ${both%%:*}"
-		sws="$sws ${both#*:}"
+		if [ "${tp:-0}" -gt 0 ] && [ "${both%%:*}" -gt 0 ]; then
+			tps="$tps $tp"
+			sps="$sps ${both%%:*}"
+			sws="$sws ${both#*:}"
+			rps="$rps $(awk -v t="$tp" -v s="${both%%:*}" 'BEGIN { printf "%.3f", s / t }')"
+		else	# a program that forwarded nothing measurable: the round is left out
+			echo "fwd-bench: round $r at $n flows left out (testpmd ${tp:-0} pps, sluice ${both%%:*} pps)" >&2
+			rps="$rps -"
+		fi
 	done
+	rmed=$(echo "$rps" | tr ' ' '\n' | awk 'NF && $1 != "-"' | median)
 	tp=$(echo "$tps" | tr ' ' '\n' | awk 'NF' | median)
 	sl=$(echo "$sps" | tr ' ' '\n' | awk 'NF' | median)
 	sw=$(echo "$sws" | tr ' ' '\n' | awk 'NF' | median)
-	awk -v n="$n" -v f="$frames" -v tp="$tp" -v sl="$sl" -v sw="$sw" 'BEGIN {
-		printf "| %d | %d | %.2f | %.2f | %.3f | %.2f |\n", n, f, tp / 1e6, sl / 1e6,
-		       (tp > 0 ? sl / tp : 0), sw / 1e6 }'
+	awk -v n="$n" -v f="$frames" -v tp="$tp" -v sl="$sl" -v sw="$sw" -v rps="${rps# }" \
+	    -v rmed="$rmed" 'BEGIN {
+		printf "| %d | %d | %.2f | %.2f | %.3f | %.2f | %s | %.3f |\n", n, f, tp / 1e6,
+		       sl / 1e6, (tp > 0 ? sl / tp : 0), sw / 1e6, rps, rmed }'
 done
