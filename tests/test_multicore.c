@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "pkt_build.h"
+#include "test_rng.h"
 #include "sl_engine.h"
 
 #define NS 1000000000ull
@@ -34,15 +35,6 @@ struct stream {
 	unsigned n;
 };
 
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /*
  * Tenants (vlan): 10 shared 8mbit/20KB; 20 shared 4mbit/10KB + 50KB per 100 ms window;
  * 30 dedicated src-ip 800kbit/3000B over NKEYS sources; 40 shared 2000pps/50pkt.
@@ -61,7 +53,7 @@ static void generate(struct stream *s, uint64_t seed)
 		for (unsigned k = 0; k < 4; k++)
 			for (unsigned j = 0; j < plan[k].pkts; j++) {
 				struct gen_pkt *g = &s->p[s->n++];
-				uint64_t r = rng(&seed);
+				uint64_t r = test_rng(&seed);
 
 				assert_true(s->n < cap);
 				g->step = step;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include "sl_parse.h"
 #include "pkt_build.h"
+#include "test_rng.h"
 
 #define V4_SRC 0x0a000001u	/* 10.0.0.1 */
 #define V4_DST 0xc0a80102u	/* 192.168.1.2 */
@@ -902,19 +903,9 @@ static int fast_cond(const uint8_t *b, uint32_t n)
 	return 0;
 }
 
-/* splitmix64: deterministic, good enough to spread lengths and bytes */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static uint32_t rng_below(uint64_t *s, uint32_t n)
 {
-	return (uint32_t)(rng_next(s) % n);
+	return (uint32_t)(test_rng(s) % n);
 }
 
 static uint8_t gen_l4_proto(uint64_t *s)
@@ -928,7 +919,7 @@ static uint8_t gen_l4_proto(uint64_t *s)
 		return 17;
 	if (r < 95)
 		return other[rng_below(s, sizeof(other))];
-	return (uint8_t)rng_next(s);
+	return (uint8_t)test_rng(s);
 }
 
 static void gen_l4(struct pb *f, uint64_t *s, uint8_t proto)
@@ -936,13 +927,13 @@ static void gen_l4(struct pb *f, uint64_t *s, uint8_t proto)
 	uint32_t pay = rng_below(s, 3) ? rng_below(s, 24) : rng_below(s, 200);
 
 	if (proto == 6) {
-		pb_tcp(f, (uint16_t)rng_next(s), (uint16_t)rng_next(s), (uint8_t)rng_next(s));
+		pb_tcp(f, (uint16_t)test_rng(s), (uint16_t)test_rng(s), (uint8_t)test_rng(s));
 		pb_fill(f, 0x77, pay);
 	} else if (proto == 17) {
-		pb_udp(f, (uint16_t)rng_next(s), (uint16_t)rng_next(s), (uint16_t)pay);
+		pb_udp(f, (uint16_t)test_rng(s), (uint16_t)test_rng(s), (uint16_t)pay);
 	} else {
 		for (uint32_t i = 0; i < pay; i++)
-			pb_u8(f, (uint8_t)rng_next(s));
+			pb_u8(f, (uint8_t)test_rng(s));
 	}
 	/* sometimes cut the L4 header itself short */
 	if (rng_below(s, 8) == 0 && f->len > 0)
@@ -958,7 +949,7 @@ static uint16_t gen_len(uint64_t *s, uint32_t real)
 	case 1:
 		return (uint16_t)(real + 1 + rng_below(s, 1500));
 	case 2:
-		return (uint16_t)rng_next(s);
+		return (uint16_t)test_rng(s);
 	default:
 		return (uint16_t)real;
 	}
@@ -978,7 +969,7 @@ static void gen_ipv4(struct pb *f, uint64_t *s)
 		frag = 0x2000;				/* first fragment */
 		break;
 	case 2:
-		frag = (uint16_t)(rng_next(s) & 0xffff);	/* any flags and offset */
+		frag = (uint16_t)(test_rng(s) & 0xffff);	/* any flags and offset */
 		break;
 	case 3:
 		frag = (uint16_t)(1u << rng_below(s, 16));
@@ -986,14 +977,14 @@ static void gen_ipv4(struct pb *f, uint64_t *s)
 	default:
 		frag = 0;
 	}
-	ip = pb_ipv4(f, (uint8_t)rng_next(s), frag, proto, (uint32_t)rng_next(s),
-		     (uint32_t)rng_next(s), opt);
+	ip = pb_ipv4(f, (uint8_t)test_rng(s), frag, proto, (uint32_t)test_rng(s),
+		     (uint32_t)test_rng(s), opt);
 	gen_l4(f, s, proto);
 	pb_ipv4_fin(f, ip, gen_len(s, f->len - ip));
 	if (f->b[ip + 2] == 0 && f->b[ip + 3] == 0 && rng_below(s, 2))
 		pb_put16(f, ip + 2, 0);			/* keep an explicit total length 0 */
 	if (rng_below(s, 20) == 0)			/* another version or IHL */
-		f->b[ip] = (uint8_t)rng_next(s);
+		f->b[ip] = (uint8_t)test_rng(s);
 }
 
 static void gen_ipv6(struct pb *f, uint64_t *s)
@@ -1004,13 +995,13 @@ static void gen_ipv6(struct pb *f, uint64_t *s)
 	uint8_t nh[10];
 
 	for (unsigned i = 0; i < 16; i++) {
-		a[i] = (uint8_t)rng_next(s);
-		d[i] = (uint8_t)rng_next(s);
+		a[i] = (uint8_t)test_rng(s);
+		d[i] = (uint8_t)test_rng(s);
 	}
 	for (uint32_t i = 0; i < n; i++)
 		nh[i] = ext[rng_below(s, sizeof(ext))];
 	nh[n] = proto;
-	ip = pb_ipv6(f, (uint8_t)rng_next(s), (uint32_t)rng_next(s), nh[0], a, d);
+	ip = pb_ipv6(f, (uint8_t)test_rng(s), (uint32_t)test_rng(s), nh[0], a, d);
 	for (uint32_t i = 0; i < n; i++) {
 		next = nh[i + 1];
 		if (nh[i] == 51)
@@ -1025,7 +1016,7 @@ static void gen_ipv6(struct pb *f, uint64_t *s)
 	pb_ipv6_fin(f, ip, 0);
 	pb_put16(f, ip + 4, gen_len(s, f->len - ip - 40));
 	if (rng_below(s, 20) == 0)			/* another version */
-		f->b[ip] = (uint8_t)rng_next(s);
+		f->b[ip] = (uint8_t)test_rng(s);
 }
 
 /* One random frame: 0-3 tags, IPv4 / IPv6 / other, padding, then perhaps a few bytes changed. */
@@ -1038,7 +1029,7 @@ static void gen_frame(struct pb *f, uint64_t *s)
 	pb_init(f);
 	pb_macs(f);
 	for (uint32_t i = 0; i < tags; i++)
-		pb_tag(f, tpid[rng_below(s, 3)], (uint16_t)rng_next(s));
+		pb_tag(f, tpid[rng_below(s, 3)], (uint16_t)test_rng(s));
 	r = rng_below(s, 100);
 	if (r < 55) {
 		pb_u16(f, 0x0800);
@@ -1049,7 +1040,7 @@ static void gen_frame(struct pb *f, uint64_t *s)
 	} else {
 		pb_u16(f, other_et[rng_below(s, sizeof(other_et) / sizeof(other_et[0]))]);
 		for (uint32_t i = rng_below(s, 64); i > 0; i--)
-			pb_u8(f, (uint8_t)rng_next(s));
+			pb_u8(f, (uint8_t)test_rng(s));
 	}
 	if (f->len < 60 && rng_below(s, 2))		/* Ethernet minimum: padding */
 		pb_fill(f, rng_below(s, 2) ? 0 : 0xee, 60 - f->len);
@@ -1058,7 +1049,7 @@ static void gen_frame(struct pb *f, uint64_t *s)
 			uint32_t span = f->len < 80 ? f->len : 80;
 			uint32_t at = rng_below(s, 2) ? rng_below(s, span) : rng_below(s, f->len);
 
-			f->b[at] = rng_below(s, 2) ? (uint8_t)rng_next(s) :
+			f->b[at] = rng_below(s, 2) ? (uint8_t)test_rng(s) :
 				   (uint8_t)(f->b[at] ^ (1u << rng_below(s, 8)));
 		}
 	}
