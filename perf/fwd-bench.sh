@@ -84,13 +84,14 @@ for n in $FLOWS; do
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
 		tp=$(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")
 		both=$(sluice_pps "$TMP/d.pcap" "$mbufs" "$mem")
-		if [ "${tp:-0}" -gt 0 ] && [ "${both%%:*}" -gt 0 ]; then
+		sp=${both%%:*}	# per-second median : whole-run average
+		if [ "${tp:-0}" -gt 0 ] && [ "$sp" -gt 0 ]; then
 			tps="$tps $tp"
-			sps="$sps ${both%%:*}"
+			sps="$sps $sp"
 			sws="$sws ${both#*:}"
-			rps="$rps $(awk -v t="$tp" -v s="${both%%:*}" 'BEGIN { printf "%.3f", s / t }')"
+			rps="$rps $(awk -v t="$tp" -v s="$sp" 'BEGIN { printf "%.3f", s / t }')"
 		else	# a program that forwarded nothing measurable: the round is left out
-			echo "fwd-bench: round $r at $n flows left out (testpmd ${tp:-0} pps, sluice ${both%%:*} pps)" >&2
+			echo "fwd-bench: round $r at $n flows left out (testpmd ${tp:-0} pps, sluice $sp pps)" >&2
 			rps="$rps -"
 		fi
 	done
