@@ -46,6 +46,7 @@ int sl_classifier_build(const struct sl_config *cfg, struct sl_classifier *out)
 		return -ENOMEM;
 	for (unsigned i = 0; i < cfg->nb_tenants; i++)
 		compile_one(&cfg->tenants[i].m, &out->m[i]);
+	out->first_all = out->nb && !out->m[0].fields;
 	return 0;
 }
 
@@ -54,4 +55,5 @@ void sl_classifier_free(struct sl_classifier *c)
 	free(c->m);
 	c->m = NULL;
 	c->nb = 0;
+	c->first_all = 0;
 }

@@ -134,6 +134,23 @@ lookup_slow(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_prof *
 	return en;
 }
 
+/* A dedicated key refused a table entry (max-keys reached): the profile's when-full choice. */
+static __attribute__((noinline)) int refused(const struct sl_ptenant *pt, uint64_t now,
+					     uint32_t len, struct sl_counts *c, int multi)
+{
+	const struct sl_prof *p = pt->prof;
+
+	c->table_full++;
+	switch (p->when_full) {
+	case SL_FULL_PASS:
+		return 1;
+	case SL_FULL_DROP:
+		return -1;
+	default:
+		return multi ? police(1, p, pt->ts->ovf, now, len) : police(0, p, pt->ts->ovf, now, len);
+	}
+}
+
 /*
  * Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop).
  * multi and flows: the engine's and the policy's flags, loaded once per burst.
@@ -156,15 +173,7 @@ decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt
 		en = lookup_slow(l, lc, p, i, now, c);
 	if (en)
 		return police(multi, p, en->st, now, len);
-	c->table_full++;
-	switch (p->when_full) {
-	case SL_FULL_PASS:
-		return 1;
-	case SL_FULL_DROP:
-		return -1;
-	default:
-		return police(multi, p, pt->ts->ovf, now, len);
-	}
+	return refused(pt, now, len, c, multi);
 }
 
 /* Fill the caller's view of frame i's decision. */
@@ -204,30 +213,49 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 	 * right after the parser's narrower stores to it would stall on store forwarding */
 	for (unsigned i = 0; i < n; i++)	/* tenant[i] = 0: parsed, to classify */
 		s->tenant[i] = sl_parse(data[i], caplen[i], &s->pkt[i]) == 0 ? 0 : SL_NO_TENANT;
-	/* classify; keys of dedicated tenants (three 16-byte stores, hashed in the next loop) */
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t t = s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i]) : SL_NO_TENANT;
-		const struct sl_ptenant *pt = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
-		struct sl_table *tab = pt ? pt->prof->table : NULL;
+	/*
+	 * Classify; keys and hashes of dedicated tenants, whose primary index buckets start
+	 * loading. Consecutive packets of one tenant (a burst is usually one or a few runs) reuse
+	 * its profile's fields from locals: the key's vector stores may alias anything in memory.
+	 */
+	{
+		uint16_t run_t = SL_NO_TENANT;
+		const struct sl_ptenant *pt = NULL;
+		struct sl_table *tab = NULL;
+		uint64_t *slots = NULL;
+		uint64_t nb_buckets = 0;
+		enum sl_keykind kind = SL_KEY_5TUPLE;
+		uint32_t uid = 0;
 
-		s->tenant[i] = t;
-		s->pt[i] = pt;
-		s->tab[i] = tab;
-		if (tab)
-			sl_key_make(&s->key[i], &s->pkt[i], (enum sl_keykind)pt->prof->key,
-				    pt->ts->uid);
-	}
-	/* hashes and primary index buckets, which start loading */
-	for (unsigned i = 0; i < n; i++) {
-		const struct sl_table *tab = s->tab[i];
+		for (unsigned i = 0; i < n; i++) {
+			uint16_t t = s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i])
+						       : SL_NO_TENANT;
 
-		if (tab) {
-			uint64_t h = sl_hash_with(&hk, &s->key[i]);
-			const uint64_t *b = sl_table_bucket(tab, h);
+			if (t != run_t) {
+				run_t = t;
+				pt = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
+				tab = pt ? pt->prof->table : NULL;
+				if (tab) {
+					kind = (enum sl_keykind)pt->prof->key;
+					uid = pt->ts->uid;
+					slots = tab->slots;
+					nb_buckets = tab->nb_buckets;
+				}
+			}
+			s->tenant[i] = t;
+			s->pt[i] = pt;
+			s->tab[i] = tab;
+			if (tab) {
+				uint64_t h;
+				const uint64_t *b;
 
-			s->hash[i] = h;
-			s->bkt[i] = b;
-			__builtin_prefetch(b, 0, SL_TABLE_LOCALITY);
+				sl_key_make(&s->key[i], &s->pkt[i], kind, uid);
+				h = sl_hash_with(&hk, &s->key[i]);
+				b = sl_table_bucket_in(slots, nb_buckets, h);
+				s->hash[i] = h;
+				s->bkt[i] = b;
+				__builtin_prefetch(b, 0, SL_TABLE_LOCALITY);
+			}
 		}
 	}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
@@ -277,19 +305,56 @@ struct run {
 	uint64_t cp, cb, ep, eb;
 };
 
-static inline void run_flush(struct run *r)
+static inline void run_flush(const struct run *r)
 {
-	if (!r->c)
-		return;
 	r->c->conform_packets += r->cp;
 	r->c->conform_bytes += r->cb;
 	r->c->exceed_packets += r->ep;
 	r->c->exceed_bytes += r->eb;
-	r->cp = r->cb = r->ep = r->eb = 0;
 }
 
-/* Stage 3: decide the flows, police and act; a tenant's packets/bytes are its conform +
- * exceed. dec == NULL: marks applied in place. Constant-folded in every caller. */
+/*
+ * Act on decision r (decide's result) for frame i of profile p: count it in the run, apply a
+ * mark in place when the caller takes no decisions, and give the frame's verdict.
+ */
+static inline __attribute__((always_inline)) uint8_t
+act(struct sl_slot *s, const struct sl_prof *p, struct run *run, int r, unsigned i,
+    uint8_t *const data[], const uint32_t caplen[], uint32_t ln, int inplace, int *exceeded)
+{
+	if (__builtin_expect(r > 0, 1)) {
+		run->cp++;
+		run->cb += ln;
+		return SL_V_FORWARD;
+	}
+	*exceeded = 1;
+	run->ep++;
+	run->eb += ln;
+	if (r < 0 || p->exceed == SL_ACT_DROP)
+		return SL_V_DROP;
+	if (p->exceed == SL_ACT_MARK && inplace)
+		sl_mark_dscp(data[i], caplen[i], &s->pkt[i], p->dscp);
+	return SL_V_FORWARD;
+}
+
+/* Give frame i its verdict v (and the caller's decision); count a drop. */
+static inline __attribute__((always_inline)) void
+emit(struct sl_lcore *l, const struct sl_slot *s, const struct sl_ptenant *pt, unsigned i,
+     uint8_t v, int exceeded, uint32_t ln, uint8_t verdict[], struct sl_decision *dec)
+{
+	if (dec)
+		decision(s, pt, i, v, exceeded, &dec[i]);
+	verdict[i] = v;
+	if (__builtin_expect(v == SL_V_DROP, 0))
+		count(&l->dropped, ln);
+}
+
+/*
+ * Stage 3: decide the flows, police and act; a tenant's packets/bytes are its conform +
+ * exceed. dec == NULL: marks applied in place. Constant-folded in every caller.
+ * Packets are taken in runs of one tenant (a burst is usually one run or a few): the run's
+ * profile is loaded once, and the common profile (dedicated, one bucket, one lcore, no
+ * max-flows) is policed with its bucket parameters held in registers.
+ */
 static inline __attribute__((always_inline)) unsigned
 finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint32_t caplen[],
        const uint32_t len[], uint64_t now, uint8_t verdict[], struct sl_decision *dec)
@@ -299,8 +364,6 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 	const unsigned id = l->id;
 	unsigned fwd = 0, n = s->n;
 	uint64_t bytes = 0;
-	struct run run = {NULL, 0, 0, 0, 0};
-	uint16_t run_t = SL_NO_TENANT;
 
 	l->pol = pol;
 	for (unsigned i = 0; flows && i < n; i++) {
@@ -317,47 +380,63 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 	}
 	if (multi)
 		police_shared_bursts(s, pol, len, n, now);
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n;) {
 		const struct sl_ptenant *pt = s->pt[i];
-		uint32_t ln = len[i];
-		uint8_t v = SL_V_FORWARD;
-		int exceeded = 0;
+		const struct sl_prof *p;
+		struct run run;
 
-		bytes += ln;
 		if (!pt) {
+			uint32_t ln = len[i];
+			uint8_t v = pol->unmatched == SL_ACT_DROP ? SL_V_DROP : SL_V_FORWARD;
+
 			count(s->pkt[i].flags & SL_PKT_MALFORMED ? &l->malformed : &l->unmatched,
 			      ln);
-			v = pol->unmatched == SL_ACT_DROP ? SL_V_DROP : SL_V_FORWARD;
-		} else {
-			int r;
-
-			if (s->tenant[i] != run_t) {
-				run_flush(&run);
-				run.c = &pt->ts->lc[id].c;
-				run_t = s->tenant[i];
-			}
-			r = decide(l, s, pt, i, now, ln, run.c, multi, flows);
-			if (r > 0) {
-				run.cp++;
-				run.cb += ln;
-			} else {
-				exceeded = 1;
-				run.ep++;
-				run.eb += ln;
-				if (r < 0 || pt->prof->exceed == SL_ACT_DROP)
-					v = SL_V_DROP;
-				else if (pt->prof->exceed == SL_ACT_MARK && !dec)
-					sl_mark_dscp(data[i], caplen[i], &s->pkt[i], pt->prof->dscp);
-			}
+			bytes += ln;
+			emit(l, s, NULL, i, v, 0, ln, verdict, dec);
+			fwd += v == SL_V_FORWARD;
+			i++;
+			continue;
 		}
-		if (dec)
-			decision(s, pt, i, v, exceeded, &dec[i]);
-		verdict[i] = v;
-		if (v == SL_V_DROP)
-			count(&l->dropped, ln);
-		fwd += v == SL_V_FORWARD;
+		p = pt->prof;
+		run = (struct run){&pt->ts->lc[id].c, 0, 0, 0, 0};
+		if (!multi && !flows && p->table && p->nb == 1) {
+			/* locals: stores to entries and counters cannot alias them */
+			const struct sl_tb_params tb = p->tb[0];
+			const int per_byte = p->bytes;
+
+			do {
+				uint32_t ln = len[i];
+				uint64_t units = per_byte ? (uint64_t)(ln < SL_COST_MAX_BYTES ? ln
+									: SL_COST_MAX_BYTES) * 8
+							  : 1;
+				struct sl_entry *en = s->ent[i];
+				int r, exceeded = 0;
+				uint8_t v;
+
+				if (__builtin_expect(!en || !sl_key_eq(&en->key, &s->key[i]), 0))
+					en = lookup_slow(l, s, p, i, now, run.c);
+				r = __builtin_expect(en != NULL, 1)
+					    ? sl_tb_take_state(&tb, 1, en->st, now, units)
+					    : refused(pt, now, ln, run.c, 0);
+				v = act(s, p, &run, r, i, data, caplen, ln, !dec, &exceeded);
+				emit(l, s, pt, i, v, exceeded, ln, verdict, dec);
+				bytes += ln;
+				fwd += v == SL_V_FORWARD;
+			} while (++i < n && s->pt[i] == pt);
+		} else {
+			do {
+				uint32_t ln = len[i];
+				int exceeded = 0;
+				int r = decide(l, s, pt, i, now, ln, run.c, multi, flows);
+				uint8_t v = act(s, p, &run, r, i, data, caplen, ln, !dec, &exceeded);
+
+				emit(l, s, pt, i, v, exceeded, ln, verdict, dec);
+				bytes += ln;
+				fwd += v == SL_V_FORWARD;
+			} while (++i < n && s->pt[i] == pt);
+		}
+		run_flush(&run);
 	}
-	run_flush(&run);
 	l->total.packets += n;
 	l->total.bytes += bytes;
 	s->n = 0;

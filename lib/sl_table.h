@@ -109,10 +109,18 @@ struct sl_table {
 
 #define SL_TABLE_WAYS 8
 
-/* Primary bucket of a hash: its low 32 bits scaled to nb_buckets (no division). */
+/*
+ * Primary bucket of a hash: its low 32 bits scaled to nb_buckets (no division). The _in form
+ * takes a table's slots and nb_buckets from the caller (held in registers across a burst).
+ */
+static inline uint64_t *sl_table_bucket_in(uint64_t *slots, uint64_t nb_buckets, uint64_t hash)
+{
+	return slots + (((hash & 0xffffffffu) * nb_buckets) >> 32) * SL_TABLE_WAYS;
+}
+
 static inline uint64_t *sl_table_bucket(const struct sl_table *t, uint64_t hash)
 {
-	return t->slots + (((hash & 0xffffffffu) * t->nb_buckets) >> 32) * SL_TABLE_WAYS;
+	return sl_table_bucket_in(t->slots, t->nb_buckets, hash);
 }
 
 static inline struct sl_entry *sl_table_entry(const struct sl_table *t, uint64_t slot)
@@ -143,23 +151,23 @@ static inline uint32_t sl_table_sig(uint64_t hash)
 }
 
 /*
- * Bit 2i set when slot i of bucket b holds signature sig: the 8 slots compared at once with
- * SSE2, no branch per slot (a slot's low 32 bits are its signature, 0 when empty).
+ * Bit i set when slot i of bucket b holds signature sig: the 8 slots compared at once with
+ * SSE2, no branch per slot (a slot's low 32 bits are its signature, 0 when empty): two
+ * shuffles gather the 8 signatures into two vectors, two compares, two masks.
  * Plain loads: each 64-bit slot is read whole by the 16-byte loads on x86-64, and a slot
  * published by a CAS after its entry was written is seen with its entry (x86 keeps stores
  * in order; the key is confirmed in stage 3 anyway).
  */
 static inline unsigned sl_table_match(const uint64_t *b, uint32_t sig)
 {
-	const __m128i *v = (const __m128i *)(const void *)b;
+	const __m128 *v = (const __m128 *)(const void *)b;
 	__m128i s = _mm_set1_epi32((int)sig);
-	unsigned m0 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v), s)));
-	unsigned m1 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 1), s)));
-	unsigned m2 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 2), s)));
-	unsigned m3 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_load_si128(v + 3), s)));
+	/* lanes 0 and 2 of each pair of slots: their signatures, in slot order */
+	__m128i lo = _mm_castps_si128(_mm_shuffle_ps(v[0], v[1], _MM_SHUFFLE(2, 0, 2, 0)));
+	__m128i hi = _mm_castps_si128(_mm_shuffle_ps(v[2], v[3], _MM_SHUFFLE(2, 0, 2, 0)));
 
-	/* even lanes are signatures, odd lanes entry indices: keep the even ones */
-	return (m0 | m1 << 4 | m2 << 8 | m3 << 12) & 0x5555;
+	return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, s))) |
+	       (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, s))) << 4;
 }
 
 /*
@@ -180,7 +188,7 @@ sl_table_probe_bucket(const struct sl_table *t, const uint64_t *b, uint64_t hash
 	unsigned m = sl_table_match(b, sl_table_sig(hash));
 
 	if (m) {
-		uint64_t s = __atomic_load_n(&b[__builtin_ctz(m) >> 1], __ATOMIC_ACQUIRE);
+		uint64_t s = __atomic_load_n(&b[__builtin_ctz(m)], __ATOMIC_ACQUIRE);
 		struct sl_entry *e = sl_table_entry(t, s);
 
 		__builtin_prefetch(e, 1, SL_TABLE_LOCALITY);

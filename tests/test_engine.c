@@ -408,6 +408,80 @@ static void key_flood_keeps_memory_flat(void **state)
 	sl_engine_free(w.e);
 }
 
+/*
+ * Bursts that switch tenants from frame to frame (the engine polices runs of one tenant):
+ * a dedicated tenant on VLAN 1 whose keys have 3000-byte buckets, a catch-all shared tenant
+ * after it with a 2000-byte bucket, unmatched frames none (the catch-all takes them). Then the
+ * same tenants the other way round: a catch-all first takes every frame.
+ */
+static void mixed_runs_and_catch_all(void **state)
+{
+	static uint8_t buf[24][PB_MAX];
+	uint8_t *data[24], verdict[24];
+	uint32_t caplen[24], len[24];
+	struct sl_stats s;
+	struct pb f;
+
+	(void)state;
+	for (unsigned order = 0; order < 2; order++) {
+		struct world w = {0};
+		unsigned fwd, exp_fwd;
+
+		w.prof[0] = profile("ded", SL_MODE_DEDICATED, 800000, 3000, SL_ACT_DROP);
+		w.prof[1] = profile("sh", SL_MODE_SHARED, 800000, 2000, SL_ACT_DROP);
+		w.cfg.nb_profiles = 2;
+		if (order == 0) {
+			add_tenant(&w, "v1", 0, SL_M_VLAN, 1, 0, 0);
+			add_tenant(&w, "rest", 1, 0, -1, 0, 0);
+		} else {
+			add_tenant(&w, "rest", 1, 0, -1, 0, 0);
+			add_tenant(&w, "v1", 0, SL_M_VLAN, 1, 0, 0);
+		}
+		build(&w);
+		/* frame i: VLAN 1 from source i % 2 when i % 3 != 2, else VLAN 2 (or untagged) */
+		for (unsigned i = 0; i < 24; i++) {
+			int vlan = i % 3 != 2 ? 1 : (i % 2 ? 2 : -1);
+
+			udp4(&f, vlan, 0x0a000001 + i % 2, 0x01020304, 0, 1000);
+			memcpy(buf[i], f.b, f.len);
+			data[i] = buf[i];
+			caplen[i] = len[i] = f.len;
+		}
+		fwd = sl_process(w.lc, data, caplen, len, 24, 0, verdict);
+		s = stats(&w);
+		if (order == 0) {
+			/* 16 VLAN 1 frames, 8 per source: 3 of each conform; 8 others: 2 conform */
+			for (unsigned i = 0, seen[2] = {0, 0}, other = 0; i < 24; i++) {
+				unsigned conf = i % 3 != 2 ? seen[i % 2]++ < 3 : other++ < 2;
+
+				assert_int_equal(verdict[i], conf ? SL_V_FORWARD : SL_V_DROP);
+			}
+			exp_fwd = 8;
+			assert_int_equal(s.t[0].c.packets, 16);
+			assert_int_equal(s.t[0].c.conform_packets, 6);
+			assert_int_equal(s.t[0].c.exceed_bytes, 10 * f.len);
+			assert_int_equal(s.t[0].keys, 2);
+			assert_int_equal(s.t[1].c.packets, 8);
+			assert_int_equal(s.t[1].c.conform_packets, 2);
+			assert_int_equal(s.t[1].c.conform_bytes, 2 * f.len);
+		} else {
+			/* every frame to the shared catch-all: 2 of 24 conform, in order */
+			for (unsigned i = 0; i < 24; i++)
+				assert_int_equal(verdict[i], i < 2 ? SL_V_FORWARD : SL_V_DROP);
+			exp_fwd = 2;
+			assert_int_equal(s.t[0].c.packets, 24);
+			assert_int_equal(s.t[0].c.conform_packets, 2);
+			assert_int_equal(s.t[1].c.packets, 0);
+			assert_int_equal(s.t[1].keys, 0);
+		}
+		assert_int_equal(fwd, exp_fwd);
+		assert_int_equal(s.unmatched.packets, 0);
+		assert_int_equal(s.dropped.packets, 24 - exp_fwd);
+		sl_stats_free(&s);
+		sl_engine_free(w.e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +493,7 @@ int main(void)
 		cmocka_unit_test(idle_keys_evicted_and_recreated_full),
 		cmocka_unit_test(deferred_marks_and_queue_counters),
 		cmocka_unit_test(key_flood_keeps_memory_flat),
+		cmocka_unit_test(mixed_runs_and_catch_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
