@@ -224,8 +224,7 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 		struct sl_table *tab = NULL;
 		uint64_t *slots = NULL;
 		uint64_t nb_buckets = 0;
-		enum sl_keykind kind = SL_KEY_5TUPLE;
-		uint32_t uid = 0;
+		struct sl_key_masks km = sl_key_masks(SL_KEY_5TUPLE, 0);
 
 		for (unsigned i = 0; i < n; i++) {
 			uint16_t t = s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i])
@@ -236,8 +235,8 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 				pt = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
 				tab = pt ? pt->prof->table : NULL;
 				if (tab) {
-					kind = (enum sl_keykind)pt->prof->key;
-					uid = pt->ts->uid;
+					km = sl_key_masks((enum sl_keykind)pt->prof->key,
+							  pt->ts->uid);
 					slots = tab->slots;
 					nb_buckets = tab->nb_buckets;
 				}
@@ -249,7 +248,7 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 				uint64_t h;
 				const uint64_t *b;
 
-				sl_key_make(&s->key[i], &s->pkt[i], kind, uid);
+				sl_key_make_masked(&s->key[i], &s->pkt[i], &km);
 				h = sl_hash_with(&hk, &s->key[i]);
 				b = sl_table_bucket_in(slots, nb_buckets, h);
 				s->hash[i] = h;

@@ -45,36 +45,59 @@ int sl_hash_seed_random(struct sl_hash_secret *s);
 void sl_hash_seed(struct sl_hash_secret *s, uint64_t seed);
 
 /*
- * Build the key of a parsed packet for a dedicated profile of kind k in tenant uid t: three
- * 16-byte stores. struct sl_pkt starts with src[16], dst[16], sport, dport: the key's layout,
- * so the addresses are copied whole and the last 16 bytes are assembled in a register.
+ * What a key kind keeps of a parsed packet, as masks over its three 16-byte rows, and the
+ * tenant's uid in place: computed once per kind and tenant (sl_key_masks), applied to each
+ * packet without a branch (sl_key_make_masked).
  */
-static inline void sl_key_make(struct sl_key *key, const struct sl_pkt *p, enum sl_keykind k,
-			       uint32_t tenant)
+struct sl_key_masks {
+	__m128i src, dst;	/* all ones where the kind keeps the address, else zero */
+	__m128i row;		/* over [ports | proto, family | -, - ] after the shuffle */
+	__m128i tenant;		/* [0 | 0 | uid | 0] */
+};
+
+static inline struct sl_key_masks sl_key_masks(enum sl_keykind k, uint32_t tenant)
 {
-	__m128i *out = (__m128i *)(void *)key, zero = _mm_setzero_si128();
-	uint32_t family = p->flags & (SL_PKT_IPV4 | SL_PKT_IPV6);
+	const __m128i ones = _mm_set1_epi32(-1), zero = _mm_setzero_si128();
+	const int fam = (SL_PKT_IPV4 | SL_PKT_IPV6) << 8;
+
+	return (struct sl_key_masks){
+		k == SL_KEY_DST_IP ? zero : ones,
+		k == SL_KEY_SRC_IP ? zero : ones,
+		k == SL_KEY_5TUPLE ? _mm_set_epi32(0, 0, fam | 0xff, -1) : _mm_set_epi32(0, 0, fam, 0),
+		_mm_set_epi32(0, (int)tenant, 0, 0)};
+}
+
+/*
+ * Build the key of a parsed packet: three 16-byte stores. struct sl_pkt starts with src[16],
+ * dst[16], then sport, dport (bytes 32..35), and has proto, flags at bytes 44, 45: one
+ * shuffle brings those two under the ports, where the key has proto and family.
+ */
+static inline void sl_key_make_masked(struct sl_key *key, const struct sl_pkt *p,
+				      const struct sl_key_masks *m)
+{
+	__m128i *out = (__m128i *)(void *)key;
+	const __m128i *in = (const __m128i *)(const void *)p;
+	__m128i row;
 
 	_Static_assert(offsetof(struct sl_key, dst) == 16 && offsetof(struct sl_key, sport) == 32 &&
 		       offsetof(struct sl_key, proto) == 36 && offsetof(struct sl_key, family) == 37 &&
 		       offsetof(struct sl_key, tenant) == 40 && offsetof(struct sl_pkt, dst) == 16 &&
-		       offsetof(struct sl_pkt, sport) == 32 && offsetof(struct sl_pkt, dport) == 34,
-		       "sl_key_make copies sl_pkt's address and port bytes in place");
-	if (k == SL_KEY_5TUPLE) {
-		uint32_t ports;
+		       offsetof(struct sl_pkt, sport) == 32 && offsetof(struct sl_pkt, dport) == 34 &&
+		       offsetof(struct sl_pkt, proto) == 44 && offsetof(struct sl_pkt, flags) == 45,
+		       "sl_key_make copies sl_pkt's bytes in place");
+	row = _mm_shuffle_epi32(_mm_loadu_si128(in + 2), _MM_SHUFFLE(3, 3, 3, 0));
+	_mm_storeu_si128(out, _mm_and_si128(_mm_loadu_si128(in), m->src));
+	_mm_storeu_si128(out + 1, _mm_and_si128(_mm_loadu_si128(in + 1), m->dst));
+	_mm_storeu_si128(out + 2, _mm_or_si128(_mm_and_si128(row, m->row), m->tenant));
+}
 
-		memcpy(&ports, &p->sport, sizeof(ports));	/* sport, dport as stored */
-		_mm_storeu_si128(out, _mm_loadu_si128((const __m128i *)(const void *)p->src));
-		_mm_storeu_si128(out + 1, _mm_loadu_si128((const __m128i *)(const void *)p->dst));
-		_mm_storeu_si128(out + 2, _mm_set_epi32(0, (int)tenant, (int)(family << 8 | p->proto),
-							(int)ports));
-		return;
-	}
-	_mm_storeu_si128(out, k == SL_KEY_DST_IP ? zero :
-			 _mm_loadu_si128((const __m128i *)(const void *)p->src));
-	_mm_storeu_si128(out + 1, k == SL_KEY_DST_IP ?
-			 _mm_loadu_si128((const __m128i *)(const void *)p->dst) : zero);
-	_mm_storeu_si128(out + 2, _mm_set_epi32(0, (int)tenant, (int)(family << 8), 0));
+/* The key of a parsed packet for a dedicated profile of kind k in tenant uid t. */
+static inline void sl_key_make(struct sl_key *key, const struct sl_pkt *p, enum sl_keykind k,
+			       uint32_t tenant)
+{
+	struct sl_key_masks m = sl_key_masks(k, tenant);
+
+	sl_key_make_masked(key, p, &m);
 }
 
 typedef uint64_t __attribute__((may_alias)) sl_u64_alias;

@@ -65,9 +65,14 @@ static void random_pkt(struct sl_pkt *p, uint64_t *x)
 	p->dport = (uint16_t)rnd(x);
 	p->proto = rnd(x) % 2 ? 6 : 17;
 	p->flags = (uint8_t)((v6 ? SL_PKT_IPV6 : SL_PKT_IPV4) | SL_PKT_PORTS);
-	p->vlan = (uint16_t)rnd(x);		/* fields past the key's bytes must not leak in */
+	/* fields and flag bits past the key's bytes must not leak in */
+	p->flags |= (uint8_t)(rnd(x) & ~(uint64_t)(SL_PKT_IPV4 | SL_PKT_IPV6));
+	p->vlan = (uint16_t)rnd(x);
+	p->inner_vlan = (uint16_t)rnd(x);
 	p->l3_off = 14;
+	p->ethertype = (uint16_t)rnd(x);
 	p->tcp_flags = 0xff;
+	p->pad[0] = (uint8_t)rnd(x);
 }
 
 static void key_bytes_for_every_kind(void **state)
