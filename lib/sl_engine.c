@@ -147,7 +147,8 @@ static __attribute__((noinline)) int refused(const struct sl_ptenant *pt, uint64
 	case SL_FULL_DROP:
 		return -1;
 	default:
-		return multi ? police(1, p, pt->ts->ovf, now, len) : police(0, p, pt->ts->ovf, now, len);
+		return multi ? police(1, p, pt->ts->ovf, now, len)
+			     : police(0, p, pt->ts->ovf, now, len);
 	}
 }
 
@@ -427,7 +428,8 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 				uint32_t ln = len[i];
 				int exceeded = 0;
 				int r = decide(l, s, pt, i, now, ln, run.c, multi, flows);
-				uint8_t v = act(s, p, &run, r, i, data, caplen, ln, !dec, &exceeded);
+				uint8_t v = act(s, p, &run, r, i, data, caplen, ln, !dec,
+						&exceeded);
 
 				emit(l, s, pt, i, v, exceeded, ln, verdict, dec);
 				bytes += ln;

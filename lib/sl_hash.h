@@ -63,7 +63,8 @@ static inline struct sl_key_masks sl_key_masks(enum sl_keykind k, uint32_t tenan
 	return (struct sl_key_masks){
 		k == SL_KEY_DST_IP ? zero : ones,
 		k == SL_KEY_SRC_IP ? zero : ones,
-		k == SL_KEY_5TUPLE ? _mm_set_epi32(0, 0, fam | 0xff, -1) : _mm_set_epi32(0, 0, fam, 0),
+		k == SL_KEY_5TUPLE ? _mm_set_epi32(0, 0, fam | 0xff, -1)
+				   : _mm_set_epi32(0, 0, fam, 0),
 		_mm_set_epi32(0, (int)tenant, 0, 0)};
 }
 
