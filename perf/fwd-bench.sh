@@ -7,11 +7,15 @@
 # sluice's live table), the first 2 seconds of forwarding left out. The ratio column is the
 # ratio of the two medians; each round (testpmd then sluice, back to back) also gives a paired
 # ratio, listed with their median: on a busy shared host that is the steadier figure.
+# STAT=p90 takes the 90th percentile of the per-second rates instead of the median, for both
+# programs: a host that steals time only ever slows a second down, so a program's good
+# seconds are the ones least touched by its neighbours.
 #
 # usage: perf/fwd-bench.sh [FLOWS...]      (default: 100000 1000000)
 # environment: BUILD (default build), SECONDS_PER_RUN (default 12), ROUNDS (default 3),
 #              FWD_CORE (default 1), MAIN_CORE (default 0), FRAMES (frames in the capture,
-#              cycling through the flows; default: one per flow). Runs as root.
+#              cycling through the flows; default: one per flow), STAT (median or p90,
+#              default median). Runs as root.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -27,9 +31,13 @@ command -v dpdk-testpmd >/dev/null || { echo "fwd-bench: dpdk-testpmd missing (a
 
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
+# the 90th percentile (nearest rank) of the numbers on stdin
+p90() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR * 9 + 9) / 10)]}'; }
+STAT=${STAT:-median}
+case $STAT in median|p90) ;; *) echo "fwd-bench: STAT must be median or p90" >&2; exit 2;; esac
 # per-second rates on stdin, one per line: the periods before the first frame and the next 2
-# (warm-up) dropped, the median of the rest; the statistic both programs are measured by
-steady() { awk '$1 > 0' | tail -n +3 | median; }
+# (warm-up) dropped, STAT of the rest; the statistic both programs are measured by
+steady() { awk '$1 > 0' | tail -n +3 | $STAT; }
 
 eal() { # $1 = capture, $2 = memory MB
 	echo "--no-huge -m $2 --no-shconf --no-pci --no-telemetry -l $MAIN,$FWD --main-lcore $MAIN" \
@@ -71,7 +79,7 @@ sluice_pps() { # capture, mbufs, mem
 	echo "$per_s:$whole"
 }
 
-echo "# fwd-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+echo "# fwd-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; per-second statistic: $STAT"
 echo "| flows | frames | testpmd 5tswap Mpps | sluice Mpps | ratio | sluice whole-run average Mpps | ratio per round | median of rounds |"
 echo "|---|---|---|---|---|---|---|---|"
 for n in $FLOWS; do
