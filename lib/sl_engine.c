@@ -12,9 +12,15 @@ static inline void count(struct sl_pktbytes *c, uint32_t len)
 	c->bytes += len;
 }
 
+/* What a frame of len bytes takes from a bucket: its bits when per_byte, else 1 packet. */
+static inline uint64_t cost_of(int per_byte, uint32_t len)
+{
+	return per_byte ? (uint64_t)(len < SL_COST_MAX_BYTES ? len : SL_COST_MAX_BYTES) * 8 : 1;
+}
+
 static inline uint64_t cost_units(const struct sl_prof *p, uint32_t len)
 {
-	return p->bytes ? (uint64_t)(len < SL_COST_MAX_BYTES ? len : SL_COST_MAX_BYTES) * 8 : 1;
+	return cost_of(p->bytes, len);
 }
 
 /*
@@ -406,9 +412,7 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 
 			do {
 				uint32_t ln = len[i];
-				uint64_t units = per_byte ? (uint64_t)(ln < SL_COST_MAX_BYTES ? ln
-									: SL_COST_MAX_BYTES) * 8
-							  : 1;
+				uint64_t units = cost_of(per_byte, ln);
 				struct sl_entry *en = s->ent[i];
 				int r, exceeded = 0;
 				uint8_t v;
