@@ -158,6 +158,19 @@ static __attribute__((noinline)) int refused(const struct sl_ptenant *pt, uint64
 	}
 }
 
+/* The entry of frame i's key: stage 2's candidate when its key is confirmed, else found or
+ * inserted by the slow path; NULL when the table has no room. */
+static inline __attribute__((always_inline)) struct sl_entry *
+entry_of(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_prof *p, unsigned i,
+	 uint64_t now, struct sl_counts *c)
+{
+	struct sl_entry *en = lc->ent[i];
+
+	if (__builtin_expect(!en || !sl_key_eq(&en->key, &lc->key[i]), 0))
+		en = lookup_slow(l, lc, p, i, now, c);
+	return en;
+}
+
 /*
  * Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop).
  * multi and flows: the engine's and the policy's flags, loaded once per burst.
@@ -175,9 +188,7 @@ decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt
 	}
 	if (!lc->tab[i])	/* shared */
 		return multi ? lc->shared_ok[i] : police(0, p, pt->ts->st, now, len);
-	en = lc->ent[i];
-	if (__builtin_expect(!en || !sl_key_eq(&en->key, &lc->key[i]), 0))
-		en = lookup_slow(l, lc, p, i, now, c);
+	en = entry_of(l, lc, p, i, now, c);
 	if (en)
 		return police(multi, p, en->st, now, len);
 	return refused(pt, now, len, c, multi);
@@ -413,12 +424,10 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 			do {
 				uint32_t ln = len[i];
 				uint64_t units = cost_of(per_byte, ln);
-				struct sl_entry *en = s->ent[i];
+				struct sl_entry *en = entry_of(l, s, p, i, now, run.c);
 				int r, exceeded = 0;
 				uint8_t v;
 
-				if (__builtin_expect(!en || !sl_key_eq(&en->key, &s->key[i]), 0))
-					en = lookup_slow(l, s, p, i, now, run.c);
 				r = __builtin_expect(en != NULL, 1)
 					    ? sl_tb_take_state(&tb, 1, en->st, now, units)
 					    : refused(pt, now, ln, run.c, 0);

@@ -3,9 +3,9 @@
 # same run: dpdk-testpmd --forward-mode=5tswap and sluice with a dedicated per-5-tuple
 # profile, each replaying N distinct 64-byte frames from memory (net_pcap infinite_rx) into
 # a sink (net_null), one forwarding core. Prints both rates and their ratio. Both rates are
-# the same statistic: the median of the program's own once-per-second rate (testpmd's Rx-pps,
-# sluice's live table), the first 2 seconds of forwarding left out. The ratio column is the
-# ratio of the two medians; each round (testpmd then sluice, back to back) also gives a paired
+# the same statistic: the median (STAT=p90: the 90th percentile) of the program's own
+# once-per-second rate (testpmd's Rx-pps, sluice's live table), the first 2 seconds of
+# forwarding left out. The ratio column is the ratio of the two; each round (testpmd then sluice, back to back) also gives a paired
 # ratio, listed with their median: on a busy shared host that is the steadier figure.
 # STAT=p90 takes the 90th percentile of the per-second rates instead of the median, for both
 # programs: a host that steals time only ever slows a second down, so a program's good
@@ -92,7 +92,7 @@ for n in $FLOWS; do
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
 		tp=$(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")
 		both=$(sluice_pps "$TMP/d.pcap" "$mbufs" "$mem")
-		sp=${both%%:*}	# per-second median : whole-run average
+		sp=${both%%:*}	# per-second STAT : whole-run average
 		if [ "${tp:-0}" -gt 0 ] && [ "$sp" -gt 0 ]; then
 			tps="$tps $tp"
 			sps="$sps $sp"
