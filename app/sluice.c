@@ -576,6 +576,13 @@ int main(int argc, char **argv)
 	code = sl_app_config(&app);
 	if (code)
 		return code;
+	/*
+	 * Until sl_app_run installs the handler that stops forwarding gracefully, SIGINT and
+	 * SIGTERM end the start-up at once, as the operator asked, even when sluice inherited
+	 * them ignored (a shell script's background job): such a signal was lost before.
+	 */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	sl_ctl_signals();	/* from here SIGHUP asks for a reload (done once forwarding) */
 	rte_openlog_stream(stderr);
 	ret = rte_eal_init(sep, argv);

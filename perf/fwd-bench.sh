@@ -15,7 +15,16 @@
 # environment: BUILD (default build), SECONDS_PER_RUN (default 12), ROUNDS (default 3),
 #              FWD_CORE (default 1), MAIN_CORE (default 0), FRAMES (frames in the capture,
 #              cycling through the flows; default: one per flow), STAT (median or p90,
-#              default median). Runs as root.
+#              default median), POLICY (dedicated, shared or none: the tenant's profile,
+#              see perf/bench-policy.sh; default dedicated), TURNS (milliseconds: run both
+#              programs at once, taking turns of TURNS ms on the forwarding core for
+#              SECONDS_PER_RUN seconds, perf/turns.py; default unset: one after the other).
+#              Runs as root.
+#
+# TURNS: on a shared host whose slowdowns last seconds, back-to-back runs of the two programs
+# meet different slowdowns and their ratio moves by tens of percent; taking turns of 200 ms,
+# both meet the same ones. The rates are then frames per second of each program's own turns
+# (port 0's received frames over telemetry at the start and end of every turn).
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -34,7 +43,10 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int
 # the 90th percentile (nearest rank) of the numbers on stdin
 p90() { sort -n | awk '{a[NR]=$1} END {if (NR == 0) print 0; else print a[int((NR * 9 + 9) / 10)]}'; }
 STAT=${STAT:-median}
+POLICY=${POLICY:-dedicated}
+perf/bench-policy.sh 1 "$POLICY" >/dev/null || exit 2
 case $STAT in median|p90) ;; *) echo "fwd-bench: STAT must be median or p90" >&2; exit 2;; esac
+case ${TURNS:-1} in ''|*[!0-9]*) echo "fwd-bench: TURNS must be milliseconds" >&2; exit 2;; esac
 # per-second rates on stdin, one per line: the periods before the first frame and the next 2
 # (warm-up) dropped, STAT of the rest; the statistic both programs are measured by
 steady() { awk '$1 > 0' | tail -n +3 | $STAT; }
@@ -65,6 +77,41 @@ testpmd_pps() { # capture, mbufs, mem
 	grep -A8 "NIC statistics for port 0" "$TMP/tp.log" | awk '/Rx-pps:/ {print $2}' | steady
 }
 
+# both programs at once, taking turns (TURNS ms) on the forwarding core; prints
+# "testpmd_pps sluice_pps", frames per second of their own turns
+turns_pps() { # capture, mbufs, mem
+	rm -f "$TMP/tp.log" "$TMP/sl.log"	# the waits below must not read the last round's
+	# shellcheck disable=SC2046
+	dpdk-testpmd $(eal "$1" "$3" | sed 's/--no-telemetry//') --file-prefix=fwdb-tp -- \
+		-a --forward-mode=5tswap --nb-cores=1 --stats-period 1 --total-num-mbufs="$2" \
+		--no-flush-rx </dev/null >"$TMP/tp.log" 2>&1 &
+	tpid=$!
+	# shellcheck disable=SC2046
+	"$BUILD/app/sluice" $(eal "$1" "$3" | sed 's/--no-telemetry//') --file-prefix=fwdb-sl \
+		-- --config "$TMP/bench.yaml" --mbufs "$2" --stats-interval 1 >"$TMP/sl.log" 2>&1 &
+	spid=$!
+	# both forwarding (captures loaded, every flow's key inserted), then 2 s of warm-up
+	waited=0
+	until grep -Eq "Rx-pps: +[1-9]" "$TMP/tp.log" 2>/dev/null &&
+	      grep -Eq "forwarded [0-9.]+ Mbit/s [1-9]" "$TMP/sl.log" 2>/dev/null; do
+		if [ $waited -ge 150 ] || ! kill -0 $tpid 2>/dev/null || ! kill -0 $spid 2>/dev/null; then
+			echo "fwd-bench: testpmd or sluice did not start forwarding:" >&2
+			tail -3 "$TMP/tp.log" "$TMP/sl.log" >&2
+			kill -INT $tpid $spid 2>/dev/null || true
+			wait $tpid $spid 2>/dev/null || true
+			echo "0 0"
+			return
+		fi
+		sleep 1
+		waited=$((waited + 1))
+	done
+	sleep 2
+	r=$(perf/turns.py "$TURNS" "$SECS" fwdb-tp $tpid fwdb-sl $spid) || r="0 0"
+	kill -INT $tpid $spid 2>/dev/null || true
+	wait $tpid $spid 2>/dev/null || true
+	echo "$r" | awk '{print $1, $2}'
+}
+
 sluice_pps() { # capture, mbufs, mem
 	# the same statistic as testpmd's (steady) on sluice's live table once per second (frames
 	# forwarded per second; its warm-up includes the first pass inserting every flow's key)
@@ -79,19 +126,25 @@ sluice_pps() { # capture, mbufs, mem
 	echo "$per_s:$whole"
 }
 
-echo "# fwd-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; per-second statistic: $STAT"
+echo "# fwd-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; policy: $POLICY; $(if [ -n "${TURNS:-}" ]; then echo "both at once in turns of $TURNS ms, frames per second of their own turns"; else echo "one after the other, per-second statistic: $STAT"; fi)"
 echo "| flows | frames | testpmd 5tswap Mpps | sluice Mpps | ratio | sluice whole-run average Mpps | ratio per round | median of rounds |"
 echo "|---|---|---|---|---|---|---|---|"
 for n in $FLOWS; do
 	frames=${FRAMES:-$n}
 	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --count "$frames" --size 64 --quiet
-	perf/bench-policy.sh "$n" > "$TMP/bench.yaml"
+	perf/bench-policy.sh "$n" "$POLICY" > "$TMP/bench.yaml"
 	mbufs=$((frames + frames / 10 + 16384))
 	mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
 	tps="" sps="" sws="" rps=""
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
-		tp=$(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")
-		both=$(sluice_pps "$TMP/d.pcap" "$mbufs" "$mem")
+		if [ -n "${TURNS:-}" ]; then	# at once, in turns: no whole-run average
+			both=$(turns_pps "$TMP/d.pcap" "$mbufs" "$mem")
+			tp=${both%% *}
+			both="${both#* }:0"
+		else
+			tp=$(testpmd_pps "$TMP/d.pcap" "$mbufs" "$mem")
+			both=$(sluice_pps "$TMP/d.pcap" "$mbufs" "$mem")
+		fi
 		sp=${both%%:*}	# per-second STAT : whole-run average
 		if [ "${tp:-0}" -gt 0 ] && [ "$sp" -gt 0 ]; then
 			tps="$tps $tp"
@@ -109,6 +162,7 @@ for n in $FLOWS; do
 	sw=$(echo "$sws" | tr ' ' '\n' | awk 'NF' | median)
 	awk -v n="$n" -v f="$frames" -v tp="$tp" -v sl="$sl" -v sw="$sw" -v rps="${rps# }" \
 	    -v rmed="$rmed" 'BEGIN {
-		printf "| %d | %d | %.2f | %.2f | %.3f | %.2f | %s | %.3f |\n", n, f, tp / 1e6,
-		       sl / 1e6, (tp > 0 ? sl / tp : 0), sw / 1e6, rps, rmed }'
+		printf "| %d | %d | %.2f | %.2f | %.3f | %s | %s | %.3f |\n", n, f, tp / 1e6,
+		       sl / 1e6, (tp > 0 ? sl / tp : 0),
+		       (sw > 0 ? sprintf("%.2f", sw / 1e6) : "-"), rps, rmed }'
 done
