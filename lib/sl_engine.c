@@ -505,7 +505,8 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 	return fwd;
 }
 
-SL_CLONES unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
+SL_CLONES
+unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[])
 {
 	struct sl_slot *s = &lc->slot[SL_SLOTS];
@@ -515,7 +516,8 @@ SL_CLONES unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const 
 	return finish(lc, s, data, caplen, len, now, verdict, NULL);
 }
 
-SL_CLONES unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
+SL_CLONES
+unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
 		       const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
 		       struct sl_decision dec[])
 {
@@ -526,7 +528,8 @@ SL_CLONES unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], con
 	return finish(lc, s, data, caplen, len, now, verdict, dec);
 }
 
-SL_CLONES void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+SL_CLONES
+void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
 		    const uint32_t caplen[], unsigned n)
 {
 	stage(lc, &lc->slot[slot], rcu_dereference(lc->e->pol), data, caplen, n);
@@ -542,7 +545,8 @@ static inline int stale(const struct sl_slot *s, const struct sl_policy *pol)
 	return s->gen != pol->generation;
 }
 
-SL_CLONES void sl_burst_probe(struct sl_lcore *lc, unsigned slot)
+SL_CLONES
+void sl_burst_probe(struct sl_lcore *lc, unsigned slot)
 {
 	struct sl_slot *s = &lc->slot[slot];
 
@@ -550,7 +554,8 @@ SL_CLONES void sl_burst_probe(struct sl_lcore *lc, unsigned slot)
 		probe(lc, s);
 }
 
-SL_CLONES unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+SL_CLONES
+unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
 			 const uint32_t caplen[], const uint32_t len[], uint64_t now,
 			 uint8_t verdict[], struct sl_decision dec[])
 {
