@@ -34,7 +34,9 @@ FWD=${FWD_CORE:-1}
 MAIN=${MAIN_CORE:-0}
 FLOWS=${*:-100000 1000000}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fwd-bench.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+# interrupted: the programs of a TURNS round (their pids in $TMP/pids) go too
+trap '[ ! -f "$TMP/pids" ] || kill -INT $(cat "$TMP/pids") 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
 
 command -v dpdk-testpmd >/dev/null || { echo "fwd-bench: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 1; }
 
@@ -90,6 +92,7 @@ turns_pps() { # capture, mbufs, mem
 	"$BUILD/app/sluice" $(eal "$1" "$3" | sed 's/--no-telemetry//') --file-prefix=fwdb-sl \
 		-- --config "$TMP/bench.yaml" --mbufs "$2" --stats-interval 1 >"$TMP/sl.log" 2>&1 &
 	spid=$!
+	echo "$tpid $spid" >"$TMP/pids"
 	# both forwarding (captures loaded, every flow's key inserted), then 2 s of warm-up
 	waited=0
 	until grep -Eq "Rx-pps: +[1-9]" "$TMP/tp.log" 2>/dev/null &&
@@ -99,6 +102,7 @@ turns_pps() { # capture, mbufs, mem
 			tail -3 "$TMP/tp.log" "$TMP/sl.log" >&2
 			kill -INT $tpid $spid 2>/dev/null || true
 			wait $tpid $spid 2>/dev/null || true
+			rm -f "$TMP/pids"
 			echo "0 0"
 			return
 		fi
@@ -109,6 +113,7 @@ turns_pps() { # capture, mbufs, mem
 	r=$(perf/turns.py "$TURNS" "$SECS" fwdb-tp $tpid fwdb-sl $spid) || r="0 0"
 	kill -INT $tpid $spid 2>/dev/null || true
 	wait $tpid $spid 2>/dev/null || true
+	rm -f "$TMP/pids"
 	echo "$r" | awk '{print $1, $2}'
 }
 
