@@ -34,9 +34,7 @@ FWD=${FWD_CORE:-1}
 MAIN=${MAIN_CORE:-0}
 FLOWS=${*:-100000 1000000}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fwd-bench.XXXXXX")
-# interrupted: the programs of a TURNS round (their pids in $TMP/pids) go too
-trap '[ ! -f "$TMP/pids" ] || kill -INT $(cat "$TMP/pids") 2>/dev/null; rm -rf "$TMP"' EXIT
-trap 'exit 130' INT TERM
+trap 'rm -rf "$TMP"' EXIT
 
 command -v dpdk-testpmd >/dev/null || { echo "fwd-bench: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 1; }
 
@@ -79,42 +77,13 @@ testpmd_pps() { # capture, mbufs, mem
 	grep -A8 "NIC statistics for port 0" "$TMP/tp.log" | awk '/Rx-pps:/ {print $2}' | steady
 }
 
-# both programs at once, taking turns (TURNS ms) on the forwarding core; prints
-# "testpmd_pps sluice_pps", frames per second of their own turns
-turns_pps() { # capture, mbufs, mem
-	rm -f "$TMP/tp.log" "$TMP/sl.log"	# the waits below must not read the last round's
-	# shellcheck disable=SC2046
-	dpdk-testpmd $(eal "$1" "$3" | sed 's/--no-telemetry//') --file-prefix=fwdb-tp -- \
-		-a --forward-mode=5tswap --nb-cores=1 --stats-period 1 --total-num-mbufs="$2" \
-		--no-flush-rx </dev/null >"$TMP/tp.log" 2>&1 &
-	tpid=$!
-	# shellcheck disable=SC2046
-	"$BUILD/app/sluice" $(eal "$1" "$3" | sed 's/--no-telemetry//') --file-prefix=fwdb-sl \
-		-- --config "$TMP/bench.yaml" --mbufs "$2" --stats-interval 1 >"$TMP/sl.log" 2>&1 &
-	spid=$!
-	echo "$tpid $spid" >"$TMP/pids"
-	# both forwarding (captures loaded, every flow's key inserted), then 2 s of warm-up
-	waited=0
-	until grep -Eq "Rx-pps: +[1-9]" "$TMP/tp.log" 2>/dev/null &&
-	      grep -Eq "forwarded [0-9.]+ Mbit/s [1-9]" "$TMP/sl.log" 2>/dev/null; do
-		if [ $waited -ge 150 ] || ! kill -0 $tpid 2>/dev/null || ! kill -0 $spid 2>/dev/null; then
-			echo "fwd-bench: testpmd or sluice did not start forwarding:" >&2
-			tail -3 "$TMP/tp.log" "$TMP/sl.log" >&2
-			kill -INT $tpid $spid 2>/dev/null || true
-			wait $tpid $spid 2>/dev/null || true
-			rm -f "$TMP/pids"
-			echo "0 0"
-			return
-		fi
-		sleep 1
-		waited=$((waited + 1))
-	done
-	sleep 2
-	r=$(perf/turns.py "$TURNS" "$SECS" fwdb-tp $tpid fwdb-sl $spid) || r="0 0"
-	kill -INT $tpid $spid 2>/dev/null || true
-	wait $tpid $spid 2>/dev/null || true
-	rm -f "$TMP/pids"
-	echo "$r" | awk '{print $1, $2}'
+# both programs at once, taking turns (TURNS ms) on the forwarding core (perf/turns-ab.sh);
+# prints "testpmd_pps sluice_pps", frames per second of their own turns
+turns_pps() { # flows, capture, frames
+	r=$(CAPTURE=$2 FRAMES=$3 FWD_CORE=$FWD MAIN_CORE=$MAIN GEN="$BUILD/tools/sl-gen" \
+		perf/turns-ab.sh "$1" "$SECS" "$BUILD:$TMP/bench.yaml" |
+		awk -F'|' 'NR > 3 { printf "%.0f %.0f\n", $3 * 1e6, $4 * 1e6 }')
+	echo "${r:-0 0}"
 }
 
 sluice_pps() { # capture, mbufs, mem
@@ -143,7 +112,7 @@ for n in $FLOWS; do
 	tps="" sps="" sws="" rps=""
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
 		if [ -n "${TURNS:-}" ]; then	# at once, in turns: no whole-run average
-			both=$(turns_pps "$TMP/d.pcap" "$mbufs" "$mem")
+			both=$(turns_pps "$n" "$TMP/d.pcap" "$frames")
 			tp=${both%% *}
 			both="${both#* }:0"
 		else

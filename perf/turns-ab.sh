@@ -7,14 +7,15 @@
 #   BUILD: a build directory (its app/sluice runs); POLICY: dedicated (default), shared or
 #   none (perf/bench-policy.sh), or the path of a policy file.
 # environment: FRAMES (frames in the capture, cycling through the flows; default one per
-#   flow), TURNS (milliseconds per turn, default 200), FWD_CORE (1), MAIN_CORE (0), GEN
-#   (sl-gen, default build/tools/sl-gen). Runs as root; memory: one pool and one capture copy
-#   per program (about 5 GB each at 1M frames).
+#   flow), CAPTURE (a capture of FRAMES frames to use instead of generating one), TURNS
+#   (milliseconds per turn, default 200), FWD_CORE (1), MAIN_CORE (0), GEN (sl-gen, default
+#   build/tools/sl-gen). Runs as root; memory: one pool and one capture copy per program
+#   (about 5 GB each at 1M frames).
 # Prints, per sluice: testpmd and sluice frames per second of their own turns, their ratio,
 # and the median of the per-round ratios.
 set -eu
 cd "$(dirname "$0")/.."
-[ $# -ge 3 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 FLOWS=$1
 SECS=$2
 shift 2
@@ -34,13 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$GEN" --out "$TMP/d.pcap" --distinct "$FLOWS" --count "$FRAMES" --size 64 --quiet
+CAP=${CAPTURE:-$TMP/d.pcap}
+[ -n "${CAPTURE:-}" ] || "$GEN" --out "$CAP" --distinct "$FLOWS" --count "$FRAMES" --size 64 --quiet
 mbufs=$((FRAMES + FRAMES / 10 + 16384))
 mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
 eal() { # file prefix
 	echo "--no-huge -m $mem --no-shconf --no-pci -l $MAIN,$FWD --main-lcore $MAIN" \
 	     "--log-level=lib.eal:error --log-level=pmd.net.pcap:error --file-prefix=$1" \
-	     "--vdev=net_pcap0,rx_pcap=$TMP/d.pcap,infinite_rx=1 --vdev=net_null0,no-rx=1"
+	     "--vdev=net_pcap0,rx_pcap=$CAP,infinite_rx=1 --vdev=net_null0,no-rx=1"
 }
 
 # shellcheck disable=SC2046
@@ -93,6 +95,6 @@ perf/turns.py "$TURNS" "$SECS" $ARGS | {
 		i=$((i + 1))
 		eval "c=\${$i}"
 		awk -v c="$c" -v tp="$tp" -v sl="$sl" -v r="$ratio" -v m="$med" -v n="$rounds" \
-			'BEGIN { printf "| %s | %.2f | %.2f | %.3f | %.3f | %d |\n", c, tp / 1e6, sl / 1e6, r, m, n }'
+			'BEGIN { printf "| %s | %.3f | %.3f | %.3f | %.3f | %d |\n", c, tp / 1e6, sl / 1e6, r, m, n }'
 	done
 }
