@@ -135,6 +135,8 @@ static void shared_burst_and_refill(void **state)
 	assert_int_equal(send(&w, &f, 2, 10000000, NULL), 1);	/* 10 ms = 1000 B */
 	s = stats(&w);
 	assert_int_equal(s.total.packets, 8);
+	assert_int_equal(s.total.bytes, 8000);
+	assert_int_equal(s.dropped.bytes, 4000);
 	assert_int_equal(s.t[0].c.packets, 8);
 	assert_int_equal(s.t[0].c.bytes, 8000);
 	assert_int_equal(s.t[0].c.conform_packets, 4);
@@ -207,6 +209,7 @@ static void mark_and_pass(void **state)
 	assert_int_equal(s.t[1].c.conform_packets, 1);
 	assert_int_equal(s.t[1].c.exceed_packets, 2);
 	assert_int_equal(s.dropped.packets, 0);
+	assert_int_equal(s.total.bytes, 5000);	/* exceeding frames forwarded count too */
 	sl_stats_free(&s);
 	sl_engine_free(w.e);
 }
@@ -477,6 +480,17 @@ static void mixed_runs_and_catch_all(void **state)
 		assert_int_equal(fwd, exp_fwd);
 		assert_int_equal(s.unmatched.packets, 0);
 		assert_int_equal(s.dropped.packets, 24 - exp_fwd);
+		/* every frame's bytes counted once in the total, the dropped ones in dropped too */
+		{
+			uint64_t all = 0, dropped = 0;
+
+			for (unsigned i = 0; i < 24; i++) {
+				all += len[i];
+				dropped += verdict[i] == SL_V_DROP ? len[i] : 0;
+			}
+			assert_int_equal(s.total.bytes, all);
+			assert_int_equal(s.dropped.bytes, dropped);
+		}
 		sl_stats_free(&s);
 		sl_engine_free(w.e);
 	}
