@@ -27,10 +27,14 @@ GEN=${GEN:-build/tools/sl-gen}
 command -v dpdk-testpmd >/dev/null || { echo "turns-ab: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 1; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/turns-ab.XXXXXX")
 PIDS=""
-cleanup() {
-	[ -z "$PIDS" ] || kill -INT $PIDS 2>/dev/null || true
-	sleep 1
-	[ -z "$PIDS" ] || kill -KILL $PIDS 2>/dev/null || true
+cleanup() { # the programs stop (SIGINT; SIGKILL after 10 s), then the files go
+	if [ -n "$PIDS" ]; then
+		kill -INT $PIDS 2>/dev/null || true
+		(sleep 10; kill -KILL $PIDS) >/dev/null 2>&1 &
+		killer=$!
+		wait $PIDS 2>/dev/null || true
+		kill $killer 2>/dev/null || true
+	fi
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
