@@ -107,8 +107,9 @@ for n in $FLOWS; do
 	frames=${FRAMES:-$n}
 	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --count "$frames" --size 64 --quiet
 	perf/bench-policy.sh "$n" "$POLICY" > "$TMP/bench.yaml"
-	mbufs=$((frames + frames / 10 + 16384))
-	mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
+	read -r mbufs mem <<EOF
+$(perf/pool-size.sh "$frames")
+EOF
 	tps="" sps="" sws="" rps=""
 	for r in $(seq "$ROUNDS"); do	# alternate, so drift of the shared machine hits both
 		if [ -n "${TURNS:-}" ]; then	# at once, in turns: no whole-run average

@@ -41,8 +41,9 @@ trap cleanup EXIT
 
 CAP=${CAPTURE:-$TMP/d.pcap}
 [ -n "${CAPTURE:-}" ] || "$GEN" --out "$CAP" --distinct "$FLOWS" --count "$FRAMES" --size 64 --quiet
-mbufs=$((FRAMES + FRAMES / 10 + 16384))
-mem=$(( (mbufs * 2304 * 2 / 1048576) + 1024 ))	# the pool, and net_pcap's copy of the capture
+read -r mbufs mem <<EOF
+$(perf/pool-size.sh "$FRAMES")
+EOF
 eal() { # file prefix
 	echo "--no-huge -m $mem --no-shconf --no-pci -l $MAIN,$FWD --main-lcore $MAIN" \
 	     "--log-level=lib.eal:error --log-level=pmd.net.pcap:error --file-prefix=$1" \
