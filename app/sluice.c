@@ -76,7 +76,7 @@ static void sl_usage(FILE *f)
 		"  --report FILE.json     write the final counters as JSON\n"
 		"  --stats-interval S     seconds between live tables (default 1)\n"
 		"  --max-keys N           keys of dedicated profiles that set no max-keys "
-		"(default 1M)\n"
+		"(default 1M, at most 2^26)\n"
 		"  --mbufs N              packet pool size (default: from ports, queues, lcores, "
 		"captures)\n"
 		"  --workers N            worker mode: the last N lcores transmit, the others\n"
@@ -188,7 +188,7 @@ static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 		ret = sl_arg_seconds(sl_opts[o].name, v, &a->interval);
 		break;
 	case SL_O_MAX_KEYS:
-		ret = sl_arg_count(sl_opts[o].name, v, UINT32_MAX, &a->max_keys);
+		ret = sl_arg_count(sl_opts[o].name, v, SL_KEYS_MAX, &a->max_keys);
 		break;
 	case SL_O_MBUFS:
 		ret = sl_arg_count(sl_opts[o].name, v, UINT32_MAX, &n);

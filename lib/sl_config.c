@@ -158,7 +158,7 @@ static void parse_dedicated(struct cfg_ctx *x, yaml_node_t **v, const char *path
 		cfg_duration(x, v[PF_IDLE], fp, &p->idle_ns);
 	cfg_path(fp, path, "max-keys");
 	if (v[PF_MAX_KEYS])
-		cfg_uint(x, v[PF_MAX_KEYS], fp, 1, 1ull << 32, &p->max_keys);
+		cfg_uint(x, v[PF_MAX_KEYS], fp, 1, SL_KEYS_MAX, &p->max_keys);
 	cfg_path(fp, path, "when-full");
 	if (v[PF_WHEN_FULL] && !cfg_enum(x, v[PF_WHEN_FULL], fp, full_names, SL_FULL_COUNT, &e))
 		p->when_full = (enum sl_when_full)e;

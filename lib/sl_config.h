@@ -9,6 +9,9 @@
 
 #define SL_SCHEMA_VERSION 1
 #define SL_MAX_BUCKETS 4	/* rate/burst + up to 3 extra limits */
+/* largest max-keys (and table of flows): a key table's 4-byte index slots hold an entry
+ * index of up to 26 bits and at least 6 signature bits (lib/sl_table.h) */
+#define SL_KEYS_MAX (1ull << 26)
 #define SL_NAME_MAX 64		/* profile and tenant names: [A-Za-z0-9_.-], 1..63 chars */
 
 enum sl_mode { SL_MODE_SHARED, SL_MODE_DEDICATED, SL_MODE_COUNT };

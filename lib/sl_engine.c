@@ -254,7 +254,7 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 		uint16_t run_t = SL_NO_TENANT;
 		const struct sl_ptenant *pt = NULL;
 		struct sl_table *tab = NULL;
-		uint64_t *slots = NULL;
+		uint32_t *slots = NULL;
 		uint64_t nb_buckets = 0;
 		struct sl_key_masks km = sl_key_masks(SL_KEY_5TUPLE, 0);
 
@@ -278,7 +278,7 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 			s->tab[i] = tab;
 			if (tab) {
 				uint64_t h;
-				const uint64_t *b;
+				const uint32_t *b;
 
 				sl_key_make_masked(&s->key[i], &s->pkt[i], &km);
 				h = sl_hash_with(&hk, &s->key[i]);

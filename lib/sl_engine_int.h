@@ -114,14 +114,14 @@ struct sl_slot {
 	struct sl_key key[SL_BURST_MAX];
 	uint64_t hash[SL_BURST_MAX];
 	struct sl_table *tab[SL_BURST_MAX];	/* dedicated key: its profile's table, else NULL */
-	const uint64_t *bkt[SL_BURST_MAX];	/* its primary index bucket */
+	const uint32_t *bkt[SL_BURST_MAX];	/* its primary index bucket */
 	struct sl_entry *ent[SL_BURST_MAX];	/* stage 2's candidate entry, or NULL */
 	const struct sl_ptenant *pt[SL_BURST_MAX];	/* NULL: no tenant */
 	uint16_t tenant[SL_BURST_MAX];
 	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */
 	struct sl_key fkey[SL_BURST_MAX];
 	uint64_t fhash[SL_BURST_MAX];
-	uint64_t fhint[SL_BURST_MAX];
+	uint32_t fhint[SL_BURST_MAX];
 	uint8_t fon[SL_BURST_MAX];		/* 1: flow accounted */
 	uint8_t fref[SL_BURST_MAX];		/* 1: refused by max-flows */
 } __attribute__((aligned(64)));

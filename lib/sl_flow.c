@@ -32,8 +32,7 @@ int sl_flow_create(uint64_t max_entries, uint64_t max_domains, const struct sl_h
 	struct sl_flow_table *t;
 	int r;
 
-	if (!max_entries || max_entries > (1ull << 31) || !max_domains ||
-	    max_domains > (1ull << 31))
+	if (!max_entries || max_entries > SL_KEYS_MAX || !max_domains || max_domains > SL_KEYS_MAX)
 		return -EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -410,20 +409,18 @@ uint64_t sl_flow_sweep(struct sl_flow_table *t, const struct sl_flow_params *p, 
 
 /* ------------------------------------------------------------------ counts */
 
-static void count_slots(const struct sl_table *tb, const uint64_t *slots, uint64_t n,
-			void (*fn)(const struct sl_key *, uint64_t, uint64_t, void *), void *arg)
-{
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE), w;
-		const struct sl_entry *d;
+struct count_arg {
+	void (*fn)(const struct sl_key *, uint64_t, uint64_t, void *);
+	void *arg;
+};
 
-		if (!s)
-			continue;
-		d = sl_table_entry(tb, s);
-		w = __atomic_load_n(&d->st[0].tokens, __ATOMIC_ACQUIRE);
-		if (w && !(w & DOM_DEAD))
-			fn(&d->key, w & DOM_ADMITTED, w >> 32, arg);
-	}
+static void count_domain(const struct sl_entry *d, void *arg)
+{
+	const struct count_arg *a = arg;
+	uint64_t w = __atomic_load_n(&d->st[0].tokens, __ATOMIC_ACQUIRE);
+
+	if (w && !(w & DOM_DEAD))
+		a->fn(&d->key, w & DOM_ADMITTED, w >> 32, a->arg);
 }
 
 void sl_flow_count(const struct sl_flow_table *t,
@@ -431,9 +428,7 @@ void sl_flow_count(const struct sl_flow_table *t,
 			      void *arg),
 		   void *arg)
 {
-	const struct sl_table *d = t->domains;
+	struct count_arg a = {fn, arg};
 
-	count_slots(d, d->slots, sl_table_nb_buckets(d) * SL_TABLE_WAYS, fn, arg);
-	if (__atomic_load_n(&d->stash_used, __ATOMIC_ACQUIRE))
-		count_slots(d, d->stash, SL_TABLE_STASH, fn, arg);
+	sl_table_walk(t->domains, count_domain, &a);
 }

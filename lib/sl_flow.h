@@ -60,7 +60,7 @@
  * Single-threaded (replay) neither happens: decisions are deterministic.
  *
  * Memory: two sl_tables (lib/sl_table.h): flows (key 48 B + {last, state}: 64 B per entry
- * + 32 B of index) and domains (same layout, {last new flow, counts}). Both preallocated at
+ * + 12 B of index) and domains (same layout, {last new flow, counts}). Both preallocated at
  * create; the data path never allocates. Entries are reused after an RCU grace period.
  *
  * Threads: sl_flow_check from any number of data-path threads at once, each with its own
@@ -68,7 +68,7 @@
  * states). sl_flow_sweep and sl_flow_count from one control thread at a time.
  */
 
-#define SL_FLOW_ENTRIES_MAX (1ull << 20)	/* default bound of sl_flow_entries(): 96 MiB */
+#define SL_FLOW_ENTRIES_MAX (1ull << 20)	/* default bound of sl_flow_entries(): 76 MiB */
 
 /* TCP flags (sl_pkt.tcp_flags) the flow stage reads */
 #define SL_TCP_FIN 0x01
@@ -107,7 +107,7 @@ struct sl_flow_cache {
 };
 
 /*
- * Control path: a table for max_entries flows (1..2^31) and max_domains domains (1..2^31),
+ * Control path: a table for max_entries flows and max_domains domains (each 1..SL_KEYS_MAX),
  * keyed with secret (the engine's: the same hash then serves both). Memory is committed now.
  * Sizing: max_entries = sl_flow_entries(max-flows, domains); max_domains = the tenants of
  * the profile (shared; some slack for tenants replaced by reloads) or min(max-keys,
@@ -197,7 +197,7 @@ static inline void sl_flow_prefetch(const struct sl_flow_table *t, uint64_t hash
 }
 
 /* Stage 2: the hint for stage 3 (starts loading the flow's entry). */
-static inline uint64_t sl_flow_probe(const struct sl_flow_table *t, uint64_t hash)
+static inline uint32_t sl_flow_probe(const struct sl_flow_table *t, uint64_t hash)
 {
 	return sl_table_probe(t->flows, hash);
 }
@@ -221,7 +221,7 @@ unsigned sl_flow_check_slow(struct sl_flow_table *t, struct sl_flow_cache *c,
  * flows, flows ending and table misses take the out-of-line path. Never allocates or blocks.
  */
 static inline unsigned sl_flow_check(struct sl_flow_table *t, struct sl_flow_cache *c,
-				     const struct sl_key *flow, uint64_t hash, uint64_t hint,
+				     const struct sl_key *flow, uint64_t hash, uint32_t hint,
 				     const struct sl_key *domain, const struct sl_flow_params *p,
 				     uint64_t now, uint8_t tcp_flags)
 {

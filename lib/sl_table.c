@@ -32,25 +32,31 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 		    struct sl_table **out)
 {
 	uint64_t buckets, index_bytes, entry_bytes;
+	unsigned idx_bits;
 	struct sl_table *t;
 
-	if (!max_keys || max_keys > (1ull << 31) || !nb_tokens || nb_tokens > SL_MAX_BUCKETS)
+	if (!max_keys || max_keys > SL_KEYS_MAX || !nb_tokens || nb_tokens > SL_MAX_BUCKETS)
 		return -EINVAL;
-	buckets = (max_keys * 7 + 15) / 16;	/* 2.3 keys per 8-slot bucket when full */
+	buckets = (max_keys * 3 + 15) / 16;	/* 5.3 keys per 16-slot bucket when full */
 	t = aligned_alloc(64, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
-	t->entry_size = sizeof(struct sl_entry) + nb_tokens * sizeof(struct sl_tb_state) <= 64 ? 64
-										     : 128;
+	t->entry_shift = sizeof(struct sl_entry) + nb_tokens * sizeof(struct sl_tb_state) <= 64 ? 6
+											    : 7;
+	t->entry_size = 1u << t->entry_shift;
+	/* entry indices 0..max_keys-1 in the low bits of a slot, the signature above them */
+	idx_bits = max_keys > 1 ? 64 - (unsigned)__builtin_clzll(max_keys - 1) : 0;
+	t->sig_mask = (uint32_t)(0xffffffffull << idx_bits);
+	t->sig_low = t->sig_mask & -t->sig_mask;
 	t->capacity = (uint32_t)max_keys;
 	t->nb_tokens = nb_tokens;
 	t->nb_buckets = buckets;
 	t->unlinks = &t->own_unlinks;
 	t->chunk = max_keys >= 64 * SL_TABLE_CHUNK ? SL_TABLE_CHUNK : 1;
 	t->secret = *secret;
-	index_bytes = buckets * SL_TABLE_WAYS * sizeof(uint64_t);
-	entry_bytes = (uint64_t)t->capacity * t->entry_size;
+	index_bytes = buckets * SL_TABLE_WAYS * sizeof(uint32_t);
+	entry_bytes = (uint64_t)t->capacity << t->entry_shift;
 	/* one mapping, rounded to 2 MiB so huge pages can back all of it */
 	t->map_bytes = (index_bytes + entry_bytes + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
 	t->slots = map_memory(t->map_bytes);
@@ -86,20 +92,42 @@ const struct sl_hash_secret *sl_table_secret(const struct sl_table *t)
 	return &t->secret;
 }
 
+static void walk_slots(const struct sl_table *t, const uint32_t *slots, uint64_t n,
+		       void (*fn)(const struct sl_entry *e, void *arg), void *arg)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint32_t s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+
+		if (s)
+			fn(sl_table_entry(t, s), arg);
+	}
+}
+
+void sl_table_walk(const struct sl_table *t, void (*fn)(const struct sl_entry *e, void *arg),
+		   void *arg)
+{
+	walk_slots(t, t->slots, t->nb_buckets * SL_TABLE_WAYS, fn, arg);
+	if (__atomic_load_n(&t->stash_used, __ATOMIC_ACQUIRE))
+		walk_slots(t, t->stash, SL_TABLE_STASH, fn, arg);
+}
+
+static void count_one(const struct sl_entry *e, void *arg)
+{
+	(void)e;
+	++*(uint64_t *)arg;
+}
+
 uint64_t sl_table_count(const struct sl_table *t)
 {
 	uint64_t n = 0;
 
-	for (uint64_t i = 0; i < t->nb_buckets * SL_TABLE_WAYS; i++)
-		n += __atomic_load_n(&t->slots[i], __ATOMIC_RELAXED) != 0;
-	for (unsigned i = 0; i < SL_TABLE_STASH; i++)
-		n += __atomic_load_n(&t->stash[i], __ATOMIC_RELAXED) != 0;
+	sl_table_walk(t, count_one, &n);
 	return n;
 }
 
 static struct sl_entry *entry_at(const struct sl_table *t, uint32_t idx)
 {
-	return (struct sl_entry *)(t->entries + (uint64_t)idx * t->entry_size);
+	return (struct sl_entry *)(t->entries + ((uint64_t)idx << t->entry_shift));
 }
 
 static uint64_t *free_link(const struct sl_table *t, uint32_t idx)
@@ -163,13 +191,13 @@ static int entry_alloc(struct sl_table *t, struct sl_table_cache *c, uint32_t *i
 }
 
 /* A key found in the bucket, or NULL; checks every slot with the signature. */
-static struct sl_entry *bucket_find(const struct sl_table *t, const uint64_t *b, unsigned ways,
+static struct sl_entry *bucket_find(const struct sl_table *t, const uint32_t *b, unsigned ways,
 				    uint32_t sig, const struct sl_key *key)
 {
 	for (unsigned i = 0; i < ways; i++) {
-		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+		uint32_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
 
-		if (s && (uint32_t)s == sig && sl_key_eq(&sl_table_entry(t, s)->key, key))
+		if ((s & t->sig_mask) == sig && sl_key_eq(&sl_table_entry(t, s)->key, key))
 			return sl_table_entry(t, s);
 	}
 	return NULL;
@@ -179,13 +207,13 @@ static struct sl_entry *bucket_find(const struct sl_table *t, const uint64_t *b,
  * Publish slot value v into the first free slot of b, unless the key appears first.
  * Returns the entry now holding key, or NULL if b is full.
  */
-static struct sl_entry *bucket_publish(struct sl_table *t, uint64_t *b, unsigned ways, uint64_t v,
+static struct sl_entry *bucket_publish(struct sl_table *t, uint32_t *b, unsigned ways, uint32_t v,
 				       const struct sl_key *key)
 {
-	uint32_t sig = (uint32_t)v;
+	uint32_t sig = v & t->sig_mask;
 
 	for (unsigned i = 0; i < ways; i++) {
-		uint64_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+		uint32_t s = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
 
 		if (!s) {
 			if (__atomic_compare_exchange_n(&b[i], &s, v, 0, __ATOMIC_RELEASE,
@@ -193,14 +221,14 @@ static struct sl_entry *bucket_publish(struct sl_table *t, uint64_t *b, unsigned
 				return sl_table_entry(t, v);
 			/* lost the race for this slot: s is the winner, check it below */
 		}
-		if ((uint32_t)s == sig && sl_key_eq(&sl_table_entry(t, s)->key, key))
+		if ((s & t->sig_mask) == sig && sl_key_eq(&sl_table_entry(t, s)->key, key))
 			return sl_table_entry(t, s);
 	}
 	return NULL;
 }
 
 /* Any bucket but the primary, chosen by the signature (no division); NULL with one bucket. */
-uint64_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash)
+uint32_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash)
 {
 	uint64_t n = t->nb_buckets, p = ((hash & 0xffffffffu) * n) >> 32;
 	uint64_t a;
@@ -211,7 +239,7 @@ uint64_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash)
 	return t->slots + (a >= n ? a - n : a) * SL_TABLE_WAYS;
 }
 
-static int bucket_full(const uint64_t *b)
+static int bucket_full(const uint32_t *b)
 {
 	for (unsigned i = 0; i < SL_TABLE_WAYS; i++)
 		if (!__atomic_load_n(&b[i], __ATOMIC_ACQUIRE))
@@ -221,8 +249,8 @@ static int bucket_full(const uint64_t *b)
 
 struct sl_entry *sl_table_find(const struct sl_table *t, const struct sl_key *key, uint64_t hash)
 {
-	uint32_t sig = sl_table_sig(hash);
-	const uint64_t *alt = sl_table_alt_bucket(t, hash);
+	uint32_t sig = sl_table_sig(t, hash);
+	const uint32_t *alt = sl_table_alt_bucket(t, hash);
 	struct sl_entry *e = bucket_find(t, sl_table_bucket(t, hash), SL_TABLE_WAYS, sig, key);
 
 	if (!e && alt)
@@ -240,10 +268,9 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 				      const struct sl_key *key, uint64_t hash, uint64_t now,
 				      const uint64_t *init, int *created)
 {
-	uint32_t sig = sl_table_sig(hash), idx;
-	uint64_t *b1 = sl_table_bucket(t, hash), *b2 = sl_table_alt_bucket(t, hash);
+	uint32_t sig = sl_table_sig(t, hash), idx, v;
+	uint32_t *b1 = sl_table_bucket(t, hash), *b2 = sl_table_alt_bucket(t, hash);
 	struct sl_entry *e, *got;
-	uint64_t v;
 
 	e = sl_table_find(t, key, hash);
 	if (e)
@@ -254,7 +281,7 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 	e->key = *key;
 	for (unsigned i = 0; i < t->nb_tokens; i++)
 		e->st[i] = (struct sl_tb_state){now, init[i]};
-	v = ((uint64_t)(idx + 1) << 32) | sig;
+	v = sig | idx;
 	got = bucket_publish(t, b1, SL_TABLE_WAYS, v, key);
 	if (!got && b2)
 		got = bucket_publish(t, b2, SL_TABLE_WAYS, v, key);
@@ -284,19 +311,19 @@ const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx)
 	return entry_at(t, idx);
 }
 
-static uint32_t unlink_slots(struct sl_table *t, uint64_t *slots, unsigned n,
+static uint32_t unlink_slots(struct sl_table *t, uint32_t *slots, unsigned n,
 			     int (*expired)(const struct sl_entry *e, void *arg), void *arg,
 			     uint32_t *out, uint32_t out_max)
 {
 	uint32_t got = 0;
 
 	for (unsigned i = 0; i < n && got < out_max; i++) {
-		uint64_t s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+		uint32_t s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
 
 		if (s && expired(sl_table_entry(t, s), arg) &&
 		    __atomic_compare_exchange_n(&slots[i], &s, 0, 0, __ATOMIC_RELEASE,
 						__ATOMIC_RELAXED))
-			out[got++] = (uint32_t)(s >> 32) - 1;
+			out[got++] = s & ~t->sig_mask;
 	}
 	return got;
 }

@@ -9,14 +9,19 @@
 #include "sl_tb.h"
 
 /*
- * Layout. An index of nb_buckets = max_keys * 7/16 buckets, each one cache line of 8 slots; a
- * slot is 0 (empty) or (entry index + 1) << 32 | signature (the hash's upper 32 bits).
- * Entries live in a separate preallocated array, one per key: the key, then one bucket state
- * {last update, tokens} per bucket of the profile (64 bytes for one bucket, 128 for 2-4). A key goes to its primary bucket (low 32 hash bits scaled to nb_buckets) while
- * it has a free slot, else to its alternative bucket, else to a small stash. With 2.3 keys per
- * bucket on average at max_keys, a primary bucket is full for 0.3% of keys and both for about
- * one key in 10^5, so a lookup reads one index line and one entry line.
- * Memory per key at max_keys: entry 64 B + index 28 B = 92 B (156 B with extra limits).
+ * Layout. An index of nb_buckets = max_keys * 3/16 buckets, each one cache line of 16 slots
+ * of 4 bytes; a slot is 0 (empty) or signature | entry index: the entry index in the low
+ * idx_bits bits (enough for capacity - 1), the signature in the upper 32 - idx_bits bits, at
+ * least 6 (SL_KEYS_MAX), never 0. Entries live in a separate preallocated array, one per
+ * key: the key, then one bucket state {last update, tokens} per bucket of the profile (64
+ * bytes for one bucket, 128 for 2-4). A key goes to its primary bucket (low 32 hash bits
+ * scaled to nb_buckets) while it has a free slot, else to its alternative bucket, else to a
+ * small stash. With 5.3 keys per bucket on average at max_keys, a primary bucket is full for
+ * about one key in 7,000 and both for about one in 10^8, so a lookup reads one index line and
+ * one entry line. Another key of the bucket shares a key's signature for one lookup in
+ * 2^(sig bits)/5 at max_keys (1/800 at 1M keys, 1/50 at 10M): stage 3 then finds the key
+ * in the slow path.
+ * Memory per key at max_keys: entry 64 B + index 12 B = 76 B (140 B with extra limits).
  *
  * Concurrency. Lookups take no lock and no atomic read-modify-write. An insert writes the
  * entry, then publishes it with one compare-and-swap into the first empty slot; inserters of
@@ -43,7 +48,7 @@ struct sl_table_cache {
 };
 
 /*
- * Control path: allocate a table for max_keys keys (1..2^31) with nb_tokens (1..4) counters
+ * Control path: allocate a table for max_keys keys (1..SL_KEYS_MAX) with nb_tokens (1..4) counters
  * per key; memory is committed now (huge pages when the system has them). Returns 0 or -errno.
  */
 int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_secret *secret,
@@ -55,13 +60,17 @@ uint64_t sl_table_memory(const struct sl_table *t);
 uint64_t sl_table_capacity(const struct sl_table *t);
 /* Keys currently in the index (walks the index: control path). */
 uint64_t sl_table_count(const struct sl_table *t);
+/* fn(entry, arg) for every entry in the index (control path, like sl_table_count). */
+void sl_table_walk(const struct sl_table *t, void (*fn)(const struct sl_entry *e, void *arg),
+		   void *arg);
 
 const struct sl_hash_secret *sl_table_secret(const struct sl_table *t);
 
 /*
  * Control path, eviction in two steps. sl_table_unlink removes from the index every key in
  * buckets [from, from + count) for which expired(entry, arg) holds, writing their entry
- * indices to out (at most out_max; the scan stops early when out is full) and returns how
+ * indices to out (at most out_max; a bucket is scanned only while out has room for a whole
+ * one, SL_TABLE_WAYS, so the scan stops early when out is nearly full) and returns how
  * many; *next_from receives where the scan stopped (0 after the last bucket). Lookups may
  * still hold the unlinked entries: only after an RCU grace period may sl_table_release give
  * them back for reuse by inserts.
@@ -90,9 +99,12 @@ const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx)
 #define SL_TABLE_STASH 512
 
 struct sl_table {
-	uint64_t *slots;		/* nb_buckets * 8 */
-	uint8_t *entries;		/* capacity * entry_size */
-	uint64_t nb_buckets;		/* < 2^32 */
+	uint32_t *slots;		/* nb_buckets * SL_TABLE_WAYS */
+	uint8_t *entries;		/* capacity << entry_shift */
+	uint64_t nb_buckets;		/* <= SL_KEYS_MAX * 3/16 */
+	uint32_t sig_mask;		/* a slot's signature bits */
+	uint32_t sig_low;		/* the lowest of them: the signature of a hash whose bits are 0 */
+	uint32_t entry_shift;		/* entry size 64 or 128 */
 	uint32_t entry_size;
 	uint32_t capacity;
 	uint32_t nb_tokens;
@@ -104,28 +116,29 @@ struct sl_table {
 	uint32_t next __attribute__((aligned(64)));	/* bump allocator, atomic */
 	uint32_t stash_used;				/* slots ever used in stash, atomic */
 	uint64_t free_head;	/* reclaimed entries: tag << 32 | (index + 1), atomic */
-	uint64_t stash[SL_TABLE_STASH] __attribute__((aligned(64)));
+	uint32_t stash[SL_TABLE_STASH] __attribute__((aligned(64)));
 };
 
-#define SL_TABLE_WAYS 8
+#define SL_TABLE_WAYS 16
 
 /*
  * Primary bucket of a hash: its low 32 bits scaled to nb_buckets (no division). The _in form
  * takes a table's slots and nb_buckets from the caller (held in registers across a burst).
  */
-static inline uint64_t *sl_table_bucket_in(uint64_t *slots, uint64_t nb_buckets, uint64_t hash)
+static inline uint32_t *sl_table_bucket_in(uint32_t *slots, uint64_t nb_buckets, uint64_t hash)
 {
 	return slots + (((hash & 0xffffffffu) * nb_buckets) >> 32) * SL_TABLE_WAYS;
 }
 
-static inline uint64_t *sl_table_bucket(const struct sl_table *t, uint64_t hash)
+static inline uint32_t *sl_table_bucket(const struct sl_table *t, uint64_t hash)
 {
 	return sl_table_bucket_in(t->slots, t->nb_buckets, hash);
 }
 
-static inline struct sl_entry *sl_table_entry(const struct sl_table *t, uint64_t slot)
+/* The entry of a non-empty slot value. */
+static inline struct sl_entry *sl_table_entry(const struct sl_table *t, uint32_t slot)
 {
-	return (struct sl_entry *)(t->entries + (uint64_t)((slot >> 32) - 1) * t->entry_size);
+	return (struct sl_entry *)(t->entries + ((uint64_t)(slot & ~t->sig_mask) << t->entry_shift));
 }
 
 /*
@@ -144,30 +157,35 @@ static inline void sl_table_prefetch(const struct sl_table *t, uint64_t hash)
 	__builtin_prefetch(sl_table_bucket(t, hash), 0, SL_TABLE_LOCALITY);
 }
 
-/* Signature of a hash: its upper 32 bits, never 0 (so it never matches an empty slot). */
-static inline uint32_t sl_table_sig(uint64_t hash)
+/* Signature of a hash in t: bits of its upper half in the slot's signature bits, never 0
+ * (so it never matches an empty slot). */
+static inline uint32_t sl_table_sig(const struct sl_table *t, uint64_t hash)
 {
-	return (uint32_t)(hash >> 32) | 1;
+	uint32_t s = (uint32_t)(hash >> 32) & t->sig_mask;
+
+	return s ? s : t->sig_low;
 }
 
 /*
- * Bit i set when slot i of bucket b holds signature sig: the 8 slots compared at once with
- * SSE2, no branch per slot (a slot's low 32 bits are its signature, 0 when empty): two
- * shuffles gather the 8 signatures into two vectors, two compares, two masks.
- * Plain loads: each 64-bit slot is read whole by the 16-byte loads on x86-64, and a slot
+ * Bit i set when slot i of bucket b holds signature sig (sig_mask: the signature bits): the
+ * 16 slots compared at once with SSE2, no branch per slot: four masks and compares, the
+ * results packed to 16 bytes, one byte mask.
+ * Plain loads: each 4-byte slot is read whole by the 16-byte loads on x86-64, and a slot
  * published by a CAS after its entry was written is seen with its entry (x86 keeps stores
  * in order; the key is confirmed in stage 3 anyway).
  */
-static inline unsigned sl_table_match(const uint64_t *b, uint32_t sig)
+static inline unsigned sl_table_match(const uint32_t *b, uint32_t sig, uint32_t sig_mask)
 {
-	const __m128 *v = (const __m128 *)(const void *)b;
-	__m128i s = _mm_set1_epi32((int)sig);
-	/* lanes 0 and 2 of each pair of slots: their signatures, in slot order */
-	__m128i lo = _mm_castps_si128(_mm_shuffle_ps(v[0], v[1], _MM_SHUFFLE(2, 0, 2, 0)));
-	__m128i hi = _mm_castps_si128(_mm_shuffle_ps(v[2], v[3], _MM_SHUFFLE(2, 0, 2, 0)));
+	const __m128i *v = (const __m128i *)(const void *)b;
+	__m128i s = _mm_set1_epi32((int)sig), m = _mm_set1_epi32((int)sig_mask);
+	__m128i c0 = _mm_cmpeq_epi32(_mm_and_si128(v[0], m), s);
+	__m128i c1 = _mm_cmpeq_epi32(_mm_and_si128(v[1], m), s);
+	__m128i c2 = _mm_cmpeq_epi32(_mm_and_si128(v[2], m), s);
+	__m128i c3 = _mm_cmpeq_epi32(_mm_and_si128(v[3], m), s);
 
-	return (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(lo, s))) |
-	       (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hi, s))) << 4;
+	/* -1/0 lanes narrowed by signed saturation keep their value: slot i -> byte i */
+	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(_mm_packs_epi32(c0, c1),
+							  _mm_packs_epi32(c2, c3)));
 }
 
 /*
@@ -175,7 +193,7 @@ static inline unsigned sl_table_match(const uint64_t *b, uint32_t sig)
  * loading that entry (the caller confirms the key in stage 3). When none matches, start
  * loading the alternative bucket instead: the slow path (a new key) will read it.
  */
-uint64_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash);
+uint32_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash);
 
 /*
  * Stage 2 on a bucket already computed (b = sl_table_bucket(t, hash)): the entry of the first
@@ -183,12 +201,12 @@ uint64_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash);
  * or NULL and *slot = 0, and the alternative bucket starts loading instead.
  */
 static inline __attribute__((always_inline)) struct sl_entry *
-sl_table_probe_bucket(const struct sl_table *t, const uint64_t *b, uint64_t hash, uint64_t *slot)
+sl_table_probe_bucket(const struct sl_table *t, const uint32_t *b, uint64_t hash, uint32_t *slot)
 {
-	unsigned m = sl_table_match(b, sl_table_sig(hash));
+	unsigned m = sl_table_match(b, sl_table_sig(t, hash), t->sig_mask);
 
 	if (m) {
-		uint64_t s = __atomic_load_n(&b[__builtin_ctz(m)], __ATOMIC_ACQUIRE);
+		uint32_t s = __atomic_load_n(&b[__builtin_ctz(m)], __ATOMIC_ACQUIRE);
 		struct sl_entry *e = sl_table_entry(t, s);
 
 		__builtin_prefetch(e, 1, SL_TABLE_LOCALITY);
@@ -200,9 +218,9 @@ sl_table_probe_bucket(const struct sl_table *t, const uint64_t *b, uint64_t hash
 	return NULL;
 }
 
-static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
+static inline uint32_t sl_table_probe(const struct sl_table *t, uint64_t hash)
 {
-	uint64_t s;
+	uint32_t s;
 
 	sl_table_probe_bucket(t, sl_table_bucket(t, hash), hash, &s);
 	return s;
@@ -212,10 +230,10 @@ static inline uint64_t sl_table_probe(const struct sl_table *t, uint64_t hash)
  * Stage 2 for a caller that kept the primary bucket b = sl_table_bucket(t, hash) from stage 1:
  * the candidate entry, or NULL. The caller confirms the key in stage 3.
  */
-static inline struct sl_entry *sl_table_probe_at(const struct sl_table *t, const uint64_t *b,
+static inline struct sl_entry *sl_table_probe_at(const struct sl_table *t, const uint32_t *b,
 						 uint64_t hash)
 {
-	uint64_t s;
+	uint32_t s;
 
 	return sl_table_probe_bucket(t, b, hash, &s);
 }
@@ -234,7 +252,7 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 
 static inline struct sl_entry *sl_table_lookup(struct sl_table *t, struct sl_table_cache *c,
 					       const struct sl_key *key, uint64_t hash,
-					       uint64_t hint, uint64_t now,
+					       uint32_t hint, uint64_t now,
 					       const uint64_t *init, int *created)
 {
 	if (hint) {

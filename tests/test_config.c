@@ -360,7 +360,7 @@ static void profile_defaults(void **state)
 		"profiles:\n"
 		"  d: {mode: dedicated, rate: 0.5pps, burst: 1pkt, exceed: pass}\n"
 		"  k: {mode: dedicated, key: dst-ip, rate: 1.5kbit, burst: 1.5KB, exceed: mark,\n"
-		"      dscp: 0, idle: 1d, max-keys: 4294967296, when-full: drop}\n"
+		"      dscp: 0, idle: 1d, max-keys: 67108864, when-full: drop}\n"
 		"  f: {mode: dedicated, key: 5-tuple, rate: 1gbit, burst: 1MiB, exceed: drop,\n"
 		"      when-full: pass, limits: [{limit: 1GiB, per: 1h}, {limit: 10GB, per: 1d},\n"
 		"      {limit: 100MB, per: 13d}]}\n");
@@ -383,7 +383,7 @@ static void profile_defaults(void **state)
 	assert_int_equal(p->exceed, SL_ACT_MARK);
 	assert_int_equal(p->dscp, 0);
 	assert_int_equal(p->idle_ns, 86400 * NS);
-	assert_int_equal(p->max_keys, 1ull << 32);
+	assert_int_equal(p->max_keys, 1ull << 26);
 	assert_int_equal(p->when_full, SL_FULL_DROP);
 	assert_bucket(&p->b[0], 1500, NS, 12000);
 	p = &c->profiles[2];
@@ -725,7 +725,7 @@ static void good_details(void **state)
 	c = load_ok("good/quoted.yaml");
 	assert_string_equal(c->profiles[0].name, "gold.v2");
 	assert_int_equal(c->profiles[0].dscp, 46);
-	assert_int_equal(c->profiles[0].max_keys, 1ull << 32);
+	assert_int_equal(c->profiles[0].max_keys, 1ull << 26);
 	assert_bucket(&c->profiles[0].b[0], 2500000000ull, NS, 65536 * 8);
 	assert_string_equal(c->tenants[0].name, "x_y-z.1");
 	assert_int_equal(c->tenants[0].m.sport_lo, 0);

@@ -423,17 +423,17 @@ static void table_full(void **state)
  */
 static void crowded_buckets(void **state)
 {
-	const unsigned nb = 24;
-	struct sl_key fl[24];
+	const unsigned nb = 3 * SL_TABLE_WAYS;
+	struct sl_key fl[3 * SL_TABLE_WAYS];
 	unsigned got = 0;
 	struct fx f;
-	const uint64_t *b0, *b1;
+	const uint32_t *b0, *b1;
 
 	(void)state;
-	fx_init(&f, 64, 4, nb, 1000);
+	fx_init(&f, 128, 4, nb, 1000);
 	b0 = f.t->flows->slots;
 	b1 = b0 + SL_TABLE_WAYS;
-	/* 24 flows whose primary bucket is 0 and alternative bucket 1: 8 + 8 + 8 in the stash */
+	/* 48 flows whose primary bucket is 0 and alternative bucket 1: 16 + 16 + 16 in the stash */
 	for (uint32_t n = 1; got < nb; n++) {
 		struct sl_key k = flow_n(1, (uint16_t)n, 17);
 		uint64_t h;

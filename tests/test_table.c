@@ -1,5 +1,6 @@
 /* test_table.c - the per-key table: insert and find, IPv4/IPv6 keys in one format, memory
- * bound, max-keys refusal, and concurrent inserters never duplicating a key. */
+ * bound, max-keys refusal, keys sharing bucket and signature, and concurrent inserters never
+ * duplicating a key. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -115,6 +116,111 @@ static void key_fields_all_count(void **state)
 	sl_table_free(t);
 }
 
+struct ident {
+	uint64_t v;	/* primary bucket << 32 | signature */
+	uint32_t i;
+};
+
+static int ident_cmp(const void *a, const void *b)
+{
+	const struct ident *x = a, *y = b;
+
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+static int is_entry(const struct sl_entry *e, void *arg)
+{
+	return e == arg;
+}
+
+/*
+ * Two keys with the same primary bucket and the same signature (found by a birthday search:
+ * 64 keys -> 12 buckets, 26 signature bits): the second key's stage-2 hint names the first
+ * key's entry, and stage 3 still finds (and creates) the right one; unlinking one leaves the
+ * other found.
+ */
+static void same_bucket_same_signature(void **state)
+{
+	enum { N = 300000 };
+	struct sl_hash_secret s;
+	struct sl_table *t;
+	struct sl_table_cache c = {0};
+	struct ident *id = calloc(N, sizeof(*id));
+	struct sl_key ka, kb;
+	struct sl_entry *ea, *eb;
+	uint64_t ha, hb, next;
+	uint32_t a = 0, b = 0, out[SL_TABLE_WAYS];
+	int created;
+
+	(void)state;
+	sl_hash_seed(&s, 1234);
+	assert_int_equal(sl_table_create(64, 1, &s, &t), 0);
+	assert_int_equal(sl_table_nb_buckets(t), 12);
+	assert_non_null(id);
+	for (uint32_t i = 0; i < N; i++) {
+		struct sl_key k;
+		uint64_t h;
+
+		key_of(i, 0, &k);
+		h = sl_hash(&s, &k);
+		id[i].v = (uint64_t)((sl_table_bucket(t, h) - t->slots) / SL_TABLE_WAYS) << 32 |
+			  sl_table_sig(t, h);
+		id[i].i = i;
+	}
+	qsort(id, N, sizeof(*id), ident_cmp);
+	for (uint32_t i = 1; i < N && a == b; i++)
+		if (id[i].v == id[i - 1].v) {
+			a = id[i - 1].i;
+			b = id[i].i;
+		}
+	free(id);
+	assert_int_not_equal(a, b);	/* expected pairs: 300000^2 / 2 / (12 * 2^26) = 56 */
+	key_of(a, 0, &ka);
+	key_of(b, 0, &kb);
+	ha = sl_hash(&s, &ka);
+	hb = sl_hash(&s, &kb);
+	assert_ptr_equal(sl_table_bucket(t, ha), sl_table_bucket(t, hb));
+	assert_int_equal(sl_table_sig(t, ha), sl_table_sig(t, hb));
+
+	ea = lookup(t, &c, &ka, 10, &created);
+	assert_non_null(ea);
+	assert_int_equal(created, 1);
+	/* b's hint is a's entry: stage 3 must not take it */
+	assert_ptr_equal(sl_table_entry(t, sl_table_probe(t, hb)), ea);
+	eb = lookup(t, &c, &kb, 20, &created);
+	assert_non_null(eb);
+	assert_int_equal(created, 1);
+	assert_ptr_not_equal(ea, eb);
+	assert_true(sl_key_eq(&eb->key, &kb));
+	assert_int_equal(eb->st[0].last, 20);
+	/* both found again, neither created twice */
+	assert_ptr_equal(lookup(t, &c, &kb, 30, &created), eb);
+	assert_int_equal(created, 0);
+	assert_ptr_equal(lookup(t, &c, &ka, 30, &created), ea);
+	assert_int_equal(created, 0);
+	assert_ptr_equal(sl_table_find(t, &ka, ha), ea);
+	assert_ptr_equal(sl_table_find(t, &kb, hb), eb);
+	assert_int_equal(sl_table_count(t), 2);
+	/* unlink a: b is still found through its (now first) signature match */
+	assert_int_equal(sl_table_unlink(t, 0, sl_table_nb_buckets(t), is_entry, ea, out,
+					 SL_TABLE_WAYS, &next), 1);
+	assert_int_equal(sl_table_count(t), 1);
+	assert_null(sl_table_find(t, &ka, ha));
+	assert_ptr_equal(sl_table_find(t, &kb, hb), eb);
+	assert_ptr_equal(lookup(t, &c, &kb, 40, &created), eb);
+	assert_int_equal(created, 0);
+	assert_ptr_equal(sl_table_entry(t, sl_table_probe(t, ha)), eb);
+	sl_table_release(t, out, 1);
+	/* a comes back as a new key, in a slot of its own */
+	ea = lookup(t, &c, &ka, 50, &created);
+	assert_non_null(ea);
+	assert_int_equal(created, 1);
+	assert_ptr_not_equal(ea, eb);
+	assert_int_equal(ea->st[0].last, 50);
+	assert_int_equal(sl_table_count(t), 2);
+	sl_table_free(t);
+}
+
 struct racer {
 	struct sl_table *t;
 	unsigned n;
@@ -168,6 +274,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(insert_then_find),
 		cmocka_unit_test(key_fields_all_count),
+		cmocka_unit_test(same_bucket_same_signature),
 		cmocka_unit_test(concurrent_inserts_never_duplicate),
 	};
 
