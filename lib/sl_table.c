@@ -37,7 +37,7 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 
 	if (!max_keys || max_keys > SL_KEYS_MAX || !nb_tokens || nb_tokens > SL_MAX_BUCKETS)
 		return -EINVAL;
-	buckets = (max_keys * 3 + 15) / 16;	/* 5.3 keys per 16-slot bucket when full */
+	buckets = (max_keys * 3 + 7) / 8;	/* 2.7 keys per 8-slot bucket when full */
 	t = aligned_alloc(64, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -49,6 +49,7 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 	idx_bits = max_keys > 1 ? 64 - (unsigned)__builtin_clzll(max_keys - 1) : 0;
 	t->sig_mask = (uint32_t)(0xffffffffull << idx_bits);
 	t->sig_low = t->sig_mask & -t->sig_mask;
+	t->idx_mask = ~t->sig_mask;
 	t->capacity = (uint32_t)max_keys;
 	t->nb_tokens = nb_tokens;
 	t->nb_buckets = buckets;

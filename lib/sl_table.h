@@ -9,18 +9,19 @@
 #include "sl_tb.h"
 
 /*
- * Layout. An index of nb_buckets = max_keys * 3/16 buckets, each one cache line of 16 slots
- * of 4 bytes; a slot is 0 (empty) or signature | entry index: the entry index in the low
+ * Layout. An index of nb_buckets = max_keys * 3/8 buckets of 8 slots of 4 bytes (half a
+ * cache line); a slot is 0 (empty) or signature | entry index: the entry index in the low
  * idx_bits bits (enough for capacity - 1), the signature in the upper 32 - idx_bits bits, at
- * least 6 (SL_KEYS_MAX), never 0. Entries live in a separate preallocated array, one per
- * key: the key, then one bucket state {last update, tokens} per bucket of the profile (64
- * bytes for one bucket, 128 for 2-4). A key goes to its primary bucket (low 32 hash bits
- * scaled to nb_buckets) while it has a free slot, else to its alternative bucket, else to a
- * small stash. With 5.3 keys per bucket on average at max_keys, a primary bucket is full for
- * about one key in 7,000 and both for about one in 10^8, so a lookup reads one index line and
- * one entry line. Another key of the bucket shares a key's signature for one lookup in
- * 2^(sig bits)/5 at max_keys (1/800 at 1M keys, 1/50 at 10M): stage 3 then finds the key
- * in the slow path.
+ * least 6 (SL_KEYS_MAX), its lowest bit always set so it is never 0. Entries live in a
+ * separate preallocated array, one per key: the key, then one bucket state {last update,
+ * tokens} per bucket of the profile (64 bytes for one bucket, 128 for 2-4). A key goes to
+ * its primary bucket (low 32 hash bits scaled to nb_buckets) while it has a free slot, else
+ * to its alternative bucket, else to a small stash. With 2.7 keys per bucket on average at
+ * max_keys, about one key in 1,200 is in its alternative bucket and one in 400,000 in the
+ * stash (measured, 1M-64M keys), so a lookup reads one index line and one entry line.
+ * Another key of the bucket shares a key's signature for about one lookup in
+ * 2^(sig bits - 1)/2.7 at max_keys (1/1,600 at 1M keys, 1/100 at 10M): stage 3 then finds
+ * the key in the slow path.
  * Memory per key at max_keys: entry 64 B + index 12 B = 76 B (140 B with extra limits).
  *
  * Concurrency. Lookups take no lock and no atomic read-modify-write. An insert writes the
@@ -101,9 +102,10 @@ const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx)
 struct sl_table {
 	uint32_t *slots;		/* nb_buckets * SL_TABLE_WAYS */
 	uint8_t *entries;		/* capacity << entry_shift */
-	uint64_t nb_buckets;		/* <= SL_KEYS_MAX * 3/16 */
+	uint64_t nb_buckets;		/* <= SL_KEYS_MAX * 3/8 */
 	uint32_t sig_mask;		/* a slot's signature bits */
-	uint32_t sig_low;		/* the lowest of them: the signature of a hash whose bits are 0 */
+	uint32_t sig_low;		/* the lowest of them, set in every signature */
+	uint64_t idx_mask;		/* a slot's entry index bits: ~sig_mask */
 	uint32_t entry_shift;		/* entry size 64 or 128 */
 	uint32_t entry_size;
 	uint32_t capacity;
@@ -119,7 +121,7 @@ struct sl_table {
 	uint32_t stash[SL_TABLE_STASH] __attribute__((aligned(64)));
 };
 
-#define SL_TABLE_WAYS 16
+#define SL_TABLE_WAYS 8
 
 /*
  * Primary bucket of a hash: its low 32 bits scaled to nb_buckets (no division). The _in form
@@ -138,7 +140,7 @@ static inline uint32_t *sl_table_bucket(const struct sl_table *t, uint64_t hash)
 /* The entry of a non-empty slot value. */
 static inline struct sl_entry *sl_table_entry(const struct sl_table *t, uint32_t slot)
 {
-	return (struct sl_entry *)(t->entries + ((uint64_t)(slot & ~t->sig_mask) << t->entry_shift));
+	return (struct sl_entry *)(t->entries + (((uint64_t)slot & t->idx_mask) << t->entry_shift));
 }
 
 /*
@@ -157,19 +159,17 @@ static inline void sl_table_prefetch(const struct sl_table *t, uint64_t hash)
 	__builtin_prefetch(sl_table_bucket(t, hash), 0, SL_TABLE_LOCALITY);
 }
 
-/* Signature of a hash in t: bits of its upper half in the slot's signature bits, never 0
- * (so it never matches an empty slot). */
+/* Signature of a hash in t: bits of its upper half in the slot's signature bits, the lowest
+ * of them set (so it is never 0 and never matches an empty slot). */
 static inline uint32_t sl_table_sig(const struct sl_table *t, uint64_t hash)
 {
-	uint32_t s = (uint32_t)(hash >> 32) & t->sig_mask;
-
-	return s ? s : t->sig_low;
+	return ((uint32_t)(hash >> 32) | t->sig_low) & t->sig_mask;
 }
 
 /*
  * Bit i set when slot i of bucket b holds signature sig (sig_mask: the signature bits): the
- * 16 slots compared at once with SSE2, no branch per slot: four masks and compares, the
- * results packed to 16 bytes, one byte mask.
+ * 8 slots compared at once with SSE2, no branch per slot: two masks and compares, the
+ * results packed to 8 bytes, one byte mask.
  * Plain loads: each 4-byte slot is read whole by the 16-byte loads on x86-64, and a slot
  * published by a CAS after its entry was written is seen with its entry (x86 keeps stores
  * in order; the key is confirmed in stage 3 anyway).
@@ -180,12 +180,10 @@ static inline unsigned sl_table_match(const uint32_t *b, uint32_t sig, uint32_t 
 	__m128i s = _mm_set1_epi32((int)sig), m = _mm_set1_epi32((int)sig_mask);
 	__m128i c0 = _mm_cmpeq_epi32(_mm_and_si128(v[0], m), s);
 	__m128i c1 = _mm_cmpeq_epi32(_mm_and_si128(v[1], m), s);
-	__m128i c2 = _mm_cmpeq_epi32(_mm_and_si128(v[2], m), s);
-	__m128i c3 = _mm_cmpeq_epi32(_mm_and_si128(v[3], m), s);
 
 	/* -1/0 lanes narrowed by signed saturation keep their value: slot i -> byte i */
 	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(_mm_packs_epi32(c0, c1),
-							  _mm_packs_epi32(c2, c3)));
+							  _mm_setzero_si128()));
 }
 
 /*
