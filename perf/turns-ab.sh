@@ -72,13 +72,14 @@ for c in "$@"; do
 	ARGS="$ARGS tab-s$k $!"
 done
 
-# every program forwarding (captures loaded, keys inserted), then 2 s of warm-up
+# every program forwarding (captures loaded, keys inserted), then 2 s of warm-up; a log may
+# not exist yet while its program starts
 waited=0
 while :; do
 	ok=1
-	grep -Eq "Rx-pps: +[1-9]" "$TMP/tp.log" || ok=0
+	grep -Eq "Rx-pps: +[1-9]" "$TMP/tp.log" 2>/dev/null || ok=0
 	for i in $(seq "$k"); do
-		grep -Eq "forwarded [0-9.]+ Mbit/s [1-9]" "$TMP/s$i.log" || ok=0
+		grep -Eq "forwarded [0-9.]+ Mbit/s [1-9]" "$TMP/s$i.log" 2>/dev/null || ok=0
 	done
 	[ $ok = 0 ] || break
 	for p in $PIDS; do
