@@ -50,7 +50,6 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 	t->sig_mask = (uint32_t)(0xffffffffull << idx_bits);
 	t->sig_low = t->sig_mask & -t->sig_mask;
 	t->idx_mask = ~t->sig_mask;
-	t->sig_mask_v = _mm_set1_epi32((int)t->sig_mask);
 	t->capacity = (uint32_t)max_keys;
 	t->nb_tokens = nb_tokens;
 	t->nb_buckets = buckets;

@@ -106,7 +106,6 @@ struct sl_table {
 	uint32_t sig_mask;		/* a slot's signature bits */
 	uint32_t sig_low;		/* the lowest of them, set in every signature */
 	uint64_t idx_mask;		/* a slot's entry index bits: ~sig_mask */
-	__m128i sig_mask_v;		/* sig_mask in every lane (sl_table_match) */
 	uint32_t entry_shift;		/* entry size 64 or 128 */
 	uint32_t entry_size;
 	uint32_t capacity;
@@ -168,17 +167,17 @@ static inline uint32_t sl_table_sig(const struct sl_table *t, uint64_t hash)
 }
 
 /*
- * Bit i set when slot i of bucket b holds signature sig (m: the table's sig_mask_v): the 8
- * slots compared at once with SSE2, no branch per slot: two masks and compares, the results
- * packed to 8 bytes, one byte mask.
+ * Bit i set when slot i of bucket b holds signature sig (sig_mask: the signature bits): the
+ * 8 slots compared at once with SSE2, no branch per slot: two masks and compares, the
+ * results packed to 8 bytes, one byte mask.
  * Plain loads: each 4-byte slot is read whole by the 16-byte loads on x86-64, and a slot
  * published by a CAS after its entry was written is seen with its entry (x86 keeps stores
  * in order; the key is confirmed in stage 3 anyway).
  */
-static inline unsigned sl_table_match(const uint32_t *b, uint32_t sig, __m128i m)
+static inline unsigned sl_table_match(const uint32_t *b, uint32_t sig, uint32_t sig_mask)
 {
 	const __m128i *v = (const __m128i *)(const void *)b;
-	__m128i s = _mm_set1_epi32((int)sig);
+	__m128i s = _mm_set1_epi32((int)sig), m = _mm_set1_epi32((int)sig_mask);
 	__m128i c0 = _mm_cmpeq_epi32(_mm_and_si128(v[0], m), s);
 	__m128i c1 = _mm_cmpeq_epi32(_mm_and_si128(v[1], m), s);
 
@@ -202,7 +201,7 @@ uint32_t *sl_table_alt_bucket(const struct sl_table *t, uint64_t hash);
 static inline __attribute__((always_inline)) struct sl_entry *
 sl_table_probe_bucket(const struct sl_table *t, const uint32_t *b, uint64_t hash, uint32_t *slot)
 {
-	unsigned m = sl_table_match(b, sl_table_sig(t, hash), t->sig_mask_v);
+	unsigned m = sl_table_match(b, sl_table_sig(t, hash), t->sig_mask);
 
 	if (m) {
 		uint32_t s = __atomic_load_n(&b[__builtin_ctz(m)], __ATOMIC_ACQUIRE);
