@@ -103,15 +103,15 @@ int sl_flow_params_make(uint64_t max_flows, uint64_t flow_idle_ns, uint64_t hz,
 
 static uint32_t entry_index(const struct sl_table *t, const struct sl_entry *e)
 {
-	return (uint32_t)(((const uint8_t *)e - t->entries) / t->entry_size);
+	return (uint32_t)(((const uint8_t *)e - t->entries) >> t->entry_shift);
 }
 
 static uint64_t *domain_word(const struct sl_flow_table *t, uint64_t flow_word)
 {
 	const struct sl_table *d = t->domains;
 
-	return &((struct sl_entry *)(d->entries + (flow_word & SL_FLOW_W_DOMAIN) *
-				     d->entry_size))->st[0].tokens;
+	return &((struct sl_entry *)(d->entries + ((flow_word & SL_FLOW_W_DOMAIN)
+				     << d->entry_shift)))->st[0].tokens;
 }
 
 /* The domain's entry, inserted empty if new; NULL when the domain table is full. */

@@ -44,7 +44,6 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 	memset(t, 0, sizeof(*t));
 	t->entry_shift = sizeof(struct sl_entry) + nb_tokens * sizeof(struct sl_tb_state) <= 64 ? 6
 											    : 7;
-	t->entry_size = 1u << t->entry_shift;
 	/* entry indices 0..max_keys-1 in the low bits of a slot, the signature above them */
 	idx_bits = max_keys > 1 ? 64 - (unsigned)__builtin_clzll(max_keys - 1) : 0;
 	t->sig_mask = (uint32_t)(0xffffffffull << idx_bits);
@@ -324,7 +323,7 @@ static uint32_t unlink_slots(struct sl_table *t, uint32_t *slots, unsigned n,
 		if (s && expired(sl_table_entry(t, s), arg) &&
 		    __atomic_compare_exchange_n(&slots[i], &s, 0, 0, __ATOMIC_RELEASE,
 						__ATOMIC_RELAXED))
-			out[got++] = s & ~t->sig_mask;
+			out[got++] = (uint32_t)(s & t->idx_mask);
 	}
 	return got;
 }

@@ -107,7 +107,6 @@ struct sl_table {
 	uint32_t sig_low;		/* the lowest of them, set in every signature */
 	uint64_t idx_mask;		/* a slot's entry index bits: ~sig_mask */
 	uint32_t entry_shift;		/* entry size 64 or 128 */
-	uint32_t entry_size;
 	uint32_t capacity;
 	uint32_t nb_tokens;
 	uint32_t chunk;			/* entries a cache takes at once */

@@ -430,10 +430,11 @@ static void crowded_buckets(void **state)
 	const uint32_t *b0, *b1;
 
 	(void)state;
-	fx_init(&f, 128, 4, nb, 1000);
+	fx_init(&f, 64, 4, nb, 1000);
 	b0 = f.t->flows->slots;
 	b1 = b0 + SL_TABLE_WAYS;
-	/* 48 flows whose primary bucket is 0 and alternative bucket 1: 16 + 16 + 16 in the stash */
+	/* flows whose primary bucket is 0 and alternative bucket 1: a bucket's worth in each,
+	 * and a bucket's worth in the stash */
 	for (uint32_t n = 1; got < nb; n++) {
 		struct sl_key k = flow_n(1, (uint16_t)n, 17);
 		uint64_t h;
