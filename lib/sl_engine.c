@@ -528,6 +528,13 @@ unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_
 	return finish(lc, s, data, caplen, len, now, verdict, dec);
 }
 
+SL_CLONES
+void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+		    const uint32_t caplen[], unsigned n)
+{
+	stage(lc, &lc->slot[slot], rcu_dereference(lc->e->pol), data, caplen, n);
+}
+
 /*
  * A slot staged under a snapshot that is no longer the running one may point into freed
  * memory once a quiescent state has passed: it is not touched, only its generation is
@@ -536,43 +543,6 @@ unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_
 static inline int stale(const struct sl_slot *s, const struct sl_policy *pol)
 {
 	return s->gen != pol->generation;
-}
-
-/*
- * The other bursts in flight under pol, whose table lines the next calls read: the index
- * buckets of a staged burst (probe reads them), the candidate entries of a probed one (finish
- * reads them). Their prefetches a pass ago brought them into L2; these bring them on into L1,
- * a stage's work ahead of the reads, which would otherwise wait on L2 one after another
- * (perf/RESULTS.md, "Runs of 2026-12-07, second session"). A finished slot has n == 0.
- */
-static inline __attribute__((always_inline)) void
-warm(const struct sl_lcore *l, unsigned except, const struct sl_policy *pol)
-{
-	for (unsigned j = 0; j < SL_SLOTS; j++) {
-		const struct sl_slot *s = &l->slot[j];
-
-		if (j == except || !s->n || stale(s, pol))
-			continue;
-		if (!s->probed) {
-			for (unsigned i = 0; i < s->n; i++)
-				if (s->tab[i])
-					__builtin_prefetch(s->bkt[i], 0, 3);
-		} else {
-			for (unsigned i = 0; i < s->n; i++)
-				if (s->tab[i] && s->ent[i])
-					__builtin_prefetch(s->ent[i], 1, 3);
-		}
-	}
-}
-
-SL_CLONES
-void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
-		    const uint32_t caplen[], unsigned n)
-{
-	const struct sl_policy *pol = rcu_dereference(lc->e->pol);
-
-	warm(lc, slot, pol);
-	stage(lc, &lc->slot[slot], pol, data, caplen, n);
 }
 
 SL_CLONES

@@ -130,8 +130,6 @@ int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *
  * overlapped with the work on the next bursts. Each burst goes through three calls on the
  * same context and slot (0 <= slot < SL_SLOTS):
  *   sl_burst_stage   parse, classify, build keys and hashes, start loading the index buckets;
- *                    first, move the other bursts' lines that the next calls read (buckets
- *                    of a staged burst, entries of a probed one) on from L2 into L1;
  *   sl_burst_probe   match signatures in the buckets, start loading the entries;
  *   sl_burst_finish  police and act at `now`, exactly as sl_process (dec == NULL: marks are
  *                    applied in place) or sl_process_ex (dec != NULL) would.
