@@ -106,12 +106,10 @@ static uint32_t entry_index(const struct sl_table *t, const struct sl_entry *e)
 	return (uint32_t)(((const uint8_t *)e - t->entries) >> t->entry_shift);
 }
 
+/* The counts word of a live flow's domain (its entry index is in the flow's word). */
 static uint64_t *domain_word(const struct sl_flow_table *t, uint64_t flow_word)
 {
-	const struct sl_table *d = t->domains;
-
-	return &((struct sl_entry *)(d->entries + ((flow_word & SL_FLOW_W_DOMAIN)
-				     << d->entry_shift)))->st[0].tokens;
+	return &sl_table_entry(t->domains, (uint32_t)(flow_word & SL_FLOW_W_DOMAIN))->st[0].tokens;
 }
 
 /* The domain's entry, inserted empty if new; NULL when the domain table is full. */

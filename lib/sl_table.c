@@ -125,9 +125,10 @@ uint64_t sl_table_count(const struct sl_table *t)
 	return n;
 }
 
+/* The entry of an index: an index (< capacity) is a slot value without signature bits. */
 static struct sl_entry *entry_at(const struct sl_table *t, uint32_t idx)
 {
-	return (struct sl_entry *)(t->entries + ((uint64_t)idx << t->entry_shift));
+	return sl_table_entry(t, idx);
 }
 
 static uint64_t *free_link(const struct sl_table *t, uint32_t idx)
