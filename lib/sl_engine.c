@@ -227,6 +227,80 @@ static void decision(const struct sl_slot *lc, const struct sl_ptenant *pt, unsi
 	d->pad = 0;
 }
 
+/*
+ * The tenant last classified in a burst and its profile's fields, kept in locals across the
+ * burst's packets (a burst is usually one or a few runs of one tenant): the key's vector
+ * stores may alias anything in memory.
+ */
+struct stage_run {
+	uint16_t t;
+	const struct sl_ptenant *pt;
+	struct sl_table *tab;
+	uint32_t *slots;
+	uint64_t nb_buckets;
+	struct sl_key_masks km;
+};
+
+static inline struct stage_run stage_run_init(void)
+{
+	return (struct stage_run){SL_NO_TENANT, NULL, NULL, NULL, 0, sl_key_masks(SL_KEY_5TUPLE, 0)};
+}
+
+/* Packet i of tenant t: its tenant, and for a dedicated tenant its key, hash and primary
+ * index bucket, which starts loading. */
+static inline __attribute__((always_inline)) void
+stage_key(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_regs *hk,
+	  struct stage_run *r, unsigned i, uint16_t t)
+{
+	if (t != r->t) {
+		r->t = t;
+		r->pt = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
+		r->tab = r->pt ? r->pt->prof->table : NULL;
+		if (r->tab) {
+			r->km = sl_key_masks((enum sl_keykind)r->pt->prof->key, r->pt->ts->uid);
+			r->slots = r->tab->slots;
+			r->nb_buckets = r->tab->nb_buckets;
+		}
+	}
+	s->tenant[i] = t;
+	s->pt[i] = r->pt;
+	s->tab[i] = r->tab;
+	if (r->tab) {
+		uint64_t h;
+		const uint32_t *b;
+
+		sl_key_make_masked(&s->key[i], &s->pkt[i], &r->km);
+		h = sl_hash_with(hk, &s->key[i]);
+		b = sl_table_bucket_in(r->slots, r->nb_buckets, h);
+		s->hash[i] = h;
+		s->bkt[i] = b;
+		__builtin_prefetch(b, 0, SL_TABLE_LOCALITY);
+	}
+}
+
+/*
+ * The packets of mask slow (bit i: packet i), which the fast parser did not take: the
+ * complete parser, then classify in a loop of its own. The classifier's loads of a packet
+ * right after that parser's narrower stores to it would stall on store forwarding (about 30
+ * cycles per frame of VLAN-tagged traffic, perf/RESULTS.md).
+ */
+static __attribute__((noinline)) void
+stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_regs *hk,
+	   struct stage_run *r, uint8_t *const data[], const uint32_t caplen[], uint64_t slow)
+{
+	for (uint64_t m = slow; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+
+		s->tenant[i] = sl_parse_slow(data[i], caplen[i], &s->pkt[i]) == 0 ? 0 : SL_NO_TENANT;
+	}
+	for (uint64_t m = slow; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+
+		stage_key(s, pol, hk, r, i, s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i])
+							      : SL_NO_TENANT);
+	}
+}
+
 /* Stage 1 of slot s under pol: parse, classify, keys and hashes; start loading the buckets. */
 static inline __attribute__((always_inline)) void
 stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_t *const data[],
@@ -241,53 +315,23 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 	/* frame headers of the whole burst start loading now, used from the next loop on */
 	for (unsigned i = 0; i < n; i++)
 		__builtin_prefetch(data[i], 0, 3);
-	/* parse, then classify in a loop of its own: the classifier's 8-byte loads of a packet
-	 * right after the parser's narrower stores to it would stall on store forwarding */
-	for (unsigned i = 0; i < n; i++)	/* tenant[i] = 0: parsed, to classify */
-		s->tenant[i] = sl_parse(data[i], caplen[i], &s->pkt[i]) == 0 ? 0 : SL_NO_TENANT;
 	/*
-	 * Classify; keys and hashes of dedicated tenants, whose primary index buckets start
-	 * loading. Consecutive packets of one tenant (a burst is usually one or a few runs) reuse
-	 * its profile's fields from locals: the key's vector stores may alias anything in memory.
+	 * Parse, classify, key, hash and prefetch the primary index bucket in one loop, so that
+	 * the buckets start loading as early as possible. A frame that the inline fast parser
+	 * does not take is only marked here; stage_slow parses and classifies those.
 	 */
 	{
-		uint16_t run_t = SL_NO_TENANT;
-		const struct sl_ptenant *pt = NULL;
-		struct sl_table *tab = NULL;
-		uint32_t *slots = NULL;
-		uint64_t nb_buckets = 0;
-		struct sl_key_masks km = sl_key_masks(SL_KEY_5TUPLE, 0);
+		struct stage_run r = stage_run_init();
+		uint64_t slow = 0;
 
 		for (unsigned i = 0; i < n; i++) {
-			uint16_t t = s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i])
-						       : SL_NO_TENANT;
-
-			if (t != run_t) {
-				run_t = t;
-				pt = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
-				tab = pt ? pt->prof->table : NULL;
-				if (tab) {
-					km = sl_key_masks((enum sl_keykind)pt->prof->key,
-							  pt->ts->uid);
-					slots = tab->slots;
-					nb_buckets = tab->nb_buckets;
-				}
-			}
-			s->tenant[i] = t;
-			s->pt[i] = pt;
-			s->tab[i] = tab;
-			if (tab) {
-				uint64_t h;
-				const uint32_t *b;
-
-				sl_key_make_masked(&s->key[i], &s->pkt[i], &km);
-				h = sl_hash_with(&hk, &s->key[i]);
-				b = sl_table_bucket_in(slots, nb_buckets, h);
-				s->hash[i] = h;
-				s->bkt[i] = b;
-				__builtin_prefetch(b, 0, SL_TABLE_LOCALITY);
-			}
+			if (sl_parse_fast(data[i], caplen[i], &s->pkt[i]))
+				stage_key(s, pol, &hk, &r, i, sl_classify(&pol->cls, &s->pkt[i]));
+			else
+				slow |= 1ull << i;
 		}
+		if (slow)
+			stage_slow(s, pol, &hk, &r, data, caplen, slow);
 	}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
 	if (!pol->flows) {

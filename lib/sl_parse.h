@@ -26,6 +26,8 @@ int sl_parse_slow(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p);
 /*
  * int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
  * Same contract and same bytes in *p as sl_parse_slow(); cheaper for the common case.
+ * int sl_parse_fast(frame, caplen, p): that common case alone; 1 when it parsed the frame
+ * (sl_parse would return 0), 0 when the frame needs sl_parse_slow (*p not written).
  */
 
 /* ---- inline implementation ---- */
@@ -114,7 +116,7 @@ sl_parse_fast_l4(struct sl_pkt *p, __m128i src, __m128i dst, const uint8_t *l4, 
 	return 1;
 }
 
-static inline int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
+static inline int sl_parse_fast(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
 {
 	uint32_t h, l4;
 
@@ -130,11 +132,9 @@ static inline int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt 
 		l4 = (l4 < caplen - 14 ? l4 : caplen - 14) - 20;	/* L4 bytes */
 		if (l4 > 0xffff || (sl_parse_ld16(frame + 20) & 0xff3fu))
 			goto slow;
-		if (sl_parse_fast_l4(p, _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 26)),
-				     _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 30)), frame + 34,
-				     frame[23], l4, SL_PKT_IPV4, 0x0800))
-			return 0;
-		goto slow;
+		return sl_parse_fast_l4(p, _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 26)),
+					_mm_cvtsi32_si128((int)sl_parse_ld32(frame + 30)), frame + 34,
+					frame[23], l4, SL_PKT_IPV4, 0x0800);
 	}
 	if ((h & 0x00f0ffffu) == 0x0060dd86u && caplen >= SL_PARSE_FAST_V6_MIN) {
 		/* IPv6 followed by TCP/UDP, ending at min(40 + payload length, caplen - 14) */
@@ -143,19 +143,25 @@ static inline int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt 
 		if (sl_parse_fast_l4(p, _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 22)),
 				     _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 38)),
 				     frame + 54, frame[20], l4, SL_PKT_IPV6, 0x86dd))
-			return 0;
+			return 1;
 	}
 slow:
-	return sl_parse_slow(frame, caplen, p);
+	return 0;
 }
 
 #else	/* no SSE2: the complete parser only */
 
-static inline int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
+static inline int sl_parse_fast(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
 {
-	return sl_parse_slow(frame, caplen, p);
+	(void)frame, (void)caplen, (void)p;
+	return 0;
 }
 
 #endif
+
+static inline int sl_parse(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
+{
+	return sl_parse_fast(frame, caplen, p) ? 0 : sl_parse_slow(frame, caplen, p);
+}
 
 #endif
