@@ -1,7 +1,8 @@
 /* sl_parse.h - L2-L4 parser: Ethernet, 802.1Q/802.1ad (QinQ), IPv4 (options, fragments),
  * IPv6 (extension headers), TCP/UDP ports. Never reads past caplen. No EAL.
- * sl_parse() is an inline fast path for untagged IPv4 (IHL 5, not a fragment) and IPv6 directly
- * followed by TCP or UDP; every other frame goes to sl_parse_slow(), the complete parser. */
+ * sl_parse() is an inline fast path for IPv4 (IHL 5, not a fragment) and IPv6 directly followed
+ * by TCP or UDP, untagged or with one 802.1Q tag; every other frame goes to sl_parse_slow(),
+ * the complete parser. */
 #ifndef SL_PARSE_H
 #define SL_PARSE_H
 
@@ -76,12 +77,13 @@ static inline uint16_t sl_parse_ld16(const uint8_t *b)	/* as stored: big-endian 
 
 /*
  * Store the three 16-byte rows of *p for a TCP or UDP packet: src and dst rows as given, l4 at
- * the ports (the caller checked the L4 bytes read here: 14 for TCP, 8 for UDP). proto, flags and
- * et are compile-time constants at each call, so the last row is the ports ORed into a constant.
+ * the ports (the caller checked the L4 bytes read here: 14 for TCP, 8 for UDP). proto, flags,
+ * et and l3_off are compile-time constants at each call, and vlan (the vlan and inner_vlan
+ * fields) too for an untagged frame, so the last row is the ports ORed into a constant.
  */
 static inline __attribute__((always_inline)) void
 sl_parse_fast_store(struct sl_pkt *p, __m128i src, __m128i dst, const uint8_t *l4, uint8_t proto,
-		    uint8_t flags, uint16_t et)
+		    uint8_t flags, uint16_t et, uint32_t vlan, unsigned l3_off)
 {
 	uint32_t ports = __builtin_bswap32(sl_parse_ld32(l4));
 	__m128i row;
@@ -89,8 +91,8 @@ sl_parse_fast_store(struct sl_pkt *p, __m128i src, __m128i dst, const uint8_t *l
 	/* bswap32 also swapped sport and dport: rotate them back */
 	ports = ports >> 16 | ports << 16;
 	row = _mm_or_si128(_mm_cvtsi32_si128((int)ports),
-			   _mm_set_epi32(proto | (flags | SL_PKT_PORTS) << 8, (int)((uint32_t)et << 16 | 14),
-					 -1, 0));
+			   _mm_set_epi32(proto | (flags | SL_PKT_PORTS) << 8,
+					 (int)((uint32_t)et << 16 | l3_off), (int)vlan, 0));
 	if (proto == 6)
 		row = _mm_insert_epi16(row, l4[13], 7);
 	_mm_storeu_si128((__m128i_u *)(void *)p->src, src);
@@ -105,47 +107,76 @@ sl_parse_fast_store(struct sl_pkt *p, __m128i src, __m128i dst, const uint8_t *l
  */
 static inline __attribute__((always_inline)) int
 sl_parse_fast_l4(struct sl_pkt *p, __m128i src, __m128i dst, const uint8_t *l4, uint8_t proto,
-		 uint32_t len, uint8_t flags, uint16_t et)
+		 uint32_t len, uint8_t flags, uint16_t et, uint32_t vlan, unsigned l3_off)
 {
 	if (proto == 17 && len >= SL_PARSE_FAST_UDP)
-		sl_parse_fast_store(p, src, dst, l4, 17, flags, et);
+		sl_parse_fast_store(p, src, dst, l4, 17, flags, et, vlan, l3_off);
 	else if (proto == 6 && len >= SL_PARSE_FAST_TCP)
-		sl_parse_fast_store(p, src, dst, l4, 6, flags, et);
+		sl_parse_fast_store(p, src, dst, l4, 6, flags, et, vlan, l3_off);
 	else
 		return 0;
 	return 1;
 }
 
+/*
+ * IPv4 with IHL 5, not a fragment, followed by TCP or UDP; f is the frame moved forward by the
+ * bytes of its VLAN tag (tag: 0 or 4, a constant at each call), so that f + 12 is the
+ * ethertype and f + 14 the IP header, and c is caplen - tag (at least SL_PARSE_FAST_V4_MIN).
+ * The datagram ends at min(total length, c - 14); MF and offset clear (0xff3f is 0x3fff as
+ * loaded).
+ */
+static inline __attribute__((always_inline)) int
+sl_parse_fast_v4(const uint8_t *f, uint32_t c, struct sl_pkt *p, unsigned tag, uint32_t vlan)
+{
+	uint32_t l4 = __builtin_bswap16(sl_parse_ld16(f + 16));	/* total length */
+
+	l4 = (l4 < c - 14 ? l4 : c - 14) - 20;	/* L4 bytes */
+	if (l4 > 0xffff || (sl_parse_ld16(f + 20) & 0xff3fu))
+		return 0;
+	return sl_parse_fast_l4(p, _mm_cvtsi32_si128((int)sl_parse_ld32(f + 26)),
+				_mm_cvtsi32_si128((int)sl_parse_ld32(f + 30)), f + 34, f[23], l4,
+				SL_PKT_IPV4, 0x0800, vlan, 14 + tag);
+}
+
+/* IPv6 directly followed by TCP or UDP, ending at min(40 + payload length, c - 14); f, c, tag
+ * as for sl_parse_fast_v4. */
+static inline __attribute__((always_inline)) int
+sl_parse_fast_v6(const uint8_t *f, uint32_t c, struct sl_pkt *p, unsigned tag, uint32_t vlan)
+{
+	uint32_t l4 = __builtin_bswap16(sl_parse_ld16(f + 18));	/* payload length */
+
+	if (c < SL_PARSE_FAST_V6_MIN)
+		return 0;
+	l4 = l4 < c - 54 ? l4 : c - 54;
+	return sl_parse_fast_l4(p, _mm_loadu_si128((const __m128i_u *)(const void *)(f + 22)),
+				_mm_loadu_si128((const __m128i_u *)(const void *)(f + 38)), f + 54,
+				f[20], l4, SL_PKT_IPV6, 0x86dd, vlan, 14 + tag);
+}
+
+/* Untagged, then one 802.1Q tag (TPID 0x8100); other tags and stacks are the complete
+ * parser's. Loads stay within the first SL_PARSE_FAST_V4_MIN (+ 4) bytes until caplen has been
+ * checked against the protocol's need. */
 static inline int sl_parse_fast(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
 {
-	uint32_t h, l4;
+	uint32_t h;
 
-	/* Loads stay within the first SL_PARSE_FAST_V4_MIN (V6_MIN) bytes until caplen has been
-	 * checked against the protocol's need. */
 	if (__builtin_expect(caplen < SL_PARSE_FAST_V4_MIN, 0))
-		goto slow;
-	h = sl_parse_ld32(frame + 12);	/* ethertype, first two IP bytes */
-	if (__builtin_expect((h & 0x00ffffffu) == 0x00450008u, 1)) {
-		/* IPv4, IHL 5. The datagram ends at min(total length, caplen - 14); MF and offset
-		 * clear (0xff3f is 0x3fff as loaded): not a fragment. */
-		l4 = __builtin_bswap16(sl_parse_ld16(frame + 16));	/* total length */
-		l4 = (l4 < caplen - 14 ? l4 : caplen - 14) - 20;	/* L4 bytes */
-		if (l4 > 0xffff || (sl_parse_ld16(frame + 20) & 0xff3fu))
-			goto slow;
-		return sl_parse_fast_l4(p, _mm_cvtsi32_si128((int)sl_parse_ld32(frame + 26)),
-					_mm_cvtsi32_si128((int)sl_parse_ld32(frame + 30)), frame + 34,
-					frame[23], l4, SL_PKT_IPV4, 0x0800);
+		return 0;
+	h = sl_parse_ld32(frame + 12);	/* ethertype, first two IP bytes (as loaded) */
+	if (__builtin_expect((h & 0x00ffffffu) == 0x00450008u, 1))
+		return sl_parse_fast_v4(frame, caplen, p, 0, 0xffffffffu);
+	if ((h & 0x00f0ffffu) == 0x0060dd86u)
+		return sl_parse_fast_v6(frame, caplen, p, 0, 0xffffffffu);
+	if ((h & 0xffffu) == 0x0081u && caplen >= SL_PARSE_FAST_V4_MIN + 4) {
+		/* vlan: the tag's VLAN ID; inner_vlan: none */
+		uint32_t vlan = (__builtin_bswap16((uint16_t)(h >> 16)) & 0x0fffu) | 0xffff0000u;
+
+		h = sl_parse_ld32(frame + 16);
+		if ((h & 0x00ffffffu) == 0x00450008u)
+			return sl_parse_fast_v4(frame + 4, caplen - 4, p, 4, vlan);
+		if ((h & 0x00f0ffffu) == 0x0060dd86u)
+			return sl_parse_fast_v6(frame + 4, caplen - 4, p, 4, vlan);
 	}
-	if ((h & 0x00f0ffffu) == 0x0060dd86u && caplen >= SL_PARSE_FAST_V6_MIN) {
-		/* IPv6 followed by TCP/UDP, ending at min(40 + payload length, caplen - 14) */
-		l4 = __builtin_bswap16(sl_parse_ld16(frame + 18));	/* payload length */
-		l4 = l4 < caplen - 54 ? l4 : caplen - 54;
-		if (sl_parse_fast_l4(p, _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 22)),
-				     _mm_loadu_si128((const __m128i_u *)(const void *)(frame + 38)),
-				     frame + 54, frame[20], l4, SL_PKT_IPV6, 0x86dd))
-			return 1;
-	}
-slow:
 	return 0;
 }
 

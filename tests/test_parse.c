@@ -877,7 +877,7 @@ static void test_ipv6_tagged_udplite(void **state)
  * first byte 0x45, no MF and offset 0, TCP/UDP, min(total length, caplen - 14) - 20 >= 14 for
  * TCP, >= 8 for UDP; or untagged IPv6 with next header TCP/UDP and min(40 + payload length,
  * caplen - 14) - 40 >= 14 for TCP, >= 8 for UDP. */
-static int fast_cond(const uint8_t *b, uint32_t n)
+static int fast_cond_untagged(const uint8_t *b, uint32_t n)
 {
 	int64_t end;
 
@@ -901,6 +901,21 @@ static int fast_cond(const uint8_t *b, uint32_t n)
 		return end - 40 >= (b[20] == 6 ? 14 : 8);
 	}
 	return 0;
+}
+
+/* Tag bytes before the ethertype the fast path reads: 4 for one 802.1Q tag (TPID 0x8100), else 0. */
+static uint32_t fast_tag(const uint8_t *b, uint32_t n)
+{
+	return n >= 18 && b[12] == 0x81 && b[13] == 0x00 ? 4 : 0;
+}
+
+/* The same conditions, untagged or after one 802.1Q tag (the frame moved forward by its 4 bytes;
+ * another tag after it is not 0x0800 or 0x86dd, so not fast). */
+static int fast_cond(const uint8_t *b, uint32_t n)
+{
+	uint32_t t = fast_tag(b, n);
+
+	return fast_cond_untagged(b + t, n - t);
 }
 
 static uint32_t rng_below(uint64_t *s, uint32_t n)
@@ -1067,7 +1082,7 @@ static void test_fast_path_equivalence(void **state)
 {
 	struct pb f;
 	uint64_t seed = 0x5eed5a1c0ffee000ull;
-	uint32_t fast = 0, slow = 0, fast_kind[4] = { 0 }, cut = 0;
+	uint32_t fast = 0, slow = 0, fast_kind[4] = { 0 }, tagged = 0, cut = 0;
 
 	(void)state;
 	for (uint32_t i = 0; i < EQUIV_FRAMES; i++) {
@@ -1094,10 +1109,18 @@ static void test_fast_path_equivalence(void **state)
 		if (n)
 			assert_non_null(m);
 		if (fast_cond(m, n)) {
+			const uint8_t *u = m + fast_tag(m, n);	/* as if untagged */
+
 			fast++;
-			fast_kind[(m[12] == 0x86) * 2 + (m[m[12] == 0x86 ? 20 : 23] == 17)]++;
+			tagged += u != m;
+			fast_kind[(u[12] == 0x86) * 2 + (u[u[12] == 0x86 ? 20 : 23] == 17)]++;
 		} else {
 			slow++;
+		}
+		{	/* the fast path takes exactly these frames */
+			struct sl_pkt c;
+
+			assert_int_equal(sl_parse_fast(m, n, &c), fast_cond(m, n));
 		}
 		memset(&a, 0xa5, sizeof(a));
 		memset(&b, 0x5a, sizeof(b));
@@ -1113,13 +1136,15 @@ static void test_fast_path_equivalence(void **state)
 		free(m);
 	}
 	print_message("%u frames: %u meet the fast-path conditions (v4/tcp %u, v4/udp %u, "
-		      "v6/tcp %u, v6/udp %u), %u do not, %u cut short\n", EQUIV_FRAMES, fast,
-		      fast_kind[0], fast_kind[1], fast_kind[2], fast_kind[3], slow, cut);
+		      "v6/tcp %u, v6/udp %u; %u with one 802.1Q tag), %u do not, %u cut short\n",
+		      EQUIV_FRAMES, fast, fast_kind[0], fast_kind[1], fast_kind[2], fast_kind[3],
+		      tagged, slow, cut);
 	/* both paths must be exercised a lot, each fast-path kind too */
 	assert_true(fast >= EQUIV_FRAMES / 4);
 	assert_true(slow >= EQUIV_FRAMES / 4);
 	for (unsigned k = 0; k < 4; k++)
 		assert_true(fast_kind[k] >= EQUIV_FRAMES / 50);
+	assert_true(tagged >= EQUIV_FRAMES / 200);
 }
 
 /* Frame b (len bytes, expected to be want_len) meets the fast-path conditions and parses to w. */
