@@ -285,9 +285,12 @@ stage_key(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_r
  * cycles per frame of VLAN-tagged traffic, perf/RESULTS.md).
  */
 static __attribute__((noinline)) void
-stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_regs *hk,
-	   struct stage_run *r, uint8_t *const data[], const uint32_t caplen[], uint64_t slow)
+stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_secret *secret,
+	   uint8_t *const data[], const uint32_t caplen[], uint64_t slow)
 {
+	struct sl_hash_regs hk = sl_hash_load(secret);
+	struct stage_run r = stage_run_init();
+
 	for (uint64_t m = slow; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(m);
 
@@ -296,8 +299,8 @@ stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_
 	for (uint64_t m = slow; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(m);
 
-		stage_key(s, pol, hk, r, i, s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i])
-							      : SL_NO_TENANT);
+		stage_key(s, pol, &hk, &r, i, s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i])
+								: SL_NO_TENANT);
 	}
 }
 
@@ -330,8 +333,8 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 			else
 				slow |= 1ull << i;
 		}
-		if (slow)
-			stage_slow(s, pol, &hk, &r, data, caplen, slow);
+		if (slow)	/* its own copies: no address of the loop's locals escapes */
+			stage_slow(s, pol, &l->e->secret, data, caplen, slow);
 	}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
 	if (!pol->flows) {
