@@ -27,12 +27,13 @@
  *   SL_VLAN_NONE): l3_off and ethertype are set as soon as the ethertype is IP, the L3 flag,
  *   addresses and proto once the fixed IP header is valid. proto is the next-header value whose
  *   header was truncated.
- * Cost: sl_parse() in sl_parse.h handles untagged IPv4 (IHL 5, not a fragment) and IPv6 directly
- * followed by TCP/UDP inline, when the bytes it reads (TCP up to its flags byte, the 8-byte UDP
- * header) lie inside the datagram and the capture: about 28 instructions for IPv4/UDP against
- * about 78 here plus the call (callgrind, gcc -O3), same 48 bytes written; test_parse compares
- * the two on 250,000 generated frames. Everything else (tags, options, fragments, extension
- * headers, other protocols, shorter datagrams) comes here.
+ * Cost: sl_parse() in sl_parse.h handles IPv4 (IHL 5, not a fragment) and IPv6 directly
+ * followed by TCP/UDP inline, untagged or after one 802.1Q tag (TPID 0x8100), when the bytes it
+ * reads (TCP up to its flags byte, the 8-byte UDP header) lie inside the datagram and the
+ * capture: about 28 instructions for IPv4/UDP against about 78 here plus the call (callgrind,
+ * gcc -O3), same 48 bytes written; test_parse compares the two on 250,000 generated frames.
+ * Everything else (QinQ and other tags, options, fragments, extension headers, other protocols,
+ * shorter datagrams) comes here.
  */
 
 #define ETH_HLEN 14
