@@ -13,19 +13,29 @@
 
 #define NS 1000000000ull
 
-/* A UDP/IPv4 frame of exactly len bytes from src to dst, optionally VLAN tagged. */
-static void udp4(struct pb *f, int vlan, uint32_t src, uint32_t dst, uint8_t tos, uint32_t len)
+/* A UDP/IPv4 frame of exactly len bytes from src to dst: untagged (vlan < 0), 802.1Q tagged,
+ * or QinQ when inner >= 0 (outer tag vlan with TPID 0x88a8, which the parser's inline fast
+ * path leaves to the complete parser). */
+static void udp4_tags(struct pb *f, int vlan, int inner, uint32_t src, uint32_t dst, uint8_t tos,
+		      uint32_t len)
 {
-	uint32_t l3, hdr = 14 + (vlan >= 0 ? 4 : 0) + 20 + 8;
+	uint32_t l3, hdr = 14 + (vlan >= 0 ? 4 : 0) + (inner >= 0 ? 4 : 0) + 20 + 8;
 
 	pb_init(f);
 	pb_macs(f);
 	if (vlan >= 0)
-		pb_tag(f, 0x8100, (uint16_t)vlan);
+		pb_tag(f, inner >= 0 ? 0x88a8 : 0x8100, (uint16_t)vlan);
+	if (inner >= 0)
+		pb_tag(f, 0x8100, (uint16_t)inner);
 	pb_u16(f, 0x0800);
 	l3 = pb_ipv4(f, tos, 0, 17, src, dst, 0);
 	pb_udp(f, 1000, 53, (uint16_t)(len - hdr));
 	pb_ipv4_fin(f, l3, 0);
+}
+
+static void udp4(struct pb *f, int vlan, uint32_t src, uint32_t dst, uint8_t tos, uint32_t len)
+{
+	udp4_tags(f, vlan, -1, src, dst, tos, len);
 }
 
 static struct sl_cfg_profile profile(const char *name, enum sl_mode mode, uint64_t rate_bits,
@@ -441,11 +451,14 @@ static void mixed_runs_and_catch_all(void **state)
 			add_tenant(&w, "v1", 0, SL_M_VLAN, 1, 0, 0);
 		}
 		build(&w);
-		/* frame i: VLAN 1 from source i % 2 when i % 3 != 2, else VLAN 2 (or untagged) */
+		/* frame i: VLAN 1 from source i % 2 when i % 3 != 2, else VLAN 2 (or untagged);
+		 * when i % 4 == 1 the VLAN 1 tag is the outer one of a QinQ stack, so frames of
+		 * the complete parser sit between the fast parser's in one burst */
 		for (unsigned i = 0; i < 24; i++) {
 			int vlan = i % 3 != 2 ? 1 : (i % 2 ? 2 : -1);
 
-			udp4(&f, vlan, 0x0a000001 + i % 2, 0x01020304, 0, 1000);
+			udp4_tags(&f, vlan, vlan == 1 && i % 4 == 1 ? 7 : -1, 0x0a000001 + i % 2,
+				  0x01020304, 0, 1000);
 			memcpy(buf[i], f.b, f.len);
 			data[i] = buf[i];
 			caplen[i] = len[i] = f.len;
