@@ -282,7 +282,8 @@ stage_key(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_r
  * The packets of mask slow (bit i: packet i), which the fast parser did not take: the
  * complete parser, then classify in a loop of its own. The classifier's loads of a packet
  * right after that parser's narrower stores to it would stall on store forwarding (about 30
- * cycles per frame of VLAN-tagged traffic, perf/RESULTS.md).
+ * cycles per frame, measured on 802.1Q-tagged traffic before the fast parser took it:
+ * perf/RESULTS.md).
  */
 static __attribute__((noinline)) void
 stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_secret *secret,
