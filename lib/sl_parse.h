@@ -153,30 +153,39 @@ sl_parse_fast_v6(const uint8_t *f, uint32_t c, struct sl_pkt *p, unsigned tag, u
 				f[20], l4, SL_PKT_IPV6, 0x86dd, vlan, 14 + tag);
 }
 
+/* f, c, tag, vlan as for sl_parse_fast_v4; h: the 4 bytes at f + 12 (the ethertype and the
+ * first two IP bytes, as loaded). 1: parsed, 0: IP the fast path does not take, -1: h is
+ * neither IPv4 with IHL 5 nor IPv6. */
+static inline __attribute__((always_inline)) int
+sl_parse_fast_ip(const uint8_t *f, uint32_t c, struct sl_pkt *p, unsigned tag, uint32_t vlan,
+		 uint32_t h)
+{
+	if (__builtin_expect((h & 0x00ffffffu) == 0x00450008u, 1))
+		return sl_parse_fast_v4(f, c, p, tag, vlan);
+	if ((h & 0x00f0ffffu) == 0x0060dd86u)
+		return sl_parse_fast_v6(f, c, p, tag, vlan);
+	return -1;
+}
+
 /* Untagged, then one 802.1Q tag (TPID 0x8100); other tags and stacks are the complete
  * parser's. Loads stay within the first SL_PARSE_FAST_V4_MIN (+ 4) bytes until caplen has been
  * checked against the protocol's need. */
 static inline int sl_parse_fast(const uint8_t *frame, uint32_t caplen, struct sl_pkt *p)
 {
 	uint32_t h;
+	int r;
 
 	if (__builtin_expect(caplen < SL_PARSE_FAST_V4_MIN, 0))
 		return 0;
-	h = sl_parse_ld32(frame + 12);	/* ethertype, first two IP bytes (as loaded) */
-	if (__builtin_expect((h & 0x00ffffffu) == 0x00450008u, 1))
-		return sl_parse_fast_v4(frame, caplen, p, 0, 0xffffffffu);
-	if ((h & 0x00f0ffffu) == 0x0060dd86u)
-		return sl_parse_fast_v6(frame, caplen, p, 0, 0xffffffffu);
-	if ((h & 0xffffu) == 0x0081u && caplen >= SL_PARSE_FAST_V4_MIN + 4) {
+	h = sl_parse_ld32(frame + 12);
+	r = sl_parse_fast_ip(frame, caplen, p, 0, 0xffffffffu, h);
+	if (r >= 0)
+		return r;
+	if ((h & 0xffffu) == 0x0081u && caplen >= SL_PARSE_FAST_V4_MIN + 4)
 		/* vlan: the tag's VLAN ID; inner_vlan: none */
-		uint32_t vlan = (__builtin_bswap16((uint16_t)(h >> 16)) & 0x0fffu) | 0xffff0000u;
-
-		h = sl_parse_ld32(frame + 16);
-		if ((h & 0x00ffffffu) == 0x00450008u)
-			return sl_parse_fast_v4(frame + 4, caplen - 4, p, 4, vlan);
-		if ((h & 0x00f0ffffu) == 0x0060dd86u)
-			return sl_parse_fast_v6(frame + 4, caplen - 4, p, 4, vlan);
-	}
+		return sl_parse_fast_ip(frame + 4, caplen - 4, p, 4,
+					(__builtin_bswap16((uint16_t)(h >> 16)) & 0x0fffu) | 0xffff0000u,
+					sl_parse_ld32(frame + 16)) > 0;
 	return 0;
 }
 
