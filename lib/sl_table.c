@@ -125,15 +125,9 @@ uint64_t sl_table_count(const struct sl_table *t)
 	return n;
 }
 
-/* The entry of an index: an index (< capacity) is a slot value without signature bits. */
-static struct sl_entry *entry_at(const struct sl_table *t, uint32_t idx)
-{
-	return sl_table_entry(t, idx);
-}
-
 static uint64_t *free_link(const struct sl_table *t, uint32_t idx)
 {
-	return (uint64_t *)(void *)&entry_at(t, idx)->key;
+	return (uint64_t *)(void *)&sl_table_entry(t, idx)->key;
 }
 
 /*
@@ -278,7 +272,7 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 		return e;
 	if (entry_alloc(t, c, &idx))
 		return NULL;
-	e = entry_at(t, idx);
+	e = sl_table_entry(t, idx);
 	e->key = *key;
 	for (unsigned i = 0; i < t->nb_tokens; i++)
 		e->st[i] = (struct sl_tb_state){now, init[i]};
@@ -307,9 +301,10 @@ uint64_t sl_table_nb_buckets(const struct sl_table *t)
 	return t->nb_buckets;
 }
 
+/* An entry index (< capacity) is a slot value without signature bits. */
 const struct sl_entry *sl_table_entry_at(const struct sl_table *t, uint32_t idx)
 {
-	return entry_at(t, idx);
+	return sl_table_entry(t, idx);
 }
 
 static uint32_t unlink_slots(struct sl_table *t, uint32_t *slots, unsigned n,
