@@ -127,7 +127,7 @@ static inline unsigned sl_fwd_rx_stage(struct sl_fwd_lcore *fl, const struct sl_
 	b->n = n;
 	b->tx = q->tx;
 	sl_fwd_gather(b->m, n, b->data, b->caplen, b->len);
-	sl_burst_stage(fl->lc, slot, b->data, b->caplen, n);
+	sl_burst_stage(fl->lc, slot, q->port, b->data, b->caplen, n);
 	if (fl->nin++)
 		sl_burst_probe(fl->lc, (slot + SL_SLOTS - 1) % SL_SLOTS);
 	return n;

@@ -224,7 +224,7 @@ static inline void sl_pipe_admit_groups(uint32_t *occ, struct sl_pipe_group *g,
 }
 
 /* Count a frame lost at hand-off: its tenant's queue_drops, or `lost` for no tenant. */
-static inline void sl_pipe_count_loss(struct sl_pipe_police *pl, uint16_t tenant, uint32_t len)
+static inline void sl_pipe_count_loss(struct sl_pipe_police *pl, uint32_t tenant, uint32_t len)
 {
 	if (tenant != SL_NO_TENANT_INDEX)
 		sl_lcore_queue_drop(pl->fl->lc, tenant, len);

@@ -12,7 +12,8 @@
  * 20 bits share one counter: each frame is still checked against its own max-queue, but
  * against the frames of both keys, so a shared slot can only drop earlier than the cap, never
  * let more than the cap sit queued (conservative). Frames of a tenant without max-queue count
- * in the tenant's own slot after those (SL_PIPE_SLOTS + tenant index), only for the high-water
+ * in the tenant's own slot after those (SL_PIPE_SLOTS + tenant index mod 2^16; beyond 65,536
+ * tenants two share one and the mark reads their sum), only for the high-water
  * mark: one atomic operation per burst even for a dedicated tenant of many keys. Across a
  * reload a tenant index may name another tenant while frames are queued: that slot's level
  * mixes both for as long (the counts stay exact; only the high-water mark can blur). Frames
@@ -24,14 +25,16 @@
  */
 #define SL_PIPE_SLOT_BITS 20
 #define SL_PIPE_SLOTS (1u << SL_PIPE_SLOT_BITS)	/* of capped queue keys */
-#define SL_PIPE_COUNTERS (SL_PIPE_SLOTS + 65536)	/* + one per tenant index (16 bits) */
+#define SL_PIPE_TENANT_SLOTS 65536u	/* high-water marks by tenant index mod 2^16 */
+#define SL_PIPE_COUNTERS (SL_PIPE_SLOTS + SL_PIPE_TENANT_SLOTS)
 #define SL_PIPE_NO_SLOT UINT32_MAX
 #define SL_PIPE_GROUP_MAX 64	/* distinct (slot, tenant, cap) of one burst: <= frames */
 
 /* Counter of a frame of tenant index `tenant` (not SL_NO_TENANT_INDEX) from its decision. */
-static inline uint32_t sl_pipe_slot(uint32_t queue_key, uint16_t tenant, uint32_t max_queue)
+static inline uint32_t sl_pipe_slot(uint32_t queue_key, uint32_t tenant, uint32_t max_queue)
 {
-	return max_queue ? queue_key & (SL_PIPE_SLOTS - 1) : SL_PIPE_SLOTS + tenant;
+	return max_queue ? queue_key & (SL_PIPE_SLOTS - 1)
+			 : SL_PIPE_SLOTS + (tenant & (SL_PIPE_TENANT_SLOTS - 1));
 }
 
 /*
@@ -99,7 +102,7 @@ struct sl_pipe_group {
 	uint32_t slot[SL_PIPE_GROUP_MAX];
 	uint32_t max[SL_PIPE_GROUP_MAX];
 	uint32_t want[SL_PIPE_GROUP_MAX];
-	uint16_t tenant[SL_PIPE_GROUP_MAX];
+	uint32_t tenant[SL_PIPE_GROUP_MAX];
 };
 
 static inline void sl_pipe_group_reset(struct sl_pipe_group *g)
@@ -109,7 +112,7 @@ static inline void sl_pipe_group_reset(struct sl_pipe_group *g)
 }
 
 /* Count one frame of (slot, tenant, max); returns its entry. At most SL_PIPE_GROUP_MAX calls. */
-static inline unsigned sl_pipe_group_add(struct sl_pipe_group *g, uint32_t slot, uint16_t tenant,
+static inline unsigned sl_pipe_group_add(struct sl_pipe_group *g, uint32_t slot, uint32_t tenant,
 					 uint32_t max)
 {
 	unsigned k = g->last;

@@ -77,7 +77,7 @@ static void flush_group(struct replay_run *r, uint8_t *const data[], struct pcap
 		caplen[i] = hdr[i].caplen;
 		len[i] = hdr[i].len;
 	}
-	sl_process(r->lc, data, caplen, len, n, now, verdict);
+	sl_process(r->lc, 0, data, caplen, len, n, now, verdict);
 	for (unsigned i = 0; i < n; i++) {
 		if (verdict[i] != SL_V_FORWARD)
 			continue;

@@ -8,9 +8,9 @@
 #include "sl_config_int.h"
 #include "sl_units.h"
 
-#define CFG_MAX_FILE (16u << 20)	/* bytes of a policy file */
+#define CFG_MAX_FILE (64u << 20)	/* bytes of a policy file */
 #define CFG_MAX_DEPTH 32		/* nesting of YAML collections */
-#define CFG_MAX_ITEMS 65536		/* profiles, tenants: bounds memory on hostile input */
+#define CFG_MAX_ITEMS 1000000	/* profiles, tenants: bounds memory on hostile input */
 
 static const char *const mode_names[SL_MODE_COUNT] = { "shared", "dedicated" };
 static const char *const key_names[SL_KEY_COUNT] = { "src-ip", "dst-ip", "5-tuple" };
@@ -396,8 +396,7 @@ static yaml_node_t *parse_tenant(struct cfg_ctx *x, yaml_node_t *n, unsigned i,
 	if (cfg_require(x, v[1], n, path, "profile", "the name of a profile"))
 		find_profile(x, v[1], fp, t);
 	cfg_path(fp, path, "match");
-	if (v[2])
-		cfg_match(x, v[2], fp, &t->m);
+	cfg_match(x, v[2], fp, t);
 	return t->name[0] ? v[0] : NULL;
 }
 
@@ -709,6 +708,7 @@ void sl_config_free(struct sl_config *c)
 	free(c->path);
 	free(c->profiles);
 	free(c->tenants);
+	free(c->matches);
 	free(c);
 }
 

@@ -61,10 +61,16 @@ struct sl_cfg_profile {
 #define SL_M_PROTO 0x08
 #define SL_M_SPORT 0x10
 #define SL_M_DPORT 0x20
+#define SL_M_INNER_VLAN 0x40
+#define SL_M_PORT 0x80
 
+/* One match block: every field given must hold; a tenant matches when any of its blocks does. */
 struct sl_cfg_match {
 	uint32_t fields;		/* SL_M_*; 0 = match everything */
-	uint16_t vlan;			/* outer VLAN ID 0..4095 */
+	unsigned line;			/* line of the block in the file */
+	uint16_t vlan;			/* outer VLAN ID 0..4095 (the S-tag of QinQ) */
+	uint16_t inner_vlan;		/* inner VLAN ID 0..4095 of QinQ (the C-tag) */
+	uint16_t port;			/* the DPDK port the frame came in on */
 	uint8_t family;			/* 4 or 6 when SL_M_SRC/SL_M_DST; both must agree */
 	uint8_t proto;			/* tcp=6 udp=17 icmp=1 (icmp with family 6 means 58) or N */
 	uint8_t src[16];		/* network order, host bits zeroed; IPv4 in bytes 0..3 */
@@ -79,7 +85,8 @@ struct sl_cfg_tenant {
 	char name[SL_NAME_MAX];
 	unsigned line;
 	unsigned profile;		/* index into sl_config.profiles */
-	struct sl_cfg_match m;
+	unsigned match;			/* its blocks: sl_config.matches[match .. match + nb_match) */
+	unsigned nb_match;		/* >= 1 */
 };
 
 struct sl_config {
@@ -89,7 +96,17 @@ struct sl_config {
 	struct sl_cfg_profile *profiles;	/* file order */
 	unsigned nb_tenants;
 	struct sl_cfg_tenant *tenants;	/* file order = match order */
+	unsigned nb_matches;
+	struct sl_cfg_match *matches;	/* every tenant's blocks, in tenant order */
 };
+
+/* Block i (0 <= i < t->nb_match) of tenant t of c. */
+static inline const struct sl_cfg_match *sl_cfg_tenant_match(const struct sl_config *c,
+							      const struct sl_cfg_tenant *t,
+							      unsigned i)
+{
+	return &c->matches[t->match + i];
+}
 
 /*
  * Parse and validate. On success returns 0 and *out (free with sl_config_free).

@@ -34,6 +34,7 @@ struct cfg_ctx {
 	struct cfg_msg msgs[CFG_MAX_MSGS];
 	unsigned nb_msgs;
 	unsigned nb_err;		/* all problems, reported or not */
+	unsigned cap_matches;		/* room in c->matches */
 	int nomem;
 };
 
@@ -75,7 +76,10 @@ int cfg_require(struct cfg_ctx *x, yaml_node_t *val, yaml_node_t *where, const c
 /* A name of 1..63 characters of [A-Za-z0-9_.-] copied into out (SL_NAME_MAX). */
 int cfg_name(struct cfg_ctx *x, yaml_node_t *n, const char *path, const char *what, char *out);
 
-/* sl_config_match.c: a tenant's match mapping. */
-void cfg_match(struct cfg_ctx *x, yaml_node_t *n, const char *path, struct sl_cfg_match *m);
+#define CFG_MAX_BLOCKS 4096	/* match blocks of one tenant */
+
+/* sl_config_match.c: tenant t's match (n: a block, a list of blocks, or NULL for none, which
+ * matches everything), appended to x->c->matches; sets t->match and t->nb_match. */
+void cfg_match(struct cfg_ctx *x, yaml_node_t *n, const char *path, struct sl_cfg_tenant *t);
 
 #endif

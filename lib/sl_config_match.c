@@ -1,13 +1,14 @@
-/* sl_config_match.c - a tenant's match fields: vlan, src/dst prefixes (IPv4 or IPv6), proto
- * and port ranges, checked together (one address family, ports only with tcp or udp). */
+/* sl_config_match.c - a tenant's match: one block or a list of blocks of vlan, inner-vlan,
+ * ingress port, src/dst prefixes (IPv4 or IPv6), proto and port ranges, each block checked
+ * together (one address family, ports only with tcp or udp). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include "sl_config_int.h"
 
-enum { MF_VLAN, MF_SRC, MF_DST, MF_PROTO, MF_SPORT, MF_DPORT, MF_COUNT };
-static const char *const match_fields[MF_COUNT] = { "vlan", "src", "dst", "proto", "src-port",
-	"dst-port" };
+enum { MF_VLAN, MF_INNER_VLAN, MF_PORT, MF_SRC, MF_DST, MF_PROTO, MF_SPORT, MF_DPORT, MF_COUNT };
+static const char *const match_fields[MF_COUNT] = { "vlan", "inner-vlan", "port", "src", "dst",
+	"proto", "src-port", "dst-port" };
 
 #define IPPROTO_NR_ICMP 1
 #define IPPROTO_NR_TCP 6
@@ -152,8 +153,9 @@ static void match_addrs(struct cfg_ctx *x, yaml_node_t **v, const char *path,
 	if (v[MF_DST] && !parse_prefix(x, v[MF_DST], fp, m->dst, &m->dst_len, &fd))
 		m->fields |= SL_M_DST;
 	if (fs && fd && fs != fd)
-		cfg_err(x, v[MF_DST], fp, "dst is IPv%u but src is IPv%u; a tenant matches one "
-			"address family", fd, fs);
+		cfg_err(x, v[MF_DST], fp, "dst is IPv%u but src is IPv%u; a match block has one "
+			"address family (for both, give a list of blocks: match: [{...}, {...}])",
+			fd, fs);
 	m->family = fs ? fs : fd;
 }
 
@@ -180,31 +182,48 @@ static void match_ports(struct cfg_ctx *x, yaml_node_t **v, const char *path,
 	}
 }
 
+/* vlan, inner-vlan (0..4095) and port (0..65535): plain numbers */
+static void match_ids(struct cfg_ctx *x, yaml_node_t **v, const char *path,
+		      struct sl_cfg_match *m)
+{
+	static const unsigned f[3] = { MF_VLAN, MF_INNER_VLAN, MF_PORT };
+	static const uint32_t bit[3] = { SL_M_VLAN, SL_M_INNER_VLAN, SL_M_PORT };
+	static const uint64_t hi[3] = { 4095, 4095, 65535 };
+	uint16_t *out[3] = { &m->vlan, &m->inner_vlan, &m->port };
+	char fp[CFG_PATH_LEN];
+	uint64_t val;
+
+	for (unsigned i = 0; i < 3; i++) {
+		cfg_path(fp, path, match_fields[f[i]]);
+		if (v[f[i]] && !cfg_uint(x, v[f[i]], fp, 0, hi[i], &val)) {
+			*out[i] = (uint16_t)val;
+			m->fields |= bit[i];
+		}
+	}
+}
+
 /*
- * proto: icmp is stored as 1 (ICMPv4) unless src/dst are IPv6, then 58 (ICMPv6). Without any
- * address the family is unknown and 1 is kept: such a tenant matches ICMPv4 only.
+ * One block. proto: icmp is stored as 1 (ICMPv4) unless src/dst are IPv6, then 58 (ICMPv6).
+ * Without any address the family is unknown and 1 is kept: such a block matches ICMPv4 only.
  */
-void cfg_match(struct cfg_ctx *x, yaml_node_t *n, const char *path, struct sl_cfg_match *m)
+static void match_block(struct cfg_ctx *x, yaml_node_t *n, const char *path,
+			struct sl_cfg_match *m)
 {
 	yaml_node_t *k[MF_COUNT], *v[MF_COUNT];
 	char fp[CFG_PATH_LEN];
-	uint64_t vlan;
 	int icmp = 0;
 
 	memset(m, 0, sizeof(*m));
+	m->line = (unsigned)n->start_mark.line + 1;
 	if (cfg_is_null(n)) {
 		cfg_err(x, n, path, "empty match: write 'match: {}' to match all traffic, or give "
-			"some of vlan, src, dst, proto, src-port, dst-port");
+			"some of vlan, inner-vlan, port, src, dst, proto, src-port, dst-port");
 		return;
 	}
-	if (cfg_fields(x, n, path, "a mapping of match fields (write {} to match all traffic)",
-		       match_fields, MF_COUNT, k, v))
+	if (cfg_fields(x, n, path, "a mapping of match fields, or a list of them (write {} to "
+		       "match all traffic)", match_fields, MF_COUNT, k, v))
 		return;
-	cfg_path(fp, path, "vlan");
-	if (v[MF_VLAN] && !cfg_uint(x, v[MF_VLAN], fp, 0, 4095, &vlan)) {
-		m->vlan = (uint16_t)vlan;
-		m->fields |= SL_M_VLAN;
-	}
+	match_ids(x, v, path, m);
 	match_addrs(x, v, path, m);
 	cfg_path(fp, path, "proto");
 	if (v[MF_PROTO] && !parse_proto(x, v[MF_PROTO], fp, &m->proto, &icmp)) {
@@ -213,4 +232,65 @@ void cfg_match(struct cfg_ctx *x, yaml_node_t *n, const char *path, struct sl_cf
 			m->proto = IPPROTO_NR_ICMPV6;
 	}
 	match_ports(x, v, path, m);
+}
+
+/* Room for one more block in x->c->matches (doubling); NULL when out of memory. */
+static struct sl_cfg_match *match_add(struct cfg_ctx *x)
+{
+	struct sl_config *c = x->c;
+
+	if (c->nb_matches == x->cap_matches) {
+		unsigned cap = x->cap_matches ? 2 * x->cap_matches : 64;
+		struct sl_cfg_match *m = realloc(c->matches, cap * sizeof(*m));
+
+		if (!m) {
+			x->nomem = 1;
+			return NULL;
+		}
+		c->matches = m;
+		x->cap_matches = cap;
+	}
+	return &c->matches[c->nb_matches++];
+}
+
+void cfg_match(struct cfg_ctx *x, yaml_node_t *n, const char *path, struct sl_cfg_tenant *t)
+{
+	char bp[CFG_PATH_LEN];
+	struct sl_cfg_match *m;
+
+	t->match = x->c->nb_matches;
+	t->nb_match = 0;
+	if (!n || n->type != YAML_SEQUENCE_NODE) {	/* one block; none: match everything */
+		m = match_add(x);
+		if (!m)
+			return;
+		if (n) {
+			match_block(x, n, path, m);
+		} else {
+			memset(m, 0, sizeof(*m));
+			m->line = t->line;
+		}
+		t->nb_match = 1;
+		return;
+	}
+	if (n->data.sequence.items.top == n->data.sequence.items.start) {
+		cfg_err(x, n, path, "empty list: give at least one match block, or write "
+			"'match: {}' to match all traffic");
+		return;
+	}
+	if (n->data.sequence.items.top - n->data.sequence.items.start > CFG_MAX_BLOCKS) {
+		cfg_err(x, n, path, "too many match blocks (%ld; at most %d per tenant)",
+			(long)(n->data.sequence.items.top - n->data.sequence.items.start),
+			CFG_MAX_BLOCKS);
+		return;
+	}
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		snprintf(bp, sizeof(bp), "%s[%u]", path, t->nb_match);
+		m = match_add(x);
+		if (!m)
+			return;
+		match_block(x, cfg_node(x, *it), bp, m);
+		t->nb_match++;
+	}
 }

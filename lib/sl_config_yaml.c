@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "sl_config_int.h"
 
 #define CFG_MAX_FIELDS 32	/* pairs of a mapping with fixed field names */
@@ -226,13 +227,24 @@ static unsigned distance(const char *a, const char *b)
 	return d[lb];
 }
 
+/* Names other tools give these fields (tc flower, nftables, OVS), suggested before spelling. */
+static const char *const field_aliases[][2] = {
+	{ "sport", "src-port" }, { "dport", "dst-port" }, { "svlan", "vlan" },
+	{ "outer-vlan", "vlan" }, { "cvlan", "inner-vlan" }, { "in-port", "port" },
+	{ "in_port", "port" }, { "ingress-port", "port" }, { "iif", "port" },
+};
+
 static void unknown_field(struct cfg_ctx *x, yaml_node_t *key, const char *path,
 			  const char *name, const char *const *names, unsigned nb)
 {
 	char p[CFG_PATH_LEN], b[48], list[256];
 	unsigned best = 3, bi = nb;
 
-	for (unsigned i = 0; i < nb; i++) {
+	for (unsigned a = 0; a < sizeof(field_aliases) / sizeof(field_aliases[0]); a++)
+		for (unsigned i = 0; i < nb && bi == nb; i++)
+			if (!strcasecmp(name, field_aliases[a][0]) && !strcmp(names[i], field_aliases[a][1]))
+				bi = i;
+	for (unsigned i = 0; i < nb && bi == nb; i++) {
 		unsigned dist = distance(name, names[i]);
 
 		if (dist < best && dist < strlen(names[i])) {

@@ -79,7 +79,7 @@ static inline struct sl_tb_state load_state(const struct sl_tb_state *s)
  * the decisions are exactly those of the packets arriving one after the other at `now`.
  */
 static void police_shared_burst(struct sl_slot *lc, const struct sl_prof *p,
-				struct sl_tb_state *st, uint16_t t, unsigned first, unsigned n,
+				struct sl_tb_state *st, uint32_t t, unsigned first, unsigned n,
 				const uint32_t len[], uint64_t now)
 {
 	struct sl_tb_state old[SL_MAX_BUCKETS];
@@ -132,7 +132,7 @@ static void police_shared_bursts(struct sl_slot *lc, const struct sl_policy *pol
 	for (unsigned i = 0; i < n; i++)
 		lc->shared_ok[i] = -2;	/* not decided yet */
 	for (unsigned i = 0; i < n; i++) {
-		uint16_t t = lc->tenant[i];
+		uint32_t t = lc->tenant[i];
 
 		if (t != SL_NO_TENANT && lc->shared_ok[i] == -2 &&
 		    pol->tenant[t].prof->mode == SL_MODE_SHARED)
@@ -224,7 +224,6 @@ static void decision(const struct sl_slot *lc, const struct sl_ptenant *pt, unsi
 	d->mark = v == SL_V_FORWARD && exceeded && pt->prof->exceed == SL_ACT_MARK;
 	d->dscp = pt ? pt->prof->dscp : 0;
 	d->l3_off = pk->l3_off;
-	d->pad = 0;
 }
 
 /*
@@ -233,7 +232,7 @@ static void decision(const struct sl_slot *lc, const struct sl_ptenant *pt, unsi
  * stores may alias anything in memory.
  */
 struct stage_run {
-	uint16_t t;
+	uint32_t t;
 	const struct sl_ptenant *pt;
 	struct sl_table *tab;
 	uint32_t *slots;
@@ -250,7 +249,7 @@ static inline struct stage_run stage_run_init(void)
  * index bucket, which starts loading. */
 static inline __attribute__((always_inline)) void
 stage_key(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_regs *hk,
-	  struct stage_run *r, unsigned i, uint16_t t)
+	  struct stage_run *r, unsigned i, uint32_t t)
 {
 	if (t != r->t) {
 		r->t = t;
@@ -300,21 +299,23 @@ stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_
 	for (uint64_t m = slow; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(m);
 
-		stage_key(s, pol, &hk, &r, i, s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i])
-								: SL_NO_TENANT);
+		stage_key(s, pol, &hk, &r, i,
+			  s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i], s->port)
+					    : SL_NO_TENANT);
 	}
 }
 
 /* Stage 1 of slot s under pol: parse, classify, keys and hashes; start loading the buckets. */
 static inline __attribute__((always_inline)) void
-stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_t *const data[],
-      const uint32_t caplen[], unsigned n)
+stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint16_t port,
+      uint8_t *const data[], const uint32_t caplen[], unsigned n)
 {
 	struct sl_hash_regs hk = sl_hash_load(&l->e->secret);
 
 	s->pol = pol;
 	s->gen = pol->generation;
 	s->n = n;
+	s->port = port;
 	s->probed = 0;
 	/* frame headers of the whole burst start loading now, used from the next loop on */
 	for (unsigned i = 0; i < n; i++)
@@ -330,7 +331,7 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint8_
 
 		for (unsigned i = 0; i < n; i++) {
 			if (sl_parse_fast(data[i], caplen[i], &s->pkt[i]))
-				stage_key(s, pol, &hk, &r, i, sl_classify(&pol->cls, &s->pkt[i]));
+				stage_key(s, pol, &hk, &r, i, sl_classify(&pol->cls, &s->pkt[i], port));
 			else
 				slow |= 1ull << i;
 		}
@@ -554,33 +555,34 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 }
 
 SL_CLONES
-unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
-		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[])
+unsigned sl_process(struct sl_lcore *lc, uint16_t port, uint8_t *const data[],
+		    const uint32_t caplen[], const uint32_t len[], unsigned n, uint64_t now,
+		    uint8_t verdict[])
 {
 	struct sl_slot *s = &lc->slot[SL_SLOTS];
 
-	stage(lc, s, rcu_dereference(lc->e->pol), data, caplen, n);
+	stage(lc, s, rcu_dereference(lc->e->pol), port, data, caplen, n);
 	probe(lc, s);
 	return finish(lc, s, data, caplen, len, now, verdict, NULL);
 }
 
 SL_CLONES
-unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
-		       const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
-		       struct sl_decision dec[])
+unsigned sl_process_ex(struct sl_lcore *lc, uint16_t port, uint8_t *const data[],
+		       const uint32_t caplen[], const uint32_t len[], unsigned n, uint64_t now,
+		       uint8_t verdict[], struct sl_decision dec[])
 {
 	struct sl_slot *s = &lc->slot[SL_SLOTS];
 
-	stage(lc, s, rcu_dereference(lc->e->pol), data, caplen, n);
+	stage(lc, s, rcu_dereference(lc->e->pol), port, data, caplen, n);
 	probe(lc, s);
 	return finish(lc, s, data, caplen, len, now, verdict, dec);
 }
 
 SL_CLONES
-void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint16_t port, uint8_t *const data[],
 		    const uint32_t caplen[], unsigned n)
 {
-	stage(lc, &lc->slot[slot], rcu_dereference(lc->e->pol), data, caplen, n);
+	stage(lc, &lc->slot[slot], rcu_dereference(lc->e->pol), port, data, caplen, n);
 }
 
 /*
@@ -611,7 +613,7 @@ unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data
 	struct sl_slot *s = &lc->slot[slot];
 
 	if (__builtin_expect(stale(s, pol), 0))
-		stage(lc, s, pol, data, caplen, s->n);	/* a reload came between the calls */
+		stage(lc, s, pol, s->port, data, caplen, s->n);	/* a reload came between */
 	/* not probed yet, or probed before entries were unlinked (they may be released now) */
 	if (!s->probed || __atomic_load_n(&lc->e->unlinks, __ATOMIC_ACQUIRE) != s->unlinks)
 		probe(lc, s);
@@ -633,14 +635,14 @@ int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *
 	return sl_mark_dscp(frame, caplen, &p, d->dscp);
 }
 
-void sl_lcore_queue_drop(struct sl_lcore *lc, uint16_t tenant, uint32_t len)
+void sl_lcore_queue_drop(struct sl_lcore *lc, uint32_t tenant, uint32_t len)
 {
 	(void)len;
 	if (lc->pol && tenant < lc->pol->nb_tenants)
 		lc->pol->tenant[tenant].ts->lc[lc->id].c.queue_drops++;
 }
 
-void sl_lcore_queue_level(struct sl_lcore *lc, uint16_t tenant, uint32_t level)
+void sl_lcore_queue_level(struct sl_lcore *lc, uint32_t tenant, uint32_t level)
 {
 	uint64_t *hwm, cur;
 

@@ -73,15 +73,17 @@ struct sl_lcore *sl_engine_lcore(struct sl_engine *e, unsigned i);
 enum sl_verdict { SL_V_FORWARD = 0, SL_V_DROP = 1 };
 
 /*
- * Data path. Parse, classify, police and act on n <= SL_BURST_MAX frames at time `now`
- * (ticks, non-decreasing per context). data[i] points at the frame, caplen[i] bytes of it are
+ * Data path. Parse, classify, police and act on n <= SL_BURST_MAX frames that came in on
+ * DPDK port `port` (what a tenant's `port` match compares), at time `now` (ticks,
+ * non-decreasing per context). data[i] points at the frame, caplen[i] bytes of it are
  * readable and writable (first segment), len[i] is the frame length as received (the cost in
  * byte mode). Frames whose exceed action is mark are rewritten in place (DSCP + checksum).
  * verdict[i] receives SL_V_FORWARD or SL_V_DROP. Returns the number forwarded.
  * Never allocates, locks, logs or makes a system call.
  */
-unsigned sl_process(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
-		    const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[]);
+unsigned sl_process(struct sl_lcore *lc, uint16_t port, uint8_t *const data[],
+		    const uint32_t caplen[], const uint32_t len[], unsigned n, uint64_t now,
+		    uint8_t verdict[]);
 
 /*
  * Control path, from one thread every ~100 ms: evict idle keys of dedicated profiles (keys
@@ -104,22 +106,21 @@ struct sl_decision {
 	uint32_t flow_hash;	/* hash of the 5-tuple: equal for every frame of a flow */
 	uint32_t queue_key;	/* what max-queue counts: the tenant (shared) or the key */
 	uint32_t max_queue;	/* the profile's max-queue in frames, 0 = no cap */
-	uint16_t tenant;	/* index in the running policy, or SL_NO_TENANT_INDEX */
+	uint32_t tenant;	/* index in the running policy, or SL_NO_TENANT_INDEX */
 	uint8_t mark;		/* 1: forwarded, but the DSCP rewrite is left to the caller */
 	uint8_t dscp;		/* with mark: the DSCP to write (sl_mark_dscp) */
 	uint16_t l3_off;	/* offset of the IP header, for sl_mark_dscp via sl_decision_mark */
-	uint16_t pad;
 };
 
-#define SL_NO_TENANT_INDEX 0xffffu
+#define SL_NO_TENANT_INDEX 0xffffffffu
 
 /*
  * sl_process, and fill dec[i] for every frame. Frames to be marked are not rewritten here:
  * dec[i].mark says so and the caller applies sl_decision_mark() (e.g. on a worker lcore).
  */
-unsigned sl_process_ex(struct sl_lcore *lc, uint8_t *const data[], const uint32_t caplen[],
-		       const uint32_t len[], unsigned n, uint64_t now, uint8_t verdict[],
-		       struct sl_decision dec[]);
+unsigned sl_process_ex(struct sl_lcore *lc, uint16_t port, uint8_t *const data[],
+		       const uint32_t caplen[], const uint32_t len[], unsigned n, uint64_t now,
+		       uint8_t verdict[], struct sl_decision dec[]);
 
 /* The deferred DSCP rewrite of a frame (IPv4 checksum updated, IPv6 traffic class). */
 int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *d);
@@ -129,7 +130,8 @@ int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *
  * buckets, then key entries: two dependent cache misses per packet at millions of keys)
  * overlapped with the work on the next bursts. Each burst goes through three calls on the
  * same context and slot (0 <= slot < SL_SLOTS):
- *   sl_burst_stage   parse, classify, build keys and hashes, start loading the index buckets;
+ *   sl_burst_stage   parse, classify (the frames came in on `port`), build keys and hashes,
+ *                    start loading the index buckets;
  *   sl_burst_probe   match signatures in the buckets, start loading the entries;
  *   sl_burst_finish  police and act at `now`, exactly as sl_process (dec == NULL: marks are
  *                    applied in place) or sl_process_ex (dec != NULL) would.
@@ -142,7 +144,7 @@ int sl_decision_mark(uint8_t *frame, uint32_t caplen, const struct sl_decision *
  */
 #define SL_SLOTS 3
 
-void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
+void sl_burst_stage(struct sl_lcore *lc, unsigned slot, uint16_t port, uint8_t *const data[],
 		    const uint32_t caplen[], unsigned n);
 void sl_burst_probe(struct sl_lcore *lc, unsigned slot);
 unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data[],
@@ -154,9 +156,9 @@ unsigned sl_burst_finish(struct sl_lcore *lc, unsigned slot, uint8_t *const data
  * forwarded frame of tenant `tenant` that was then lost at hand-off (queue full or over
  * max-queue) or at TX. It stays in conform_packets; these count it again.
  */
-void sl_lcore_queue_drop(struct sl_lcore *lc, uint16_t tenant, uint32_t len);
+void sl_lcore_queue_drop(struct sl_lcore *lc, uint32_t tenant, uint32_t len);
 /* Raise the tenant's high-water mark of frames queued to workers to `level` if higher. */
-void sl_lcore_queue_level(struct sl_lcore *lc, uint16_t tenant, uint32_t level);
+void sl_lcore_queue_level(struct sl_lcore *lc, uint32_t tenant, uint32_t level);
 
 /* Sum counters over all contexts (safe while they run). Returns 0 or -ENOMEM. */
 int sl_engine_stats(const struct sl_engine *e, struct sl_stats *out);

@@ -109,6 +109,7 @@ struct sl_slot {
 	uint64_t gen;
 	uint64_t unlinks;		/* engine's unlink count read before the probe */
 	unsigned n;
+	uint16_t port;			/* the frames came in on it */
 	uint8_t probed;
 	struct sl_pkt pkt[SL_BURST_MAX];
 	struct sl_key key[SL_BURST_MAX];
@@ -117,7 +118,7 @@ struct sl_slot {
 	const uint32_t *bkt[SL_BURST_MAX];	/* its primary index bucket */
 	struct sl_entry *ent[SL_BURST_MAX];	/* stage 2's candidate entry, or NULL */
 	const struct sl_ptenant *pt[SL_BURST_MAX];	/* NULL: no tenant */
-	uint16_t tenant[SL_BURST_MAX];
+	uint32_t tenant[SL_BURST_MAX];
 	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */
 	struct sl_key fkey[SL_BURST_MAX];
 	uint64_t fhash[SL_BURST_MAX];

@@ -31,12 +31,14 @@ static struct sl_config *config_dup(const struct sl_config *c)
 	n->path = strdup(c->path ? c->path : "<policy>");
 	n->profiles = calloc(c->nb_profiles ? c->nb_profiles : 1, sizeof(*n->profiles));
 	n->tenants = calloc(c->nb_tenants ? c->nb_tenants : 1, sizeof(*n->tenants));
-	if (!n->path || !n->profiles || !n->tenants) {
+	n->matches = calloc(c->nb_matches ? c->nb_matches : 1, sizeof(*n->matches));
+	if (!n->path || !n->profiles || !n->tenants || !n->matches) {
 		sl_config_free(n);
 		return NULL;
 	}
 	memcpy(n->profiles, c->profiles, c->nb_profiles * sizeof(*n->profiles));
 	memcpy(n->tenants, c->tenants, c->nb_tenants * sizeof(*n->tenants));
+	memcpy(n->matches, c->matches, c->nb_matches * sizeof(*n->matches));
 	return n;
 }
 
@@ -49,11 +51,22 @@ static int profile_same(const struct sl_cfg_profile *a, const struct sl_cfg_prof
 	return memcmp(&x, &y, sizeof(x)) == 0;
 }
 
+/* Same blocks in the same order, ignoring where they sit in the file. */
 static int tenant_same(const struct sl_config *ca, const struct sl_cfg_tenant *a,
 		       const struct sl_config *cb, const struct sl_cfg_tenant *b)
 {
-	return memcmp(&a->m, &b->m, sizeof(a->m)) == 0 &&
-	       strcmp(ca->profiles[a->profile].name, cb->profiles[b->profile].name) == 0;
+	if (a->nb_match != b->nb_match ||
+	    strcmp(ca->profiles[a->profile].name, cb->profiles[b->profile].name))
+		return 0;
+	for (unsigned i = 0; i < a->nb_match; i++) {
+		struct sl_cfg_match x = *sl_cfg_tenant_match(ca, a, i);
+		struct sl_cfg_match y = *sl_cfg_tenant_match(cb, b, i);
+
+		x.line = y.line = 0;
+		if (memcmp(&x, &y, sizeof(x)))
+			return 0;
+	}
+	return 1;
 }
 
 /* ------------------------------------------------------------------ objects */
@@ -395,7 +408,13 @@ static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
 	p->prof = zalloc((cfg->nb_profiles + 1) * sizeof(*p->prof));
 	p->tenant = calloc(cfg->nb_tenants + 1, sizeof(*p->tenant));
 	p->by_uid = calloc(cfg->nb_tenants + 1, sizeof(*p->by_uid));
-	if (!p->cfg || !p->prof || !p->tenant || !p->by_uid || sl_classifier_build(cfg, &p->cls))
+	if (!p->cfg || !p->prof || !p->tenant || !p->by_uid)
+		goto fail;
+	r = sl_classifier_build(cfg, &p->cls);
+	if (r == -E2BIG)
+		sl_diag_add(d, cfg->path, 0, "tenants", "the match blocks have more than 65535 "
+			    "distinct shapes (combinations of fields and prefix lengths); use fewer");
+	if (r)
 		goto fail;
 	for (unsigned i = 0; i < cfg->nb_profiles; i++) {
 		r = compile_profile(e, cfg, i, old, nm, &p->prof[i], sum, d);
@@ -530,18 +549,13 @@ static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 		sum = &local;
 	memset(sum, 0, sizeof(*sum));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (cfg->nb_tenants >= SL_NO_TENANT) {
-		sl_diag_add(d, cfg->path, 0, "tenants", "at most %u tenants", SL_NO_TENANT - 1);
-		r = -EINVAL;
-	} else {
-		r = names_build(cfg, old, &nm);
-		if (r)
-			sl_diag_add(d, cfg->path, 0, NULL, "out of memory compiling the policy");
-		else
-			r = policy_build(e, cfg, old, &nm, &nw, sum, d);
-		if (r)
-			names_free(&nm);
-	}
+	r = names_build(cfg, old, &nm);
+	if (r)
+		sl_diag_add(d, cfg->path, 0, NULL, "out of memory compiling the policy");
+	else
+		r = policy_build(e, cfg, old, &nm, &nw, sum, d);
+	if (r)
+		names_free(&nm);
 	if (r) {
 		e->reload_failures += old != NULL;
 		sum->generation = e->generation;
@@ -778,8 +792,31 @@ static void print_prefix(FILE *f, const char *what, unsigned family, const uint8
 	fprintf(f, "%s %s/%u", what, buf, len);
 }
 
+static void print_block(FILE *f, const struct sl_cfg_match *m)
+{
+	if (!m->fields)
+		fprintf(f, " everything");
+	if (m->fields & SL_M_PORT)
+		fprintf(f, " port %u", m->port);
+	if (m->fields & SL_M_VLAN)
+		fprintf(f, " vlan %u", m->vlan);
+	if (m->fields & SL_M_INNER_VLAN)
+		fprintf(f, " inner-vlan %u", m->inner_vlan);
+	if (m->fields & SL_M_SRC)
+		print_prefix(f, " src", m->family, m->src, m->src_len);
+	if (m->fields & SL_M_DST)
+		print_prefix(f, " dst", m->family, m->dst, m->dst_len);
+	if (m->fields & SL_M_PROTO)
+		fprintf(f, " proto %u", m->proto);
+	if (m->fields & SL_M_SPORT)
+		fprintf(f, " src-port %u-%u", m->sport_lo, m->sport_hi);
+	if (m->fields & SL_M_DPORT)
+		fprintf(f, " dst-port %u-%u", m->dport_lo, m->dport_hi);
+}
+
 void sl_engine_describe(struct sl_engine *e, FILE *f)
 {
+	struct sl_classifier_info ci;
 	const struct sl_policy *p;
 	const struct sl_config *c;
 
@@ -823,21 +860,16 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 
 		fprintf(f, "tenant %u %s -> %s, match:", t + 1, ct->name,
 			c->profiles[ct->profile].name);
-		if (!ct->m.fields)
-			fprintf(f, " everything");
-		if (ct->m.fields & SL_M_VLAN)
-			fprintf(f, " vlan %u", ct->m.vlan);
-		if (ct->m.fields & SL_M_SRC)
-			print_prefix(f, " src", ct->m.family, ct->m.src, ct->m.src_len);
-		if (ct->m.fields & SL_M_DST)
-			print_prefix(f, " dst", ct->m.family, ct->m.dst, ct->m.dst_len);
-		if (ct->m.fields & SL_M_PROTO)
-			fprintf(f, " proto %u", ct->m.proto);
-		if (ct->m.fields & SL_M_SPORT)
-			fprintf(f, " src-port %u-%u", ct->m.sport_lo, ct->m.sport_hi);
-		if (ct->m.fields & SL_M_DPORT)
-			fprintf(f, " dst-port %u-%u", ct->m.dport_lo, ct->m.dport_hi);
+		for (unsigned b = 0; b < ct->nb_match; b++) {
+			if (b)
+				fprintf(f, " or");
+			print_block(f, sl_cfg_tenant_match(c, ct, b));
+		}
 		fprintf(f, "\n");
 	}
+	sl_classifier_info(&p->cls, &ci);
+	fprintf(f, "classifier: %u match blocks in %u shapes (%u distinct values, %.1f MB); a "
+		"frame probes at most %u shapes\n", ci.blocks, ci.shapes, ci.values,
+		(double)ci.bytes / 1e6, ci.max_probes);
 	pthread_mutex_unlock(&e->ctl);
 }

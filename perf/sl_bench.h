@@ -102,6 +102,7 @@ struct slb_sluice {
 	struct sl_config cfg;
 	struct sl_cfg_profile prof;
 	struct sl_cfg_tenant ten;
+	struct sl_cfg_match match;
 };
 
 int slb_sluice_init(struct slb_sluice *sl, uint64_t n, uint64_t hz);

@@ -31,7 +31,10 @@ int slb_sluice_init(struct slb_sluice *sl, uint64_t n, uint64_t hz)
 	sl->prof.max_keys = n;
 	sl->prof.when_full = SL_FULL_SHARED;
 	strcpy(sl->ten.name, "all");
-	sl->ten.profile = 0;		/* match fields 0: every packet */
+	sl->ten.profile = 0;
+	sl->ten.nb_match = 1;		/* one block of no fields: every packet */
+	sl->cfg.nb_matches = 1;
+	sl->cfg.matches = &sl->match;
 	sl->cfg.path = "sl-bench";
 	sl->cfg.unmatched = SL_ACT_PASS;
 	sl->cfg.nb_profiles = 1;
@@ -92,7 +95,7 @@ int slb_stream_prepare(struct slb_stream *s, struct slb_sluice *sl)
 		uint64_t hint;
 
 		if (sl_parse(s->data[i], SLB_FRAME, &s->pkt[i]) ||
-		    sl_classify(&sl->cls, &s->pkt[i]) != 0)
+		    sl_classify(&sl->cls, &s->pkt[i], 0) != 0)
 			return -EPROTO;
 		sl_key_make(&k, &s->pkt[i], SL_KEY_5TUPLE, 0);
 		if (!sl_key_eq(&s->key[i], &k))
@@ -131,7 +134,7 @@ uint64_t slb_time_classify(struct slb_job *j, uint32_t from, uint32_t to)
 
 	for (uint32_t b = from; b < to; b += SLB_BURST)
 		for (unsigned i = 0; i < SLB_BURST; i++)
-			acc += sl_classify(c, &pk[b + i]);
+			acc += sl_classify(c, &pk[b + i], 0);
 	t0 = rte_rdtsc_precise() - t0;
 	j->sink += acc;
 	return t0;
@@ -277,7 +280,7 @@ uint64_t slb_time_pipeline(struct slb_job *j, uint32_t from, uint32_t to)
 	unsigned k = 0;
 
 	for (uint32_t b = from; b < to; b += SLB_BURST, k++) {
-		sl_burst_stage(j->lc, k % SL_SLOTS, &s->data[b], s->len, SLB_BURST);
+		sl_burst_stage(j->lc, k % SL_SLOTS, 0, &s->data[b], s->len, SLB_BURST);
 		if (k >= 1)
 			sl_burst_probe(j->lc, (k - 1) % SL_SLOTS);
 		if (k >= 2)
@@ -300,7 +303,7 @@ uint64_t slb_time_one_burst(struct slb_job *j, uint32_t from, uint32_t to)
 	uint64_t ok = 0, t0 = rte_rdtsc_precise();
 
 	for (uint32_t b = from; b < to; b += SLB_BURST)
-		ok += sl_process(j->lc, &s->data[b], s->len, s->len, SLB_BURST, rte_rdtsc(),
+		ok += sl_process(j->lc, 0, &s->data[b], s->len, s->len, SLB_BURST, rte_rdtsc(),
 				 verdict);
 	t0 = rte_rdtsc_precise() - t0;
 	j->ok += ok;
@@ -354,7 +357,7 @@ uint64_t slb_time_pipeline_insert(struct slb_job *j, uint32_t from, uint32_t to)
 
 		for (unsigned i = 0; i < nb; i++)
 			data[i] = j->buf + (size_t)(b - from + i) * SLB_FRAME;
-		ok += sl_process(j->lc, data, len, len, nb, rte_rdtsc(), verdict);
+		ok += sl_process(j->lc, 0, data, len, len, nb, rte_rdtsc(), verdict);
 	}
 	t0 = rte_rdtsc_precise() - t0;
 	j->ok += ok;

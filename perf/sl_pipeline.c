@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 			caplen[slot][i] = len[slot][i] = cap.len[pos];
 			pos = pos + 1 == cap.n ? 0 : pos + 1;
 		}
-		sl_burst_stage(lc, slot, data[slot], caplen[slot], BURST);
+		sl_burst_stage(lc, slot, 0, data[slot], caplen[slot], BURST);
 		if (nin++)
 			sl_burst_probe(lc, (slot + SL_SLOTS - 1) % SL_SLOTS);
 		if (nin == SL_SLOTS) {

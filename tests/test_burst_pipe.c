@@ -112,7 +112,6 @@ static void assert_same_decision(const struct sl_decision *x, const struct sl_de
 	assert_int_equal(x->mark, y->mark);
 	assert_int_equal(x->dscp, y->dscp);
 	assert_int_equal(x->l3_off, y->l3_off);
-	assert_int_equal(x->pad, y->pad);
 	if (x->tenant == 2 || x->tenant == 3)	/* shared c, d: the tenant, not a key's hash */
 		assert_int_equal(x->queue_key, y->queue_key);
 }
@@ -272,14 +271,14 @@ static void pipeline_equals_process(unsigned flags)
 	for (k = 0; k < a.nb_bursts; k++) {
 		unsigned i = a.first[k], n = burst_n(&a, k);
 
-		fa += dec ? sl_process_ex(la, &a.data[i], &a.caplen[i], &a.len[i], n, a.now[k],
+		fa += dec ? sl_process_ex(la, 0, &a.data[i], &a.caplen[i], &a.len[i], n, a.now[k],
 					  &va[i], &da[i])
-			  : sl_process(la, &a.data[i], &a.caplen[i], &a.len[i], n, a.now[k], &va[i]);
+			  : sl_process(la, 0, &a.data[i], &a.caplen[i], &a.len[i], n, a.now[k], &va[i]);
 	}
 #define DIRECT(k) ((flags & P_DIRECT) && (k) % 7 == 3)
 	for (k = 0; k < b.nb_bursts + 2; k++) {
 		if (k < b.nb_bursts && !DIRECT(k))
-			sl_burst_stage(lb, k % SL_SLOTS, &b.data[b.first[k]], &b.caplen[b.first[k]],
+			sl_burst_stage(lb, k % SL_SLOTS, 0, &b.data[b.first[k]], &b.caplen[b.first[k]],
 				       burst_n(&b, k));
 		if (k >= 1 && k - 1 < b.nb_bursts && !DIRECT(k - 1) &&
 		    !((flags & P_SKIP) && (k - 1) % 3 == 0))
@@ -288,9 +287,9 @@ static void pipeline_equals_process(unsigned flags)
 			unsigned j = k - 2, i = b.first[j], n = burst_n(&b, j);
 
 			if (DIRECT(j))	/* its slot idle, the other two hold bursts j+1, j+2 */
-				fb += dec ? sl_process_ex(lb, &b.data[i], &b.caplen[i], &b.len[i], n,
+				fb += dec ? sl_process_ex(lb, 0, &b.data[i], &b.caplen[i], &b.len[i], n,
 							  b.now[j], &vb[i], &db[i])
-					  : sl_process(lb, &b.data[i], &b.caplen[i], &b.len[i], n,
+					  : sl_process(lb, 0, &b.data[i], &b.caplen[i], &b.len[i], n,
 						       b.now[j], &vb[i]);
 			else
 				fb += sl_burst_finish(lb, j % SL_SLOTS, &b.data[i], &b.caplen[i],
@@ -422,7 +421,7 @@ static void reload_between_stage_and_finish(void **state)
 
 	(void)state;
 	hold(&h, 1, 0x0a000001, 4);
-	sl_burst_stage(lc, 0, h.data, h.caplen, h.n);
+	sl_burst_stage(lc, 0, 0, h.data, h.caplen, h.n);
 	reload(e, HEAD "  p: {mode: shared, rate: 1mbit, burst: 1500B, exceed: drop}\n"
 		  "tenants:\n  - {name: a, profile: p, match: {vlan: 2}}\n");
 	assert_int_equal(finish(lc, 0, &h, 0), 0);
@@ -436,7 +435,7 @@ static void reload_between_stage_and_finish(void **state)
 
 static unsigned process(struct sl_lcore *lc, struct held *h, uint64_t now)
 {
-	return sl_process(lc, h->data, h->caplen, h->len, h->n, now, h->verdict);
+	return sl_process(lc, 0, h->data, h->caplen, h->len, h->n, now, h->verdict);
 }
 
 /*
@@ -461,7 +460,7 @@ static void reload_between_probe_and_finish(void **state)
 	hold(&h, 1, 0x0a000001, 6);
 	for (unsigned i = 3; i < 6; i++)	/* frames 3..5 from the same sources as 0..2 */
 		memcpy(h.buf[i], h.buf[i - 3], h.len[i]);
-	sl_burst_stage(lc, 1, h.data, h.caplen, h.n);
+	sl_burst_stage(lc, 1, 0, h.data, h.caplen, h.n);
 	sl_burst_probe(lc, 1);
 	reload(e, HEAD "  p2: {mode: dedicated, rate: 1mbit, burst: 2000B, exceed: drop}\n"
 		  "tenants:\n  - {name: a, profile: p2, match: {vlan: 1}}\n");
@@ -490,7 +489,7 @@ static void two_reloads_while_held(void **state)
 
 	(void)state;
 	hold(&h, 1, 0x0a000001, 5);
-	sl_burst_stage(lc, 2, h.data, h.caplen, h.n);
+	sl_burst_stage(lc, 2, 0, h.data, h.caplen, h.n);
 	reload(e, HEAD "  q: {mode: shared, rate: 1pps, burst: 9pkt, exceed: drop}\n"
 		  "tenants:\n  - {name: b, profile: q, match: {vlan: 1}}\n");
 	sl_burst_probe(lc, 2);
@@ -525,7 +524,7 @@ static void eviction_between_probe_and_finish(void **state)
 	(void)state;
 	hold(&h, 1, 0x0a000001, 1);
 	assert_int_equal(process(lc, &h, 0), 1);	/* the key, its bucket now empty */
-	sl_burst_stage(lc, 0, h.data, h.caplen, h.n);
+	sl_burst_stage(lc, 0, 0, h.data, h.caplen, h.n);
 	sl_burst_probe(lc, 0);
 	assert_int_equal(sl_engine_maintain(e, 10 * NS, 0), 1);	/* full and idle: evicted */
 	assert_int_equal(finish(lc, 0, &h, 10 * NS), 1);
@@ -581,7 +580,7 @@ static void reload_like_fresh_engine(enum when w)
 
 	hold_flows(&h);
 	hold_flows(&g);
-	sl_burst_stage(lc, 1, h.data, h.caplen, h.n);
+	sl_burst_stage(lc, 1, 0, h.data, h.caplen, h.n);
 	if (w == RELOAD_PROBE_RELOAD)
 		reload(e, RL_P3);
 	if (w == STAGE_RELOAD_PROBE)
@@ -664,7 +663,7 @@ static void many_reloads_while_held(void **state)
 		struct sl_stats st;
 
 		hold(&h, 1, 0x0a000001, 4);
-		sl_burst_stage(lc, r % SL_SLOTS, h.data, h.caplen, h.n);
+		sl_burst_stage(lc, r % SL_SLOTS, 0, h.data, h.caplen, h.n);
 		for (unsigned i = 0; i < r; i++)
 			reload(e, pol[1 + i % 2]);
 		assert_int_equal(finish(lc, r % SL_SLOTS, &h, NS), 0);
@@ -706,7 +705,7 @@ static void slot_reused_after_max_flows(void **state)
 		}
 		h.n = 4;
 		if (slot < SL_SLOTS) {
-			sl_burst_stage(lc, slot, h.data, h.caplen, h.n);
+			sl_burst_stage(lc, slot, 0, h.data, h.caplen, h.n);
 			assert_int_equal(finish(lc, slot, &h, 0), 1);
 		} else {
 			assert_int_equal(process(lc, &h, 0), 1);
@@ -714,7 +713,7 @@ static void slot_reused_after_max_flows(void **state)
 		reload(e, HEAD "  p: {mode: shared, rate: 1000pps, burst: 100pkt, exceed: drop}\n"
 			  "tenants:\n  - {name: a, profile: p, match: {vlan: 1}}\n");
 		if (slot < SL_SLOTS) {
-			sl_burst_stage(lc, slot, h.data, h.caplen, h.n);
+			sl_burst_stage(lc, slot, 0, h.data, h.caplen, h.n);
 			assert_int_equal(finish(lc, slot, &h, NS / 1000), 4);
 		} else {
 			assert_int_equal(process(lc, &h, NS / 1000), 4);
@@ -756,7 +755,7 @@ static void decided_at_finish_in_order(const char *prof)
 	for (unsigned k = 0; k < 3; k++) {
 		hold(&h[k], 1, 0x0a000001, 4);
 		hold(&g[k], 1, 0x0a000001, 4);
-		sl_burst_stage(lc, k, h[k].data, h[k].caplen, h[k].n);
+		sl_burst_stage(lc, k, 0, h[k].data, h[k].caplen, h[k].n);
 	}
 	for (unsigned k = 0; k < 3; k++)
 		sl_burst_probe(lc, k);

@@ -60,6 +60,7 @@ struct world {
 	struct sl_config cfg;
 	struct sl_cfg_profile prof[4];
 	struct sl_cfg_tenant ten[4];
+	struct sl_cfg_match mat[4];
 	struct sl_engine *e;
 	struct sl_lcore *lc;
 };
@@ -68,18 +69,22 @@ static void add_tenant(struct world *w, const char *name, unsigned prof, uint32_
 		       int vlan, uint32_t src, uint8_t src_len)
 {
 	struct sl_cfg_tenant *t = &w->ten[w->cfg.nb_tenants++];
+	struct sl_cfg_match *m = &w->mat[w->cfg.nb_matches];
 
 	memset(t, 0, sizeof(*t));
+	memset(m, 0, sizeof(*m));
 	strcpy(t->name, name);
 	t->profile = prof;
-	t->m.fields = fields;
-	t->m.vlan = (uint16_t)vlan;
-	t->m.family = 4;
-	t->m.src[0] = src >> 24;
-	t->m.src[1] = src >> 16 & 0xff;
-	t->m.src[2] = src >> 8 & 0xff;
-	t->m.src[3] = src & 0xff;
-	t->m.src_len = src_len;
+	t->match = w->cfg.nb_matches++;
+	t->nb_match = 1;
+	m->fields = fields;
+	m->vlan = (uint16_t)vlan;
+	m->family = 4;
+	m->src[0] = src >> 24;
+	m->src[1] = src >> 16 & 0xff;
+	m->src[2] = src >> 8 & 0xff;
+	m->src[3] = src & 0xff;
+	m->src_len = src_len;
 }
 
 static void build(struct world *w)
@@ -90,6 +95,7 @@ static void build(struct world *w)
 	w->cfg.path = "test.yaml";
 	w->cfg.profiles = w->prof;
 	w->cfg.tenants = w->ten;
+	w->cfg.matches = w->mat;
 	assert_int_equal(sl_engine_create(&w->cfg, &o, &w->e, &d), 0);
 	assert_int_equal(d.n, 0);
 	w->lc = sl_engine_lcore(w->e, 0);
@@ -110,7 +116,7 @@ static unsigned send(struct world *w, const struct pb *f, unsigned n, uint64_t n
 		data[i] = buf[i];
 		caplen[i] = len[i] = f->len;
 	}
-	fwd = sl_process(w->lc, data, caplen, len, n, now, verdict);
+	fwd = sl_process(w->lc, 0, data, caplen, len, n, now, verdict);
 	for (unsigned i = 0, c = 0; i < n; i++)
 		c += verdict[i] == SL_V_FORWARD, assert_int_equal(c <= fwd, 1);
 	if (last_copy)
@@ -354,7 +360,7 @@ static void deferred_marks_and_queue_counters(void **state)
 		memcpy(buf[i], f.b, f.len);
 		caplen[i] = len[i] = f.len;
 	}
-	assert_int_equal(sl_process_ex(w.lc, data, caplen, len, 3, 0, verdict, dec), 3);
+	assert_int_equal(sl_process_ex(w.lc, 0, data, caplen, len, 3, 0, verdict, dec), 3);
 	assert_int_equal(dec[0].mark, 0);		/* conforming */
 	assert_int_equal(dec[1].mark, 1);		/* exceeding: left to the caller */
 	assert_int_equal(dec[1].dscp, 46);
@@ -463,7 +469,7 @@ static void mixed_runs_and_catch_all(void **state)
 			data[i] = buf[i];
 			caplen[i] = len[i] = f.len;
 		}
-		fwd = sl_process(w.lc, data, caplen, len, 24, 0, verdict);
+		fwd = sl_process(w.lc, 0, data, caplen, len, 24, 0, verdict);
 		s = stats(&w);
 		if (order == 0) {
 			/* 16 VLAN 1 frames, 8 per source: 3 of each conform; 8 others: 2 conform */

@@ -132,7 +132,7 @@ static void *work(void *arg)
 			mine[n++] = g;
 			if (n == 16 || (i + 1 < r->s->n && r->s->p[i + 1].step != step) ||
 			    i + 1 == r->s->n) {
-				sl_process(lc, data, caplen, len, n, (step + 1) * STEP_NS, verdict);
+				sl_process(lc, 0, data, caplen, len, n, (step + 1) * STEP_NS, verdict);
 				for (unsigned k = 0; k < n; k++)
 					if (mine[k]->vlan == 30 && verdict[k] == SL_V_FORWARD)
 						w->key_conform[mine[k]->src - 0x0a000000] += len[k];
@@ -140,7 +140,7 @@ static void *work(void *arg)
 			}
 		}
 		if (n) {
-			sl_process(lc, data, caplen, len, n, (step + 1) * STEP_NS, verdict);
+			sl_process(lc, 0, data, caplen, len, n, (step + 1) * STEP_NS, verdict);
 			for (unsigned k = 0; k < n; k++)
 				if (mine[k]->vlan == 30 && verdict[k] == SL_V_FORWARD)
 					w->key_conform[mine[k]->src - 0x0a000000] += len[k];
@@ -154,13 +154,17 @@ static void *work(void *arg)
 	return NULL;
 }
 
-static void config(struct sl_config *c, struct sl_cfg_profile *p, struct sl_cfg_tenant *t)
+static void config(struct sl_config *c, struct sl_cfg_profile *p, struct sl_cfg_tenant *t,
+		   struct sl_cfg_match *m)
 {
 	const uint16_t vlans[4] = {10, 20, 30, 40};
 
 	memset(c, 0, sizeof(*c));
 	memset(p, 0, 4 * sizeof(*p));
 	memset(t, 0, 4 * sizeof(*t));
+	memset(m, 0, 4 * sizeof(*m));
+	c->matches = m;
+	c->nb_matches = 4;
 	c->path = "multicore";
 	c->unmatched = SL_ACT_DROP;
 	c->nb_profiles = c->nb_tenants = 4;
@@ -180,8 +184,10 @@ static void config(struct sl_config *c, struct sl_cfg_profile *p, struct sl_cfg_
 		p[i].exceed = SL_ACT_DROP;
 		snprintf(t[i].name, sizeof(t[i].name), "vlan%u", vlans[i]);
 		t[i].profile = i;
-		t[i].m.fields = SL_M_VLAN;
-		t[i].m.vlan = vlans[i];
+		t[i].match = i;
+		t[i].nb_match = 1;
+		m[i].fields = SL_M_VLAN;
+		m[i].vlan = vlans[i];
 	}
 }
 
@@ -191,13 +197,14 @@ static void run(const struct stream *s, unsigned threads, unsigned split, struct
 	struct sl_config c;
 	struct sl_cfg_profile p[4];
 	struct sl_cfg_tenant t[4];
+	struct sl_cfg_match m[4];
 	struct sl_engine_opts o = {.hz = NS, .nb_lcores = threads, .max_keys = 4096};
 	struct sl_diag d = {0};
 	struct run r = {.s = s, .nb_threads = threads, .split = split};
 	pthread_t th[THREADS];
 	struct worker w[THREADS];
 
-	config(&c, p, t);
+	config(&c, p, t, m);
 	assert_int_equal(sl_engine_create(&c, &o, &r.e, &d), 0);
 	pthread_barrier_init(&r.bar, NULL, threads);
 	pthread_mutex_init(&r.mu, NULL);

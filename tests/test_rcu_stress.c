@@ -95,13 +95,13 @@ static void *read_loop(void *arg)
 			caplen[b][i] = len[b][i] = f.len;
 		}
 		if (!piped) {
-			sl_process(lc, data[b], caplen[b], len[b], 32, atomic_load(&r->s->clock),
+			sl_process(lc, 0, data[b], caplen[b], len[b], 32, atomic_load(&r->s->clock),
 				   verdict);
 			r->s->sent[r->id] += 32;
 			rcu_quiescent_state();
 			continue;
 		}
-		sl_burst_stage(lc, b, data[b], caplen[b], 32);
+		sl_burst_stage(lc, b, 0, data[b], caplen[b], 32);
 		if (staged++ > finished)
 			sl_burst_probe(lc, (unsigned)((staged - 2) % SL_SLOTS));
 		if (staged - finished == SL_SLOTS) {

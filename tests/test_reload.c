@@ -72,7 +72,7 @@ static unsigned send(struct sl_engine *e, uint16_t vlan, uint32_t src, unsigned 
 		data[i] = buf[i];
 		caplen[i] = plen[i] = f.len;
 	}
-	return sl_process(sl_engine_lcore(e, 0), data, caplen, plen, n, now, verdict);
+	return sl_process(sl_engine_lcore(e, 0), 0, data, caplen, plen, n, now, verdict);
 }
 
 static const struct sl_tenant_stats *tenant(const struct sl_stats *s, const char *name)
