@@ -39,6 +39,7 @@ struct sl_args {
 	uint64_t max_keys;		/* 0 = the engine's default */
 	unsigned mbufs;			/* 0 = sized from the plan */
 	unsigned workers;		/* worker mode: the last N lcores transmit; 0 = none */
+	unsigned top;			/* --top: most tenant rows per table; 0 = every tenant */
 	bool quiet;
 	bool watch;			/* reload when the file changes */
 	bool check;			/* validate, print the compiled policy, exit */
@@ -82,6 +83,9 @@ static void sl_usage(FILE *f)
 		"  --workers N            worker mode: the last N lcores transmit, the others\n"
 		"                         police and hand frames over by flow (default: every\n"
 		"                         lcore polices and transmits, run-to-completion)\n"
+		"  --top N                tenant rows in the live table and the final counters:\n"
+		"                         with more tenants, the N busiest and one row summing\n"
+		"                         the rest (default 20; 0 = every tenant)\n"
 		"  --quiet                no live table and no set-up lines\n"
 		"  --watch                reload the policy when the file changes\n"
 		"  --check FILE           validate and compile FILE, print it, exit 0 (valid) or 1\n"
@@ -130,6 +134,23 @@ static int sl_arg_count(const char *name, const char *v, uint64_t max, uint64_t 
 	return 0;
 }
 
+/* --top N: 0 (every tenant) allowed, unlike sl_arg_count. */
+static int sl_arg_top(const char *v, unsigned *out)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || *v == '+' || n > UINT32_MAX) {
+		fprintf(stderr, "sluice: --top: expected a whole number 0..%u (0: every tenant), "
+			"got '%s'\n", UINT32_MAX, v);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 /* The report is written at the end: refuse at start a path that cannot be written. */
 static int sl_arg_report(const char *path)
 {
@@ -149,7 +170,7 @@ static int sl_arg_report(const char *path)
 }
 
 enum sl_opt { SL_O_CONFIG, SL_O_DURATION, SL_O_REPORT, SL_O_INTERVAL, SL_O_MAX_KEYS,
-	      SL_O_MBUFS, SL_O_WORKERS, SL_O_QUIET, SL_O_WATCH,
+	      SL_O_MBUFS, SL_O_WORKERS, SL_O_TOP, SL_O_QUIET, SL_O_WATCH,
 	      SL_O_CHECK, SL_O_COUNT };
 
 static const struct {
@@ -163,6 +184,7 @@ static const struct {
 	[SL_O_MAX_KEYS] = { "max-keys", true },
 	[SL_O_MBUFS] = { "mbufs", true },
 	[SL_O_WORKERS] = { "workers", true },
+	[SL_O_TOP] = { "top", true },
 	[SL_O_QUIET] = { "quiet", false },
 	[SL_O_WATCH] = { "watch", false },
 	[SL_O_CHECK] = { "check", true },
@@ -170,7 +192,7 @@ static const struct {
 
 static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 {
-	uint64_t n;
+	uint64_t n = 0;	/* read below even when sl_arg_count refused the value */
 	int ret = 0;
 
 	switch (o) {
@@ -198,6 +220,9 @@ static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 		ret = sl_arg_count(sl_opts[o].name, v, SL_PIPE_MAX_WORKERS, &n);
 		a->workers = (unsigned)n;
 		break;
+	case SL_O_TOP:
+		ret = sl_arg_top(v, &a->top);
+		break;
 	case SL_O_QUIET:
 		a->quiet = true;
 		break;
@@ -219,6 +244,7 @@ static int sl_args_parse(int argc, char **argv, struct sl_args *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->interval = 1;
+	a->top = 20;
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i], *eq, *v = NULL;
 		size_t len;
@@ -420,6 +446,7 @@ static void sl_app_control(struct sl_app *app)
 	struct sl_live lv;
 
 	sl_live_init(&lv, stdout, hz, start);
+	lv.top = app->a.top;	/* --top */
 	while (!sl_signalled) {
 		uint64_t now = rte_rdtsc(), wake, nap;
 
@@ -497,7 +524,7 @@ static int sl_app_finish(struct sl_app *app, uint64_t end)
 		return SL_EXIT_DPDK;
 	}
 	s.tx_dropped = sl_app_tx_dropped(app);
-	sl_stats_print(&s, elapsed, stdout);
+	sl_live_final(&s, elapsed, app->a.top, stdout);	/* sl_stats_print, --top rows */
 	if (app->a.workers)
 		sl_pipe_final(&s, stdout);
 	if (app->a.report)

@@ -103,13 +103,26 @@ static int same_ranges(const struct sl_cls_rule *a, const struct sl_cls_rule *b)
 	       a->dp_hi == b->dp_hi;
 }
 
-/* Shapes, then values, then file order. */
+/* The family a block requires (SL_PKT_IPV4, SL_PKT_IPV6 or 0): part of its shape, so that a
+ * shape is of one family and a frame of the other never probes it (an IPv4 /24 and an IPv6 /24
+ * have the same masks). */
+static uint8_t rule_family(const struct sl_cls_rule *r)
+{
+	uint8_t k[16];
+
+	memcpy(k, &r->key[2], 16);
+	return k[13] & (SL_PKT_IPV4 | SL_PKT_IPV6);
+}
+
+/* Shapes (masks and family), then values, then file order. */
 static int rule_cmp(const void *a, const void *b)
 {
 	const struct sl_cls_rule *x = *(const struct sl_cls_rule *const *)a;
 	const struct sl_cls_rule *y = *(const struct sl_cls_rule *const *)b;
 	int c = memcmp(x->mask, y->mask, sizeof(x->mask));
 
+	if (!c)
+		c = (int)rule_family(x) - (int)rule_family(y);
 	if (!c)
 		c = memcmp(x->key, y->key, sizeof(x->key));
 	if (!c)
@@ -127,7 +140,7 @@ struct plan {
 
 static int same_mask(const struct sl_cls_rule *a, const struct sl_cls_rule *b)
 {
-	return !memcmp(a->mask, b->mask, sizeof(a->mask));
+	return !memcmp(a->mask, b->mask, sizeof(a->mask)) && rule_family(a) == rule_family(b);
 }
 
 static int same_key(const struct sl_cls_rule *a, const struct sl_cls_rule *b)
@@ -283,7 +296,8 @@ static void fill_step(struct walk_ctx *w, int step, const struct sl_cls_rule *r)
 	}
 }
 
-/* The kind bits a shape needs, from its masks and values: family, ports, tags. */
+/* The kind bits a shape needs, from its masks and values (one family per shape): family,
+ * ports, tags. */
 static int sub_allows(const struct sl_cls_sub *s, unsigned kind)
 {
 	uint8_t m[16], k[16];
