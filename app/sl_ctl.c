@@ -125,6 +125,8 @@ static void sl_ctl_outcome(struct sl_ctl *c, const char *trigger, struct sl_ctl_
 			s->tenants_removed, s->tenants_changed, s->profiles_added,
 			s->profiles_removed, s->profiles_changed, s->states_reset,
 			(r->parse_s + s->seconds) * 1e3, r->parse_s * 1e3, s->seconds * 1e3);
+		fprintf(c->log, "sluice: ");
+		sl_engine_describe_keys(&s->keys, c->log);
 	}
 	fflush(c->log);
 }
@@ -139,7 +141,9 @@ void sl_ctl_reload(struct sl_ctl *c, const char *trigger, struct sl_ctl_result *
 	pthread_mutex_lock(&c->lock);
 	sl_ctl_stat(c->path, &st);	/* before reading: a later write is seen as a change */
 	t0 = sl_ctl_mono();
-	r->ret = sl_config_load(c->path, &cfg, &r->d);
+	r->ret = sl_engine_admit_file(c->e, c->path, &r->d);
+	if (!r->ret)
+		r->ret = sl_config_load(c->path, &cfg, &r->d);
 	r->parse_s = sl_ctl_mono() - t0;
 	if (r->ret) {
 		if (!r->d.n)
@@ -221,7 +225,7 @@ static void sl_ctl_full_note(struct sl_ctl *c)
 	if (sl_engine_stats(c->e, &s))
 		return;
 	for (unsigned i = 0; i < s.nb_tenants; i++)
-		n += s.t[i].c.table_full > 0;
+		n += s.t[i].c.table_full + s.t[i].c.quota_full > 0;
 	cur = n ? calloc(n, sizeof(*cur)) : NULL;
 	if (n && !cur) {
 		sl_stats_free(&s);
@@ -229,26 +233,27 @@ static void sl_ctl_full_note(struct sl_ctl *c)
 	}
 	n = 0;
 	for (unsigned i = 0; i < s.nb_tenants; i++) {
-		if (!s.t[i].c.table_full)
+		if (!(s.t[i].c.table_full + s.t[i].c.quota_full))
 			continue;
 		memcpy(cur[n].name, s.t[i].name, sizeof(cur[n].name));
-		cur[n++].n = s.t[i].c.table_full;
+		cur[n++].n = s.t[i].c.table_full + s.t[i].c.quota_full;
 	}
 	for (unsigned i = 0; i < s.nb_tenants; i++) {
 		struct sl_ctl_full t;
 		uint64_t d;
 
-		if (!s.t[i].c.table_full)
+		if (!(s.t[i].c.table_full + s.t[i].c.quota_full))
 			continue;
 		memcpy(t.name, s.t[i].name, sizeof(t.name));
-		t.n = s.t[i].c.table_full;
+		t.n = s.t[i].c.table_full + s.t[i].c.quota_full;
 		d = sl_ctl_full_delta(c, &t);
 		if (!d)
 			continue;
 		if (lines++ < SL_CTL_FULL_LINES) {
 			fprintf(c->log, "sluice: tenant %s (profile %s): %" PRIu64 " packets "
-				"of new keys refused a slot, table full (max-keys)\n", t.name,
-				s.t[i].profile, d);
+				"of new keys refused a key (so far: %" PRIu64 " over its max-keys, "
+				"%" PRIu64 " with the key budget taken)\n", t.name, s.t[i].profile, d,
+				s.t[i].c.quota_full, s.t[i].c.table_full);
 		} else {
 			more++;
 			more_pkts += d;
@@ -297,11 +302,20 @@ void sl_ctl_poll(struct sl_ctl *c, uint64_t now)
 
 int sl_ctl_check(const char *path, uint64_t max_keys, FILE *out, FILE *err)
 {
-	struct sl_engine_opts o = { .hz = 1000000000, .nb_lcores = 1, .max_keys = max_keys };
+	struct sl_engine_opts o = { .hz = 1000000000, .nb_lcores = 1, .max_keys = max_keys,
+				    .check_only = 1 };
 	struct sl_config *cfg = NULL;
 	struct sl_engine *e = NULL;
 	struct sl_diag d = { 0 };
-	int ret = sl_config_load(path, &cfg, &d);
+	struct stat st;
+	int ret = stat(path, &st) ? 0 : sl_mem_admit(NULL, NULL, path,
+						    sl_config_load_bytes((uint64_t)st.st_size),
+						    "parsing the policy file",
+						    "raise the memory limit, or make the file smaller",
+						    &d);
+
+	if (!ret)
+		ret = sl_config_load(path, &cfg, &d);
 
 	if (!ret) {
 		ret = sl_engine_create(cfg, &o, &e, &d);

@@ -36,7 +36,8 @@ struct sl_args {
 	const char *report;
 	double duration;		/* seconds; 0 = until SIGINT/SIGTERM */
 	double interval;		/* seconds between live tables */
-	uint64_t max_keys;		/* 0 = the engine's default */
+	uint64_t max_keys;		/* key budget in keys; 0 = from key_memory or the machine */
+	uint64_t key_memory;		/* key budget in bytes; 0 = not given */
 	unsigned mbufs;			/* 0 = sized from the plan */
 	unsigned workers;		/* worker mode: the last N lcores transmit; 0 = none */
 	unsigned top;			/* --top: most tenant rows per table; 0 = every tenant */
@@ -71,13 +72,18 @@ static void sl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice [EAL options] -- --config FILE [options]\n"
-		"       sluice --check FILE [--max-keys N]\n"
+		"       sluice --check FILE [--max-keys N | --key-memory SIZE]\n"
+		"       sluice --check --config FILE [...]\n"
 		"  --config FILE          policy file (YAML), required\n"
 		"  --duration S           stop after S seconds (default: at SIGINT or SIGTERM)\n"
 		"  --report FILE.json     write the final counters as JSON\n"
 		"  --stats-interval S     seconds between live tables (default 1)\n"
-		"  --max-keys N           keys of dedicated profiles that set no max-keys "
-		"(default 1M, at most 2^26)\n"
+		"  --max-keys N           the key budget: keys of all dedicated tenants together,\n"
+		"                         allocated once at start (76 bytes each; a key of a\n"
+		"                         profile with limits counts twice; at most 2^26).\n"
+		"                         Default: what an eighth of the memory the process may\n"
+		"                         still take holds (cgroup limit, MemAvailable), 64K to 4M\n"
+		"  --key-memory SIZE      the key budget in bytes instead: N, NK, NM, NG (x 1024)\n"
 		"  --mbufs N              packet pool size (default: from ports, queues, lcores, "
 		"captures)\n"
 		"  --workers N            worker mode: the last N lcores transmit, the others\n"
@@ -115,6 +121,35 @@ static int sl_arg_seconds(const char *name, const char *v, double *out)
 		return -EINVAL;
 	}
 	*out = d;
+	return 0;
+}
+
+/* "N", "NK", "NM", "NG", "NT" (powers of 1024), an optional "B" or "iB" after the letter */
+static int sl_arg_size(const char *name, const char *v, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	char *end;
+	unsigned long long n;
+	unsigned shift = 0;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end && (u = strchr(units, *end)) != NULL) {
+		shift = 10 * (unsigned)(u - units + 1);
+		end++;
+		if (*end == 'i')
+			end++;
+	}
+	if (*end == 'B')
+		end++;
+	if (errno || end == v || *end || *v == '-' || *v == '+' || n == 0 ||
+	    n > (UINT64_MAX >> shift)) {
+		fprintf(stderr, "sluice: --%s: expected a size such as 2G, 512M or 1073741824, got "
+			"'%s'\n", name, v);
+		return -EINVAL;
+	}
+	*out = (uint64_t)n << shift;
 	return 0;
 }
 
@@ -170,7 +205,7 @@ static int sl_arg_report(const char *path)
 }
 
 enum sl_opt { SL_O_CONFIG, SL_O_DURATION, SL_O_REPORT, SL_O_INTERVAL, SL_O_MAX_KEYS,
-	      SL_O_MBUFS, SL_O_WORKERS, SL_O_TOP, SL_O_QUIET, SL_O_WATCH,
+	      SL_O_KEY_MEMORY, SL_O_MBUFS, SL_O_WORKERS, SL_O_TOP, SL_O_QUIET, SL_O_WATCH,
 	      SL_O_CHECK, SL_O_COUNT };
 
 static const struct {
@@ -182,6 +217,7 @@ static const struct {
 	[SL_O_REPORT] = { "report", true },
 	[SL_O_INTERVAL] = { "stats-interval", true },
 	[SL_O_MAX_KEYS] = { "max-keys", true },
+	[SL_O_KEY_MEMORY] = { "key-memory", true },
 	[SL_O_MBUFS] = { "mbufs", true },
 	[SL_O_WORKERS] = { "workers", true },
 	[SL_O_TOP] = { "top", true },
@@ -212,6 +248,9 @@ static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 	case SL_O_MAX_KEYS:
 		ret = sl_arg_count(sl_opts[o].name, v, SL_KEYS_MAX, &a->max_keys);
 		break;
+	case SL_O_KEY_MEMORY:
+		ret = sl_arg_size(sl_opts[o].name, v, &a->key_memory);
+		break;
 	case SL_O_MBUFS:
 		ret = sl_arg_count(sl_opts[o].name, v, UINT32_MAX, &n);
 		a->mbufs = (unsigned)n;
@@ -230,7 +269,8 @@ static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 		a->watch = true;
 		break;
 	case SL_O_CHECK:
-		a->config = v;
+		if (v)	/* --check FILE; --check --config FILE gives none */
+			a->config = v;
 		a->check = true;
 		break;
 	case SL_O_COUNT:
@@ -264,7 +304,9 @@ static int sl_args_parse(int argc, char **argv, struct sl_args *a)
 			fprintf(stderr, "sluice: unknown option '%s'\n", argv[i]);
 			return -EINVAL;
 		}
-		if (sl_opts[o].value) {
+		if (o == SL_O_CHECK && !eq && (i + 1 == argc || !strncmp(argv[i + 1], "--", 2))) {
+			v = NULL;	/* the flag form: the file comes with --config */
+		} else if (sl_opts[o].value) {
 			v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!v || !*v) {
 				fprintf(stderr, "sluice: --%s needs a value\n", sl_opts[o].name);
@@ -282,7 +324,27 @@ static int sl_args_parse(int argc, char **argv, struct sl_args *a)
 			"options)\n");
 		return -EINVAL;
 	}
+	if (a->max_keys && a->key_memory) {
+		fprintf(stderr, "sluice: give --max-keys or --key-memory, not both\n");
+		return -EINVAL;
+	}
 	return 0;
+}
+
+/* The key budget in keys: --max-keys, --key-memory, or what fits this process. */
+static uint64_t sl_args_keys(const struct sl_args *a)
+{
+	struct sl_mem m;
+	uint64_t n;
+
+	if (a->max_keys)
+		return a->max_keys;
+	if (a->key_memory) {
+		n = a->key_memory / SL_KEY_UNIT_BYTES;
+		return n < 64 ? 64 : n > SL_KEYS_MAX ? SL_KEYS_MAX : n;
+	}
+	sl_mem_read(&m);
+	return sl_engine_default_keys(&m);
 }
 
 /* Index of the "--" that ends the EAL options, or argc. */
@@ -319,7 +381,7 @@ static int sl_app_config(struct sl_app *app)
 static int sl_app_engine(struct sl_app *app, unsigned nb_fwd)
 {
 	struct sl_engine_opts o = { .hz = app->hz, .nb_lcores = nb_fwd,
-				    .max_keys = app->a.max_keys };
+				    .max_keys = sl_args_keys(&app->a) };
 	struct sl_diag d = { 0 };
 	int ret = sl_engine_create(app->cfg, &o, &app->e, &d);
 
@@ -332,8 +394,10 @@ static int sl_app_engine(struct sl_app *app, unsigned nb_fwd)
 		return ret == -ENOMEM ? SL_EXIT_DPDK : SL_EXIT_ARGS;
 	if (app->info)
 		fprintf(app->info, "sluice: %s: %u profile(s), %u tenant(s); %u forwarding "
-			"lcore(s), TSC %.1f MHz\n", app->cfg->path ? app->cfg->path : app->a.config,
-			app->cfg->nb_profiles, app->cfg->nb_tenants, nb_fwd, app->hz / 1e6);
+			"lcore(s), TSC %.1f MHz; key budget %" PRIu64 " keys (%.0f MB)\n",
+			app->cfg->path ? app->cfg->path : app->a.config, app->cfg->nb_profiles,
+			app->cfg->nb_tenants, nb_fwd, app->hz / 1e6, o.max_keys,
+			(double)o.max_keys * SL_KEY_UNIT_BYTES / (1 << 20));
 	sl_config_free(app->cfg);
 	app->cfg = NULL;
 	return SL_EXIT_OK;
@@ -591,14 +655,15 @@ int main(int argc, char **argv)
 		sl_usage(stdout);
 		return SL_EXIT_OK;
 	}
-	if (sep == argc && argc > 1 && !strncmp(argv[1], "--check", 7))
-		sep = 0;	/* sluice --check FILE: no EAL options */
+	for (int i = 1; sep == argc && i < argc; i++)
+		if (!strncmp(argv[i], "--check", 7))
+			sep = 0;	/* sluice --check FILE: no EAL options */
 	if (sl_args_parse(argc - sep - (sep < argc), argv + sep + (sep < argc), &app.a)) {
 		fprintf(stderr, "sluice: see sluice --help\n");
 		return SL_EXIT_ARGS;
 	}
 	if (app.a.check)
-		return sl_ctl_check(app.a.config, app.a.max_keys, stdout, stderr);
+		return sl_ctl_check(app.a.config, sl_args_keys(&app.a), stdout, stderr);
 	app.info = app.a.quiet ? NULL : stdout;
 	code = sl_app_config(&app);
 	if (code)

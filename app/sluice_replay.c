@@ -1,5 +1,6 @@
-/* sluice_replay.c - the engine over a capture, each packet's timestamp as the clock:
- * deterministic what-if runs of a policy, and the reference for tests. */
+/* sluice_replay.c - the engine over captures, each packet's timestamp as the clock:
+ * deterministic what-if runs of a policy, and the reference for tests. The k-th --in is DPDK
+ * port k; the captures are merged in timestamp order (ties: the lower port first). */
 #include <errno.h>
 #include <getopt.h>
 #include <pcap/pcap.h>
@@ -9,23 +10,32 @@
 #include "sl_config.h"
 #include "sl_engine.h"
 
+#define MAX_IN 16
+
 struct replay_opts {
 	const char *config;
-	const char *in;
+	const char *in[MAX_IN];		/* in[k]: the capture of port k */
+	unsigned nb_in;
 	const char *out;
 	const char *report;
+	uint64_t max_keys;		/* the key budget; 0: the engine's default (1M) */
 	int quiet;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sluice-replay --config FILE --in IN.pcap [--out OUT.pcap] [--report FILE.json] [--quiet]\n"
-		"  Polices every frame of IN.pcap with the policy in FILE, using the capture's\n"
-		"  timestamps as the clock. --out receives every forwarded frame (conforming,\n"
-		"  marked, passed, unmatched with 'unmatched: pass') in input order with its\n"
-		"  timestamp; --report writes the counters as JSON. Exit 0, or 1 on a bad\n"
-		"  argument, policy or capture.\n");
+		"usage: sluice-replay --config FILE --in IN.pcap [--in IN.pcap ...] [--out OUT.pcap]\n"
+		"                     [--report FILE.json] [--max-keys N] [--quiet]\n"
+		"  Polices every frame of the captures with the policy in FILE, using their\n"
+		"  timestamps as the clock. The k-th --in (from 0, at most %d) is the traffic of\n"
+		"  DPDK port k (what a tenant's 'port' match compares); the captures are merged in\n"
+		"  timestamp order, equal timestamps the lower port first, each capture in its\n"
+		"  own order. --out receives every forwarded frame (conforming, marked, passed,\n"
+		"  unmatched with 'unmatched: pass') in that merged input order with its\n"
+		"  timestamp; --report writes the counters as JSON. --max-keys: the appliance's\n"
+		"  key budget (default 1M keys, as sluice --max-keys). Exit 0, or 1 on a bad\n"
+		"  argument, policy or capture.\n", MAX_IN);
 }
 
 static int parse_args(int argc, char **argv, struct replay_opts *o)
@@ -34,22 +44,39 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 		{"config", required_argument, NULL, 'c'}, {"in", required_argument, NULL, 'i'},
 		{"out", required_argument, NULL, 'o'},    {"report", required_argument, NULL, 'r'},
 		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+		{"max-keys", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0}};
+	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "c:i:o:r:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:o:r:k:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
-		case 'i': o->in = optarg; break;
+		case 'i':
+			if (o->nb_in == MAX_IN) {
+				fprintf(stderr, "sluice-replay: at most %d --in\n", MAX_IN);
+				return -EINVAL;
+			}
+			o->in[o->nb_in++] = optarg;
+			break;
 		case 'o': o->out = optarg; break;
 		case 'r': o->report = optarg; break;
 		case 'q': o->quiet = 1; break;
+		case 'k':
+			errno = 0;
+			o->max_keys = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || *optarg == '-' || !o->max_keys ||
+			    o->max_keys > SL_KEYS_MAX) {
+				fprintf(stderr, "sluice-replay: --max-keys: expected 1..%llu, got '%s'\n",
+					(unsigned long long)SL_KEYS_MAX, optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
 	}
-	if (optind != argc || !o->config || !o->in) {
+	if (optind != argc || !o->config || !o->nb_in) {
 		fprintf(stderr, "sluice-replay: --config and --in are required\n");
 		return -EINVAL;
 	}
@@ -66,9 +93,35 @@ struct replay_run {
 	int any_fwd;
 };
 
-/* Police one group of frames sharing a timestamp, write the forwarded ones. */
-static void flush_group(struct replay_run *r, uint8_t *const data[], struct pcap_pkthdr *hdr,
-			unsigned n, uint64_t now)
+/* One input capture and its next frame (h NULL: at its end). */
+struct replay_in {
+	const char *path;
+	pcap_t *pc;
+	struct pcap_pkthdr *h;		/* valid until the next read of pc */
+	const u_char *pkt;
+	uint64_t ns;
+};
+
+static int read_next(struct replay_in *f)
+{
+	int rc = pcap_next_ex(f->pc, &f->h, &f->pkt);
+
+	if (rc == 1) {
+		f->ns = (uint64_t)f->h->ts.tv_sec * 1000000000ull + (uint64_t)f->h->ts.tv_usec;
+		return 0;
+	}
+	f->h = NULL;
+	if (rc == -1) {
+		fprintf(stderr, "sluice-replay: %s: reading capture: %s\n", f->path,
+			pcap_geterr(f->pc));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Police one group of frames of one port sharing a timestamp, write the forwarded ones. */
+static void flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[],
+			struct pcap_pkthdr *hdr, unsigned n, uint64_t now)
 {
 	uint32_t caplen[SL_BURST_MAX] = {0}, len[SL_BURST_MAX] = {0};
 	uint8_t verdict[SL_BURST_MAX];
@@ -77,7 +130,7 @@ static void flush_group(struct replay_run *r, uint8_t *const data[], struct pcap
 		caplen[i] = hdr[i].caplen;
 		len[i] = hdr[i].len;
 	}
-	sl_process(r->lc, 0, data, caplen, len, n, now, verdict);
+	sl_process(r->lc, port, data, caplen, len, n, now, verdict);
 	for (unsigned i = 0; i < n; i++) {
 		if (verdict[i] != SL_V_FORWARD)
 			continue;
@@ -90,25 +143,37 @@ static void flush_group(struct replay_run *r, uint8_t *const data[], struct pcap
 	}
 }
 
-static int replay(pcap_t *in, struct replay_run *r)
+static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
 {
 	static uint8_t buf[SL_BURST_MAX][65536];
 	uint8_t *data[SL_BURST_MAX];
 	struct pcap_pkthdr hdr[SL_BURST_MAX];
-	struct pcap_pkthdr *h;
-	const u_char *pkt;
 	uint64_t group_ns = 0;
+	uint16_t group_port = 0;
 	unsigned n = 0;
-	int rc;
+	int rc = 0;
 
 	for (unsigned i = 0; i < SL_BURST_MAX; i++)
 		data[i] = buf[i];
-	while ((rc = pcap_next_ex(in, &h, &pkt)) == 1) {
-		uint64_t ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
+	for (unsigned k = 0; k < nb_in && !rc; k++)
+		rc = read_next(&in[k]);
+	while (!rc) {
+		struct replay_in *f = NULL;
+		uint16_t port;
+		uint64_t ns;
 
-		/* a burst shares one clock reading: group frames with equal timestamps */
-		if (n && (ns != group_ns || n == SL_BURST_MAX)) {
-			flush_group(r, data, hdr, n, group_ns);
+		/* merge: the earliest next frame of all inputs; equal timestamps: the lowest port */
+		for (unsigned k = 0; k < nb_in; k++)
+			if (in[k].h && (!f || in[k].ns < f->ns))
+				f = &in[k];
+		if (!f)
+			break;
+		port = (uint16_t)(f - in);
+		ns = f->ns;
+		/* a burst shares one clock reading and one port: group frames with equal
+		 * timestamps of one port */
+		if (n && (ns != group_ns || port != group_port || n == SL_BURST_MAX)) {
+			flush_group(r, group_port, data, hdr, n, group_ns);
 			n = 0;
 		}
 		/* idle-key eviction once per second of capture time, as the appliance does */
@@ -118,18 +183,18 @@ static int replay(pcap_t *in, struct replay_run *r)
 			r->next_maintain_ns = ns + 1000000000ull;
 		}
 		group_ns = ns;
-		hdr[n] = *h;
-		memcpy(data[n], pkt, h->caplen);
+		group_port = port;
+		hdr[n] = *f->h;
+		if (hdr[n].caplen > sizeof(buf[0]))	/* only the headers are read */
+			hdr[n].caplen = sizeof(buf[0]);
+		memcpy(data[n], f->pkt, hdr[n].caplen);
 		n++;
 		r->last_ns = ns > r->last_ns ? ns : r->last_ns;
+		rc = read_next(f);
 	}
 	if (n)
-		flush_group(r, data, hdr, n, group_ns);
-	if (rc == -1) {
-		fprintf(stderr, "sluice-replay: reading capture: %s\n", pcap_geterr(in));
-		return -EIO;
-	}
-	return 0;
+		flush_group(r, group_port, data, hdr, n, group_ns);
+	return rc;
 }
 
 static int write_report(const char *path, const struct sl_stats *s, double el)
@@ -151,15 +216,16 @@ static int write_report(const char *path, const struct sl_stats *s, double el)
 
 int main(int argc, char **argv)
 {
-	struct sl_engine_opts eo = {.hz = 1000000000ull, .nb_lcores = 1, .max_keys = 0};
+	struct sl_engine_opts eo = {.hz = 1000000000ull, .nb_lcores = 1};
 	char errbuf[PCAP_ERRBUF_SIZE];
+	struct replay_in in[MAX_IN] = {0};
 	struct replay_run run = {0};
 	struct sl_diag d = {0};
 	struct replay_opts o;
 	struct sl_config *cfg = NULL;
 	struct sl_engine *e = NULL;
 	struct sl_stats st;
-	pcap_t *in = NULL, *dead = NULL;
+	pcap_t *dead = NULL;
 	double el;
 	int rc = 1;
 
@@ -167,19 +233,24 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	eo.max_keys = o.max_keys;
 	if (sl_config_load(o.config, &cfg, &d) || sl_engine_create(cfg, &eo, &e, &d)) {
 		sl_diag_print(&d, stderr);
 		goto out;
 	}
-	in = pcap_open_offline_with_tstamp_precision(o.in, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-	if (!in) {
-		fprintf(stderr, "sluice-replay: %s\n", errbuf);
-		goto out;
-	}
-	if (pcap_datalink(in) != DLT_EN10MB) {
-		fprintf(stderr, "sluice-replay: %s: link type %s, only Ethernet is supported\n", o.in,
-			pcap_datalink_val_to_name(pcap_datalink(in)));
-		goto out;
+	for (unsigned k = 0; k < o.nb_in; k++) {
+		in[k].path = o.in[k];
+		in[k].pc = pcap_open_offline_with_tstamp_precision(o.in[k],
+								   PCAP_TSTAMP_PRECISION_NANO, errbuf);
+		if (!in[k].pc) {
+			fprintf(stderr, "sluice-replay: %s\n", errbuf);
+			goto out;
+		}
+		if (pcap_datalink(in[k].pc) != DLT_EN10MB) {
+			fprintf(stderr, "sluice-replay: %s: link type %s, only Ethernet is supported\n",
+				o.in[k], pcap_datalink_val_to_name(pcap_datalink(in[k].pc)));
+			goto out;
+		}
 	}
 	if (o.out) {
 		dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535,
@@ -193,7 +264,7 @@ int main(int argc, char **argv)
 	}
 	run.e = e;
 	run.lc = sl_engine_lcore(e, 0);
-	if (replay(in, &run))
+	if (replay(in, o.nb_in, &run))
 		goto out;
 	if (sl_engine_stats(e, &st))
 		goto out;
@@ -207,8 +278,9 @@ out:
 		pcap_dump_close(run.dump);
 	if (dead)
 		pcap_close(dead);
-	if (in)
-		pcap_close(in);
+	for (unsigned k = 0; k < o.nb_in; k++)
+		if (in[k].pc)
+			pcap_close(in[k].pc);
 	sl_engine_free(e);
 	sl_config_free(cfg);
 	sl_diag_free(&d);

@@ -701,6 +701,11 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *d)
 	return rc;
 }
 
+uint64_t sl_config_load_bytes(uint64_t file_bytes)
+{
+	return 32 * file_bytes + (1u << 20);
+}
+
 void sl_config_free(struct sl_config *c)
 {
 	if (!c)

@@ -118,6 +118,9 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_diag *d);
 int sl_config_parse(const char *name, const char *text, size_t len, struct sl_config **out,
 		    struct sl_diag *d);
 void sl_config_free(struct sl_config *c);
+/* Bytes sl_config_load may allocate at most for a file of `file_bytes` (libyaml's document
+ * of it, measured at about 25 times its size, and the config), before it is read. */
+uint64_t sl_config_load_bytes(uint64_t file_bytes);
 
 /* Index of the profile / tenant called name, or -1. */
 int sl_config_profile_index(const struct sl_config *c, const char *name);

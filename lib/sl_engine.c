@@ -141,26 +141,52 @@ static void police_shared_bursts(struct sl_slot *lc, const struct sl_policy *pol
 	}
 }
 
-/* A key not confirmed by stage 2's candidate: the table's slow path (find or insert). */
+/*
+ * A key not confirmed by stage 2's candidate: the table's slow path (find or insert). A new
+ * key first takes a place in its tenant's quota (the account counts every live key of the
+ * uid; a place is given back when the key turns out to exist or the table has no room), so a
+ * quota is exact across lcores. NULL: refused, counted as quota_full or table_full.
+ */
 static __attribute__((noinline)) struct sl_entry *
-lookup_slow(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_prof *p, unsigned i,
-	    uint64_t now, struct sl_counts *c)
+lookup_slow(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt,
+	    unsigned i, uint64_t now, struct sl_counts *c)
 {
+	const struct sl_prof *p = pt->prof;
+	int64_t *n = &pt->ts->acct->n;
+	struct sl_entry *en;
 	int created = 0;
-	struct sl_entry *en = sl_table_lookup_slow(lc->tab[i], &p->ps->cache[l->id], &lc->key[i],
-						   lc->hash[i], now, p->full, &created);
 
-	c->keys_created += (uint64_t)created;
+	if (p->quota) {
+		en = sl_table_find(lc->tab[i], &lc->key[i], lc->hash[i]);
+		if (en)
+			return en;
+		if (__atomic_fetch_add(n, 1, __ATOMIC_RELAXED) >= (int64_t)p->quota) {
+			__atomic_fetch_sub(n, 1, __ATOMIC_RELAXED);
+			c->quota_full++;
+			return NULL;
+		}
+	}
+	en = sl_table_lookup_slow(lc->tab[i], &l->e->kcache[l->id], &lc->key[i], lc->hash[i], now,
+				  p->full, p->nb, &created);
+	if (created) {
+		c->keys_created++;
+		if (!p->quota)
+			__atomic_fetch_add(n, 1, __ATOMIC_RELAXED);
+	} else {
+		if (p->quota)
+			__atomic_fetch_sub(n, 1, __ATOMIC_RELAXED);
+		c->table_full += en == NULL;
+	}
 	return en;
 }
 
-/* A dedicated key refused a table entry (max-keys reached): the profile's when-full choice. */
+/* A dedicated key refused a table entry (its tenant's quota or the key budget is taken): the
+ * profile's when-full choice. */
 static __attribute__((noinline)) int refused(const struct sl_ptenant *pt, uint64_t now,
-					     uint32_t len, struct sl_counts *c, int multi)
+					     uint32_t len, int multi)
 {
 	const struct sl_prof *p = pt->prof;
 
-	c->table_full++;
 	switch (p->when_full) {
 	case SL_FULL_PASS:
 		return 1;
@@ -175,13 +201,13 @@ static __attribute__((noinline)) int refused(const struct sl_ptenant *pt, uint64
 /* The entry of frame i's key: stage 2's candidate when its key is confirmed, else found or
  * inserted by the slow path; NULL when the table has no room. */
 static inline __attribute__((always_inline)) struct sl_entry *
-entry_of(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_prof *p, unsigned i,
+entry_of(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt, unsigned i,
 	 uint64_t now, struct sl_counts *c)
 {
 	struct sl_entry *en = lc->ent[i];
 
 	if (__builtin_expect(!en || !sl_key_eq(&en->key, &lc->key[i]), 0))
-		en = lookup_slow(l, lc, p, i, now, c);
+		en = lookup_slow(l, lc, pt, i, now, c);
 	return en;
 }
 
@@ -202,10 +228,10 @@ decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt
 	}
 	if (!lc->tab[i])	/* shared */
 		return multi ? lc->shared_ok[i] : police(0, p, pt->ts->st, now, len);
-	en = entry_of(l, lc, p, i, now, c);
+	en = entry_of(l, lc, pt, i, now, c);
 	if (en)
 		return police(multi, p, en->st, now, len);
-	return refused(pt, now, len, c, multi);
+	return refused(pt, now, len, multi);
 }
 
 /* Fill the caller's view of frame i's decision. */
@@ -459,13 +485,13 @@ common_run(struct sl_lcore *l, struct sl_slot *s, const struct sl_ptenant *pt,
 
 	do {
 		uint32_t ln = len[i];
-		struct sl_entry *en = entry_of(l, s, p, i, now, run->c);
+		struct sl_entry *en = entry_of(l, s, pt, i, now, run->c);
 		int r, exceeded = 0;
 		uint8_t v;
 
 		r = __builtin_expect(en != NULL, 1)
 			    ? sl_tb_take_state(&tb, 1, en->st, now, cost_of(per_byte, ln))
-			    : refused(pt, now, ln, run->c, 0);
+			    : refused(pt, now, ln, 0);
 		v = act(l, s, p, run, r, i, data, caplen, ln, !dec, &exceeded);
 		emit(s, pt, i, v, exceeded, verdict, dec);
 	} while (++i < n && s->pt[i] == pt);

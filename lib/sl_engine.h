@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "sl_config.h"
 #include "sl_diag.h"
+#include "sl_mem.h"
 #include "sl_stats.h"
 
 #define SL_BURST_MAX 64
@@ -17,31 +18,62 @@ struct sl_lcore;
 struct sl_engine_opts {
 	uint64_t hz;		/* ticks per second of the `now` given to sl_process (TSC hz, or 1e9) */
 	unsigned nb_lcores;	/* data-path contexts to create (>= 1) */
-	uint64_t max_keys;	/* max-keys of dedicated profiles that do not set it (0 = 1M) */
+	/*
+	 * The key budget: units of 64 bytes (76 with the index) in the one key table of every
+	 * dedicated key of every tenant; a key of a profile with limits (2 to 4 buckets) takes
+	 * two. 0 = SL_DEFAULT_MAX_KEYS. Allocated and touched here, never again.
+	 */
+	uint64_t max_keys;
+	/* 1: compile and describe only (sluice --check): no key table is allocated (64 units
+	 * stand in), max_keys is the budget the description talks about. */
+	int check_only;
+	/* Memory bounds (sl_mem.h) checked before the key table and before every reload is
+	 * built; NULL = sl_mem_read. */
+	sl_mem_probe_fn mem_probe;
+	void *mem_arg;
 };
 
+#define SL_DEFAULT_MAX_KEYS (1ull << 20)
+#define SL_KEY_UNIT_BYTES 76	/* memory of one unit with its share of the index */
+
 /*
- * Compile cfg for the clock opts->hz and allocate every table (dedicated profiles' keys are
- * preallocated here). cfg is not referenced afterwards. Returns 0 or -errno with messages in d.
- * Control path.
+ * Compile cfg for the clock opts->hz and allocate the key table (max_keys units, touched now:
+ * no page fault later) and the policy. Refuses (-ENOMEM, a message saying what to change)
+ * what does not fit the memory the process may still take (sl_mem_headroom) before allocating
+ * it. cfg is not referenced afterwards. Returns 0 or -errno with messages in d. Control path.
  */
 int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *opts,
 		     struct sl_engine **out, struct sl_diag *d);
 void sl_engine_free(struct sl_engine *e);
+
+/*
+ * How the key budget is shared by the policy's dedicated tenants: those with a quota (their
+ * profile's max-keys) and what the quotas add up to in units, and those without one (they
+ * share what the others leave). Quotas are ceilings: when they add up to more than the budget
+ * the policy is still valid, and keys go to whoever asks first within their quotas.
+ */
+struct sl_key_share {
+	uint64_t budget;		/* units */
+	uint64_t quota_units;		/* sum of the quotas of the tenants that have one */
+	unsigned tenants_quota;		/* dedicated tenants with a quota */
+	unsigned tenants_free;		/* dedicated tenants without one */
+};
 
 /* What a reload changed; names are compared, so moving lines around changes nothing. */
 struct sl_reload_summary {
 	uint64_t generation;		/* of the policy now running */
 	unsigned tenants_added, tenants_removed, tenants_changed;
 	unsigned profiles_added, profiles_removed, profiles_changed;
-	unsigned states_reset;		/* tenants or tables whose buckets restarted full */
+	unsigned states_reset;		/* tenants whose buckets or keys restarted full */
 	double seconds;			/* compile + publish + grace period */
+	struct sl_key_share keys;	/* how the key budget is shared */
 };
 
 /*
  * Control path: replace the running policy by cfg. Everything that can fail (compiling,
- * allocating new key tables) happens first; on failure the running policy is untouched and
- * -errno returned with messages in d. Then the new snapshot is published (rcu_assign_pointer)
+ * allocating the new snapshot) happens first; what the snapshot needs is computed first and
+ * refused with a message when it does not fit the memory the process may still take; on
+ * failure the running policy is untouched and -errno returned with messages in d. Then the new snapshot is published (rcu_assign_pointer)
  * and the old one freed after a grace period. State carries over by name: a tenant keeps its
  * buckets' tokens and its counters, a dedicated profile its key table, as long as the tokens'
  * fixed-point scale (sl_tb.h: unchanged unless a burst grows past 16x) and for tables the key
@@ -58,11 +90,25 @@ int sl_engine_reload(struct sl_engine *e, const struct sl_config *cfg,
 int sl_engine_set_profile(struct sl_engine *e, const char *profile, const char *rate,
 			  const char *burst, struct sl_reload_summary *sum, struct sl_diag *d);
 
+/*
+ * Control path, before sl_config_load of a reload: 0 when parsing the file at path fits the
+ * memory the process may still take, else -ENOMEM with a message in d (-errno when the file
+ * cannot be read: the parse reports it).
+ */
+int sl_engine_admit_file(struct sl_engine *e, const char *path, struct sl_diag *d);
+
+/* The key budget that fits a process of memory m: an eighth of what it may still take, in
+ * units, at least 64K and at most 4M (300 MB). */
+uint64_t sl_engine_default_keys(const struct sl_mem *m);
+
 /* Count a reload refused before it reached the engine (a file that did not parse). */
 void sl_engine_reload_refused(struct sl_engine *e);
 
 /* Copy of the running policy's config (free with sl_config_free), or NULL. Control path. */
 struct sl_config *sl_engine_config(struct sl_engine *e);
+
+/* One line on how a key budget is shared (for --check and the reload log). */
+void sl_engine_describe_keys(const struct sl_key_share *k, FILE *f);
 
 /* Human summary of the compiled running policy (what `sluice --check` prints). */
 void sl_engine_describe(struct sl_engine *e, FILE *f);

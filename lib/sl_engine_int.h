@@ -8,26 +8,33 @@
 #include "sl_classify.h"
 #include "sl_flow.h"
 #include "sl_engine.h"
+#include "sl_mem.h"
 #include "sl_table.h"
 #include "sl_tb.h"
 
-#define SL_DEFAULT_MAX_KEYS (1ull << 20)
 #define SL_COST_MAX_BYTES 65535u
 
 /*
- * Key table of a dedicated profile: lives as long as a profile of that name with the same
- * key kind, bucket count, scales and max-keys exists, across reloads.
+ * Keys. Every dedicated key of every tenant lives in the engine's one key table, sized once
+ * (sl_engine_opts.max_keys units of 64 bytes) and never reallocated. A key holds its tenant's
+ * uid; a tenant keeps its uid, and so its keys, across reloads while its key signature (its
+ * profile's name, key kind, bucket count, token scales and unit) stays the same; otherwise it
+ * gets a new uid and the keys of the old one are orphans, unlinked by the next eviction scans
+ * whatever their idle time. A uid with SL_UID_PAIR set is one whose keys take two units
+ * (2 to 4 buckets). uids are never reused.
  */
-struct sl_profile_state {
-	char name[SL_NAME_MAX];
-	struct sl_table *table;
-	uint64_t evict_cursor;		/* control thread: next index bucket to scan */
-	uint8_t key;
-	uint8_t nb;
+#define SL_UID_PAIR 0x80000000u
+
+struct sl_keysig {
+	char prof[SL_NAME_MAX];
+	uint8_t key, nb, bytes;
 	uint8_t shift[SL_MAX_BUCKETS];
-	uint64_t max_keys;
-	struct sl_table_cache *cache;	/* one per lcore: entry allocation chunks */
 };
+
+/* Live keys of one uid: +1 by the lcore that inserts, -1 by the evictor; atomic. */
+struct sl_keyacct {
+	int64_t n;
+} __attribute__((aligned(64)));
 
 /* Flow table of a max-flows profile: lives across reloads while the profile keeps its name,
  * mode and key kind. */
@@ -41,8 +48,8 @@ struct sl_flowset {
 struct sl_prof {
 	struct sl_tb_params tb[SL_MAX_BUCKETS];
 	uint64_t full[SL_MAX_BUCKETS];	/* tokens of a full bucket set */
-	struct sl_table *table;		/* dedicated: ps->table */
-	struct sl_profile_state *ps;	/* dedicated */
+	struct sl_table *table;		/* dedicated: the engine's key table; shared: NULL */
+	uint64_t quota;			/* dedicated: keys per tenant (max-keys), 0 = none */
 	uint64_t evict_ticks;		/* dedicated: idle + time to refill completely */
 	uint32_t max_queue;		/* worker mode: frames queued at once, 0 = no cap */
 	struct sl_flowset *fs;		/* max-flows, or NULL */
@@ -73,6 +80,8 @@ struct sl_tenant_state {
 	uint8_t shift[SL_MAX_BUCKETS];			/* scale the tokens are in */
 	uint8_t nb;
 	uint32_t uid;
+	struct sl_keyacct *acct;	/* dedicated: its uid's live keys (shared by its states) */
+	struct sl_keysig ksig;		/* what its keys were made under (zero: shared) */
 	struct sl_key fdom;		/* max-flows domain of a shared tenant */
 	struct sl_counts base;		/* control thread: counts of states this one replaced */
 	uint64_t queue_hwm;		/* atomic max, any lcore */
@@ -139,20 +148,23 @@ struct sl_lcore {
 struct sl_engine {
 	struct sl_policy *pol;			/* RCU: rcu_dereference on the data path */
 	uint64_t hz;
-	uint64_t max_keys;
+	struct sl_table *keys;			/* every dedicated key (units of 64 bytes) */
+	struct sl_table_cache *kcache;		/* one per lcore */
+	uint64_t key_budget;			/* units: keys' capacity (describe, flows) */
+	uint64_t evict_cursor;			/* control thread: next index bucket to scan */
 	unsigned nb_lcores;
 	uint8_t multi;				/* more than one lcore: atomic bucket updates */
 	uint64_t unlinks;	/* atomic: unlinks by eviction and flow sweeps in all tables */
 	struct sl_hash_secret secret;
 	struct sl_lcore *lc;
 	/* control path, under ctl */
+	sl_mem_probe_fn mem_probe;
+	void *mem_arg;
 	pthread_mutex_t ctl;
 	uint32_t next_uid;
 	uint64_t generation;
 	uint64_t reload_failures;
 };
 
-/* sl_evict.c: attribute evictions to tenants (control thread). */
-struct sl_tenant_state *sl_policy_tenant_by_uid(const struct sl_policy *p, uint32_t uid);
 
 #endif

@@ -59,6 +59,12 @@ void sl_flow_free(struct sl_flow_table *t)
 	free(t);
 }
 
+uint64_t sl_flow_bytes(uint64_t max_entries, uint64_t max_domains)
+{
+	return sl_table_bytes(max_entries, 1) + sl_table_bytes(max_domains, 1) +
+	       sizeof(struct sl_flow_table) + FLOW_BATCH * sizeof(uint32_t);
+}
+
 uint64_t sl_flow_memory(const struct sl_flow_table *t)
 {
 	return sl_table_memory(t->flows) + sl_table_memory(t->domains) + sizeof(*t) +
@@ -120,7 +126,7 @@ static struct sl_entry *domain_get(struct sl_flow_table *t, struct sl_flow_cache
 	uint64_t hash = sl_hash(&t->domains->secret, domain);
 	int created = 0;
 
-	return sl_table_lookup_slow(t->domains, &c->domains, domain, hash, now, &empty, &created);
+	return sl_table_lookup_slow(t->domains, &c->domains, domain, hash, now, &empty, 1, &created);
 }
 
 /* Admitted flows of a domain now (0 for a domain without an entry or retired). */
@@ -218,7 +224,7 @@ static unsigned new_flow(struct sl_flow_table *t, struct sl_flow_cache *c,
 	if (k == TAKE_UNCOUNTED)
 		return 0;
 	init = new_word(t, d, k);
-	e = sl_table_lookup_slow(t->flows, &c->flows, flow, hash, now, &init, &created);
+	e = sl_table_lookup_slow(t->flows, &c->flows, flow, hash, now, &init, 1, &created);
 	if (!e || !created) {
 		domain_untake(d, k);
 		*found = e;

@@ -117,6 +117,8 @@ int sl_flow_create(uint64_t max_entries, uint64_t max_domains, const struct sl_h
 		   struct sl_flow_table **out);
 void sl_flow_free(struct sl_flow_table *t);
 
+/* Bytes sl_flow_create(max_entries, max_domains) allocates (before it is made). */
+uint64_t sl_flow_bytes(uint64_t max_entries, uint64_t max_domains);
 /* Bytes held by the table, and its capacity in flows and in domains. */
 uint64_t sl_flow_memory(const struct sl_flow_table *t);
 uint64_t sl_flow_capacity(const struct sl_flow_table *t);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <urcu-qsbr.h>
 #include "sl_engine_int.h"
@@ -71,15 +72,6 @@ static int tenant_same(const struct sl_config *ca, const struct sl_cfg_tenant *a
 
 /* ------------------------------------------------------------------ objects */
 
-static void profile_state_free(struct sl_profile_state *ps)
-{
-	if (!ps)
-		return;
-	sl_table_free(ps->table);
-	free(ps->cache);
-	free(ps);
-}
-
 static void flowset_free(struct sl_flowset *fs)
 {
 	if (!fs)
@@ -89,12 +81,32 @@ static void flowset_free(struct sl_flowset *fs)
 	free(fs);
 }
 
+/* Entries and domains of the flow table of max-flows profile cp in cfg. */
+static void flows_size(const struct sl_engine *e, const struct sl_config *cfg,
+		       const struct sl_cfg_profile *cp, uint64_t *entries, uint64_t *domains)
+{
+	uint64_t n = 0;
+
+	for (unsigned t = 0; t < cfg->nb_tenants; t++)
+		n += &cfg->profiles[cfg->tenants[t].profile] == cp;
+	/* a dedicated profile's domains are its keys: at most the budget, or its quotas */
+	if (cp->mode == SL_MODE_DEDICATED)
+		n = cp->max_keys && cp->max_keys * n < e->key_budget ? cp->max_keys * n
+								      : e->key_budget;
+	else
+		n = 2 * n + 64;
+	if (n > SL_KEYS_MAX)
+		n = SL_KEYS_MAX;
+	*entries = sl_flow_entries(cp->max_flows, n);
+	*domains = n < *entries ? n : *entries;
+}
+
 /* The profile's flow table: the old one when mode and key kind are unchanged, else new. */
 static int compile_flows(struct sl_engine *e, const struct sl_config *cfg,
 			 const struct sl_cfg_profile *cp, const struct sl_prof *op, struct sl_prof *p)
 {
 	struct sl_flowset *fs = op ? op->fs : NULL;
-	uint64_t domains = 0, entries;
+	uint64_t domains, entries;
 	int r;
 
 	if (!cp->max_flows)
@@ -106,18 +118,14 @@ static int compile_flows(struct sl_engine *e, const struct sl_config *cfg,
 		p->fs = fs;
 		return 0;
 	}
-	for (unsigned t = 0; t < cfg->nb_tenants; t++)
-		domains += &cfg->profiles[cfg->tenants[t].profile] == cp;
-	domains = cp->mode == SL_MODE_DEDICATED ? (cp->max_keys ? cp->max_keys : e->max_keys ? e->max_keys : SL_DEFAULT_MAX_KEYS)
-						: 2 * domains + 64;
-	entries = sl_flow_entries(cp->max_flows, domains);
+	flows_size(e, cfg, cp, &entries, &domains);
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
 	fs->mode = p->mode;
 	fs->key = p->key;
 	fs->cache = calloc(e->nb_lcores, sizeof(*fs->cache));
-	r = fs->cache ? sl_flow_create(entries, domains < entries ? domains : entries, &e->secret, &fs->t) : -ENOMEM;
+	r = fs->cache ? sl_flow_create(entries, domains, &e->secret, &fs->t) : -ENOMEM;
 	if (r) {
 		flowset_free(fs);
 		return r;
@@ -149,14 +157,6 @@ static int uid_cmp(const void *a, const void *b)
 	const struct sl_uid_ent *x = a, *y = b;
 
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-struct sl_tenant_state *sl_policy_tenant_by_uid(const struct sl_policy *p, uint32_t uid)
-{
-	struct sl_uid_ent k = {uid, 0}, *f;
-
-	f = bsearch(&k, p->by_uid, p->nb_tenants, sizeof(k), uid_cmp);
-	return f ? p->tenant[f->tenant].ts : NULL;
 }
 
 /* ------------------------------------------------------------------ names */
@@ -250,13 +250,11 @@ static int names_build(const struct sl_config *cfg, const struct sl_policy *old,
 
 static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, unsigned i,
 			   const struct sl_policy *old, const struct sl_names *nm,
-			   struct sl_prof *p, struct sl_reload_summary *sum, struct sl_diag *d)
+			   struct sl_prof *p, struct sl_diag *d)
 {
 	const struct sl_cfg_profile *cp = &cfg->profiles[i];
 	int oi = nm->p_old[i];
 	const struct sl_prof *op = oi >= 0 ? &old->prof[oi] : NULL;
-	struct sl_profile_state *ps = op ? op->ps : NULL;
-	uint64_t max_keys;
 	const char *err;
 	int r;
 
@@ -292,41 +290,8 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 		return 0;
 	p->evict_ticks = sl_tb_fill_ticks_max(p->tb, p->nb) +
 			 (uint64_t)((long double)cp->idle_ns * e->hz / 1e9L);
-	max_keys = cp->max_keys ? cp->max_keys : e->max_keys ? e->max_keys : SL_DEFAULT_MAX_KEYS;
-	/* keep the old table when its keys are still valid here */
-	if (ps && ps->key == p->key && ps->nb == p->nb && ps->max_keys == max_keys && op->bytes == p->bytes) {
-		for (unsigned b = 0; b < p->nb; b++)
-			if (ps->shift[b] != p->tb[b].shift)
-				ps = NULL;
-	} else {
-		ps = NULL;
-	}
-	if (!ps) {
-		if (op && op->ps && sum)
-			sum->states_reset++;
-		ps = zalloc(sizeof(*ps));
-		if (!ps)
-			return -ENOMEM;
-		memcpy(ps->name, cp->name, sizeof(ps->name));
-		ps->key = p->key;
-		ps->nb = p->nb;
-		ps->max_keys = max_keys;
-		for (unsigned b = 0; b < p->nb; b++)
-			ps->shift[b] = (uint8_t)p->tb[b].shift;
-		ps->cache = calloc(e->nb_lcores, sizeof(*ps->cache));
-		r = ps->cache ? sl_table_create(max_keys, p->nb, &e->secret, &ps->table) : -ENOMEM;
-		if (r) {
-			sl_diag_add(d, cfg->path, cp->line, NULL,
-				    "profile '%s': cannot allocate a table of %llu keys: %s", cp->name,
-				    (unsigned long long)max_keys, strerror(-r));
-			free(ps->cache);
-			free(ps);
-			return r;
-		}
-		sl_table_count_unlinks(ps->table, &e->unlinks);	/* the pipeline re-probes */
-	}
-	p->ps = ps;
-	p->table = ps->table;
+	p->table = e->keys;
+	p->quota = cp->max_keys;
 	return 0;
 }
 
@@ -340,18 +305,38 @@ static uint64_t rescale(uint64_t tokens, unsigned from, const struct sl_tb_param
 	return t < p->burst ? t : p->burst;
 }
 
+/* What a tenant's keys are made under (zero for a shared profile): sl_engine_int.h. */
+static void keysig_of(const struct sl_prof *p, struct sl_keysig *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (p->mode != SL_MODE_DEDICATED)
+		return;
+	memcpy(k->prof, p->name, sizeof(k->prof));
+	k->key = p->key;
+	k->nb = p->nb;
+	k->bytes = p->bytes;
+	for (unsigned b = 0; b < p->nb; b++)
+		k->shift[b] = (uint8_t)p->tb[b].shift;
+}
+
 /*
  * The state of tenant t in the new snapshot: the old one when its tokens are in the new
- * scales (new limits start full), else a new one with the tokens rescaled (the old one is
- * retired after the grace period and its counters folded in).
+ * scales (new limits start full) and its keys stay valid, else a new one with the tokens
+ * rescaled (the old one is retired after the grace period and its counters folded in). A
+ * tenant whose key signature changed gets a new uid: its old keys become orphans. NULL when
+ * out of memory or out of uids (2^31 in the appliance's life).
  */
 static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struct sl_prof *p,
 						struct sl_tenant_state *old_ts, const char *name,
 						int old_bytes, struct sl_reload_summary *sum)
 {
 	struct sl_tenant_state *ts;
-	int same = old_ts != NULL && old_bytes == p->bytes;
+	struct sl_keysig ks;
+	int keys_kept, same;
 
+	keysig_of(p, &ks);
+	keys_kept = old_ts != NULL && !memcmp(&old_ts->ksig, &ks, sizeof(ks));
+	same = keys_kept && old_bytes == p->bytes;
 	for (unsigned b = 0; same && b < p->nb && b < old_ts->nb; b++)
 		same = old_ts->shift[b] == p->tb[b].shift;
 	if (same) {
@@ -367,9 +352,28 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	ts = tenant_state_new(e);
 	if (!ts)
 		return NULL;
+	if (keys_kept) {
+		ts->uid = old_ts->uid;
+		ts->acct = old_ts->acct;
+	} else {
+		if (e->next_uid >= SL_UID_PAIR) {
+			free(ts);
+			return NULL;
+		}
+		ts->uid = e->next_uid++;
+		if (p->table && sl_table_units_of(p->table->entry_shift, p->nb) > 1)
+			ts->uid |= SL_UID_PAIR;
+		ts->acct = p->table ? zalloc(sizeof(*ts->acct)) : NULL;
+		if (p->table && !ts->acct) {
+			free(ts);
+			return NULL;
+		}
+		if (old_ts && old_ts->ksig.nb && sum)
+			sum->states_reset++;	/* its keys restart */
+	}
+	ts->ksig = ks;
 	memcpy(ts->name, name, sizeof(ts->name));
 	ts->nb = p->nb;
-	ts->uid = old_ts ? old_ts->uid : e->next_uid++;
 	sl_flow_domain_tenant(&ts->fdom, ts->uid);
 	sl_tb_state_fill(p->tb, p->nb, ts->st, 0);
 	sl_tb_state_fill(p->tb, p->nb, ts->ovf, 0);
@@ -382,10 +386,19 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 			ts->ovf[b].last = old_ts->ovf[b].last;
 			ts->ovf[b].tokens = rescale(old_ts->ovf[b].tokens, old_ts->shift[b], &p->tb[b]);
 		}
-	} else if (old_ts && sum) {
+	} else if (old_ts && sum && keys_kept) {
 		sum->states_reset++;	/* bytes <-> packets: nothing to carry */
 	}
 	return ts;
+}
+
+/* Free a state made by a build that failed or was retired, with its key account unless the
+ * state `keep` (which replaces it, or NULL) holds the same one. */
+static void tenant_state_free(struct sl_tenant_state *ts, const struct sl_tenant_state *keep)
+{
+	if (!keep || keep->acct != ts->acct)
+		free(ts->acct);
+	free(ts);
 }
 
 /*
@@ -417,7 +430,7 @@ static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
 	if (r)
 		goto fail;
 	for (unsigned i = 0; i < cfg->nb_profiles; i++) {
-		r = compile_profile(e, cfg, i, old, nm, &p->prof[i], sum, d);
+		r = compile_profile(e, cfg, i, old, nm, &p->prof[i], d);
 		if (r)
 			goto fail;
 		p->flows |= p->prof[i].fs != NULL;
@@ -446,16 +459,15 @@ fail:
 	for (unsigned i = 0; i < cfg->nb_profiles && p->prof; i++) {
 		int oi = nm->p_old[i];
 
-		if (p->prof[i].ps && (oi < 0 || old->prof[oi].ps != p->prof[i].ps))
-			profile_state_free(p->prof[i].ps);
 		if (p->prof[i].fs && (oi < 0 || old->prof[oi].fs != p->prof[i].fs))
 			flowset_free(p->prof[i].fs);
 	}
 	for (unsigned t = 0; t < cfg->nb_tenants && p->tenant; t++) {
 		int ot = nm->t_old[t];
+		const struct sl_tenant_state *ots = ot >= 0 ? old->tenant[ot].ts : NULL;
 
-		if (p->tenant[t].ts && (ot < 0 || old->tenant[ot].ts != p->tenant[t].ts))
-			free(p->tenant[t].ts);
+		if (p->tenant[t].ts && p->tenant[t].ts != ots)
+			tenant_state_free(p->tenant[t].ts, ots);
 	}
 	policy_free(p);
 	return r;
@@ -473,11 +485,8 @@ static void policy_retire(struct sl_engine *e, struct sl_policy *old, const stru
 			  const struct sl_names *nm)
 {
 	for (unsigned i = 0; i < old->nb_profiles; i++) {
-		struct sl_profile_state *ps = old->prof[i].ps;
 		int ni = nm->p_new[i];
 
-		if (ps && (ni < 0 || nw->prof[ni].ps != ps))
-			profile_state_free(ps);
 		if (old->prof[i].fs && (ni < 0 || nw->prof[ni].fs != old->prof[i].fs))
 			flowset_free(old->prof[i].fs);
 	}
@@ -495,7 +504,7 @@ static void policy_retire(struct sl_engine *e, struct sl_policy *old, const stru
 				counts_add(&n->base, &ts->lc[l].c);
 			n->evicted += ts->evicted;
 		}
-		free(ts);
+		tenant_state_free(ts, nt >= 0 ? nw->tenant[nt].ts : NULL);
 	}
 	policy_free(old);
 }
@@ -535,6 +544,67 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/*
+ * Bytes a snapshot of cfg may allocate next to old, counted before anything is: every tenant
+ * as if its state were new, every flow table as if it were made anew, the classifier's bound,
+ * the config copy and the name maps, plus an eighth for the allocator's own overhead.
+ */
+static uint64_t policy_need(const struct sl_engine *e, const struct sl_config *cfg,
+			    const struct sl_policy *old)
+{
+	uint64_t nt = cfg->nb_tenants, np = cfg->nb_profiles;
+	uint64_t on = old ? old->nb_tenants + old->nb_profiles : 0, b;
+
+	b = sizeof(struct sl_policy) + (np + 1) * sizeof(struct sl_prof) +
+	    (nt + 1) * (sizeof(struct sl_ptenant) + sizeof(struct sl_uid_ent));
+	b += sizeof(*cfg) + np * sizeof(*cfg->profiles) + nt * sizeof(*cfg->tenants) +
+	     (uint64_t)cfg->nb_matches * sizeof(*cfg->matches);
+	b += sl_classifier_bytes(cfg);
+	b += nt * (sizeof(struct sl_tenant_state) + e->nb_lcores * sizeof(struct sl_lcounts) +
+		   sizeof(struct sl_keyacct) + 64);
+	b += (nt + np + on) * (sizeof(struct name_ref) + 2 * sizeof(int));
+	for (unsigned i = 0; i < cfg->nb_profiles; i++)
+		if (cfg->profiles[i].max_flows) {
+			uint64_t entries, domains;
+
+			flows_size(e, cfg, &cfg->profiles[i], &entries, &domains);
+			b += sl_flow_bytes(entries, domains) + e->nb_lcores * sizeof(struct sl_flow_cache);
+		}
+	return b + b / 8;
+}
+
+static double mb(uint64_t bytes)
+{
+	return (double)bytes / (1 << 20);
+}
+
+static int admit(const struct sl_engine *e, const char *path, uint64_t need, const char *what,
+		 const char *fix, struct sl_diag *d)
+{
+	return sl_mem_admit(e->mem_probe, e->mem_arg, path, need, what, fix, d);
+}
+
+/* How cfg's dedicated tenants share the key budget (sl_engine.h). */
+static void key_share(const struct sl_engine *e, const struct sl_config *cfg,
+		      struct sl_key_share *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->budget = e->key_budget;
+	for (unsigned t = 0; t < cfg->nb_tenants; t++) {
+		const struct sl_cfg_profile *cp = &cfg->profiles[cfg->tenants[t].profile];
+
+		if (cp->mode != SL_MODE_DEDICATED)
+			continue;
+		if (!cp->max_keys) {
+			k->tenants_free++;
+			continue;
+		}
+		k->tenants_quota++;
+		k->quota_units += cp->max_keys * sl_table_units_of(e->keys->entry_shift,
+								   cp->nb_buckets);
+	}
+}
+
 /* Build, publish, wait, retire. Call with e->ctl held. */
 static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 			 struct sl_reload_summary *sum, struct sl_diag *d)
@@ -549,13 +619,17 @@ static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 		sum = &local;
 	memset(sum, 0, sizeof(*sum));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = names_build(cfg, old, &nm);
-	if (r)
-		sl_diag_add(d, cfg->path, 0, NULL, "out of memory compiling the policy");
-	else
-		r = policy_build(e, cfg, old, &nm, &nw, sum, d);
-	if (r)
-		names_free(&nm);
+	r = admit(e, cfg->path, policy_need(e, cfg, old), old ? "the reload" : "the policy",
+		  "raise the memory limit, or use fewer tenants or match blocks", d);
+	if (!r) {
+		r = names_build(cfg, old, &nm);
+		if (r)
+			sl_diag_add(d, cfg->path, 0, NULL, "out of memory compiling the policy");
+		else
+			r = policy_build(e, cfg, old, &nm, &nw, sum, d);
+		if (r)
+			names_free(&nm);
+	}
 	if (r) {
 		e->reload_failures += old != NULL;
 		sum->generation = e->generation;
@@ -563,6 +637,7 @@ static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 	}
 	/* no failure after this point */
 	summarize(old, cfg, &nm, sum);
+	key_share(e, cfg, &sum->keys);
 	nw->generation = ++e->generation;
 	rcu_assign_pointer(e->pol, nw);
 	if (old) {
@@ -577,9 +652,42 @@ static int reload_locked(struct sl_engine *e, const struct sl_config *cfg,
 
 /* ------------------------------------------------------------------ API */
 
+/* The key table of `units` (64 in check mode), refused when it does not fit. */
+static int keys_create(struct sl_engine *e, const struct sl_config *cfg, uint64_t units,
+		       int check_only, struct sl_diag *d)
+{
+	uint64_t n = check_only ? 64 : units;
+	char what[96];
+	int r;
+
+	e->key_budget = units;
+	snprintf(what, sizeof(what), "the key table of %llu keys",
+		 (unsigned long long)units);
+	r = admit(e, cfg->path, sl_table_bytes(n, 1), what,
+		  "give a smaller --max-keys or --key-memory", d);
+	if (r)
+		return r;
+	e->kcache = zalloc(e->nb_lcores * sizeof(*e->kcache));
+	r = e->kcache ? sl_table_create(n, 1, &e->secret, &e->keys) : -ENOMEM;
+	if (r) {
+		sl_diag_add(d, cfg->path, 0, NULL, "cannot allocate the key table of %llu keys: %s",
+			    (unsigned long long)units, strerror(-r));
+		return r;
+	}
+	sl_table_count_unlinks(e->keys, &e->unlinks);	/* the pipeline re-probes after one */
+	return 0;
+}
+
+static int mem_read(struct sl_mem *m, void *arg)
+{
+	(void)arg;
+	return sl_mem_read(m);
+}
+
 int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o,
 		     struct sl_engine **out, struct sl_diag *d)
 {
+	uint64_t units = o->max_keys ? o->max_keys : SL_DEFAULT_MAX_KEYS;
 	struct sl_engine *e;
 	int r;
 
@@ -587,14 +695,20 @@ int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o
 		sl_diag_add(d, cfg->path, 0, NULL, "engine: the clock and lcore count must be set");
 		return -EINVAL;
 	}
+	if (units > SL_KEYS_MAX) {
+		sl_diag_add(d, cfg->path, 0, NULL, "the key budget is at most %llu keys",
+			    (unsigned long long)SL_KEYS_MAX);
+		return -EINVAL;
+	}
 	e = zalloc(sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	e->hz = o->hz;
-	e->max_keys = o->max_keys;
 	e->nb_lcores = o->nb_lcores;
 	e->multi = o->nb_lcores > 1;
 	e->next_uid = 1;
+	e->mem_probe = o->mem_probe ? o->mem_probe : mem_read;
+	e->mem_arg = o->mem_arg;
 	pthread_mutex_init(&e->ctl, NULL);
 	e->lc = zalloc(o->nb_lcores * sizeof(*e->lc));
 	r = e->lc ? sl_hash_seed_random(&e->secret) : -ENOMEM;
@@ -607,7 +721,9 @@ int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o
 		e->lc[l].e = e;
 		e->lc[l].id = l;
 	}
-	r = reload_locked(e, cfg, NULL, d);
+	r = keys_create(e, cfg, units, o->check_only, d);
+	if (!r)
+		r = reload_locked(e, cfg, NULL, d);
 	if (r) {
 		sl_engine_free(e);
 		return r;
@@ -623,13 +739,13 @@ void sl_engine_free(struct sl_engine *e)
 	if (!e)
 		return;
 	p = e->pol;
-	for (unsigned i = 0; p && i < p->nb_profiles; i++) {
-		profile_state_free(p->prof[i].ps);
+	for (unsigned i = 0; p && i < p->nb_profiles; i++)
 		flowset_free(p->prof[i].fs);
-	}
 	for (unsigned t = 0; p && t < p->nb_tenants; t++)
-		free(p->tenant[t].ts);
+		tenant_state_free(p->tenant[t].ts, NULL);
 	policy_free(p);
+	sl_table_free(e->keys);
+	free(e->kcache);
 	pthread_mutex_destroy(&e->ctl);
 	free(e->lc);
 	free(e);
@@ -681,6 +797,25 @@ out:
 	pthread_mutex_unlock(&e->ctl);
 	sl_config_free(c);
 	return r;
+}
+
+int sl_engine_admit_file(struct sl_engine *e, const char *path, struct sl_diag *d)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	return sl_mem_admit(e->mem_probe, e->mem_arg, path, sl_config_load_bytes((uint64_t)st.st_size),
+			    "parsing the policy file", "raise the memory limit, or make the file "
+			    "smaller", d);
+}
+
+uint64_t sl_engine_default_keys(const struct sl_mem *m)
+{
+	uint64_t room = sl_mem_headroom(m), n;
+
+	n = room == SL_MEM_NONE ? 1ull << 22 : room / 8 / SL_KEY_UNIT_BYTES;
+	return n < (1ull << 16) ? 1ull << 16 : n > (1ull << 22) ? 1ull << 22 : n;
 }
 
 void sl_engine_reload_refused(struct sl_engine *e)
@@ -757,10 +892,13 @@ int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
 		o->queue_hwm = __atomic_load_n(&ts->queue_hwm, __ATOMIC_RELAXED);
 		o->c.packets = o->c.conform_packets + o->c.exceed_packets;
 		o->c.bytes = o->c.conform_bytes + o->c.exceed_bytes;
-		if (p->tenant[t].prof->mode == SL_MODE_DEDICATED)
-			o->keys = o->c.keys_created - o->c.keys_evicted;
-		else
+		if (ts->acct) {
+			int64_t n = __atomic_load_n(&ts->acct->n, __ATOMIC_RELAXED);
+
+			o->keys = n > 0 ? (uint64_t)n : 0;
+		} else {
 			o->keys = o->c.packets ? 1 : 0;
+		}
 	}
 	for (unsigned i = 0; i < p->nb_profiles; i++)
 		if (p->prof[i].fs)
@@ -814,9 +952,27 @@ static void print_block(FILE *f, const struct sl_cfg_match *m)
 		fprintf(f, " dst-port %u-%u", m->dport_lo, m->dport_hi);
 }
 
+void sl_engine_describe_keys(const struct sl_key_share *k, FILE *f)
+{
+	fprintf(f, "keys: a budget of %llu keys (%.0f MB) shared by %u dedicated tenants",
+		(unsigned long long)k->budget, mb(k->budget * SL_KEY_UNIT_BYTES),
+		k->tenants_quota + k->tenants_free);
+	if (k->tenants_quota)
+		fprintf(f, "; %u with quotas adding up to %llu keys%s", k->tenants_quota,
+			(unsigned long long)k->quota_units,
+			k->quota_units > k->budget ? " (more than the budget: quotas are ceilings, "
+						     "keys go to whoever asks first within them)"
+						   : "");
+	if (k->tenants_free)
+		fprintf(f, "; %u without a quota, sharing %s", k->tenants_free,
+			k->tenants_quota ? "what the others leave" : "all of it");
+	fprintf(f, "\n");
+}
+
 void sl_engine_describe(struct sl_engine *e, FILE *f)
 {
 	struct sl_classifier_info ci;
+	struct sl_key_share ks;
 	const struct sl_policy *p;
 	const struct sl_config *c;
 
@@ -830,12 +986,17 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 		const struct sl_cfg_profile *cp = &c->profiles[i];
 
 		fprintf(f, "profile %s: %s", cp->name, sl_mode_name(cp->mode));
-		if (cp->mode == SL_MODE_DEDICATED)
-			fprintf(f, " per %s (max %llu keys, idle %llus, when full: %s)",
-				sl_keykind_name(cp->key),
-				(unsigned long long)sl_table_capacity(p->prof[i].table),
+		if (cp->mode == SL_MODE_DEDICATED) {
+			fprintf(f, " per %s (", sl_keykind_name(cp->key));
+			if (cp->max_keys)
+				fprintf(f, "at most %llu keys per tenant",
+					(unsigned long long)cp->max_keys);
+			else
+				fprintf(f, "no key quota: the budget");
+			fprintf(f, ", idle %llus, when full: %s)",
 				(unsigned long long)(cp->idle_ns / 1000000000ull),
 				sl_when_full_name(cp->when_full));
+		}
 		if (cp->max_flows)
 			fprintf(f, ", max %llu flows (idle %llus)", (unsigned long long)cp->max_flows,
 				(unsigned long long)(cp->flow_idle_ns / 1000000000ull));
@@ -867,6 +1028,8 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 		}
 		fprintf(f, "\n");
 	}
+	key_share(e, c, &ks);
+	sl_engine_describe_keys(&ks, f);
 	sl_classifier_info(&p->cls, &ci);
 	fprintf(f, "classifier: %u match blocks in %u shapes (%u distinct values, %.1f MB); a "
 		"frame probes at most %u shapes\n", ci.blocks, ci.shapes, ci.values,

@@ -16,7 +16,8 @@
 	X(exceed_bytes)                                                              \
 	X(keys_created)		/* dedicated: keys inserted into the table */        \
 	X(keys_evicted)		/* dedicated: idle keys removed */                   \
-	X(table_full)		/* dedicated: packets of new keys refused a slot */  \
+	X(table_full)		/* dedicated: new keys refused: key budget taken */  \
+	X(quota_full)		/* dedicated: new keys refused: tenant's max-keys */ \
 	X(queue_drops)		/* forwarded, then lost at worker hand-off */        \
 	X(flow_refused)		/* packets of flows refused by max-flows */
 

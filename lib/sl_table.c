@@ -28,22 +28,42 @@ static void *map_memory(uint64_t bytes)
 	return p;
 }
 
+/* Index buckets, unit size and the mapping's bytes of a table of max_keys units. */
+static uint64_t layout(uint64_t max_keys, unsigned nb_tokens, uint64_t *buckets, unsigned *shift)
+{
+	uint64_t index_bytes, entry_bytes;
+
+	*buckets = (max_keys * 3 + 7) / 8;	/* 2.7 keys per 8-slot bucket when full */
+	*shift = sizeof(struct sl_entry) + nb_tokens * sizeof(struct sl_tb_state) <= 64 ? 6 : 7;
+	index_bytes = *buckets * SL_TABLE_WAYS * sizeof(uint32_t);
+	entry_bytes = max_keys << *shift;
+	/* one mapping, rounded to 2 MiB so huge pages can back all of it */
+	return (index_bytes + entry_bytes + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+}
+
+uint64_t sl_table_bytes(uint64_t max_keys, unsigned nb_tokens)
+{
+	uint64_t buckets;
+	unsigned shift;
+
+	return layout(max_keys, nb_tokens, &buckets, &shift) + sizeof(struct sl_table);
+}
+
 int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_secret *secret,
 		    struct sl_table **out)
 {
-	uint64_t buckets, index_bytes, entry_bytes;
-	unsigned idx_bits;
+	uint64_t buckets;
+	unsigned idx_bits, shift;
 	struct sl_table *t;
 
 	if (!max_keys || max_keys > SL_KEYS_MAX || !nb_tokens || nb_tokens > SL_MAX_BUCKETS)
 		return -EINVAL;
-	buckets = (max_keys * 3 + 7) / 8;	/* 2.7 keys per 8-slot bucket when full */
 	t = aligned_alloc(64, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	memset(t, 0, sizeof(*t));
-	t->entry_shift = sizeof(struct sl_entry) + nb_tokens * sizeof(struct sl_tb_state) <= 64 ? 6
-											    : 7;
+	t->map_bytes = layout(max_keys, nb_tokens, &buckets, &shift);
+	t->entry_shift = shift;
 	/* entry indices 0..max_keys-1 in the low bits of a slot, the signature above them */
 	idx_bits = max_keys > 1 ? 64 - (unsigned)__builtin_clzll(max_keys - 1) : 0;
 	t->sig_mask = (uint32_t)(0xffffffffull << idx_bits);
@@ -55,16 +75,12 @@ int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_
 	t->unlinks = &t->own_unlinks;
 	t->chunk = max_keys >= 64 * SL_TABLE_CHUNK ? SL_TABLE_CHUNK : 1;
 	t->secret = *secret;
-	index_bytes = buckets * SL_TABLE_WAYS * sizeof(uint32_t);
-	entry_bytes = (uint64_t)t->capacity << t->entry_shift;
-	/* one mapping, rounded to 2 MiB so huge pages can back all of it */
-	t->map_bytes = (index_bytes + entry_bytes + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
 	t->slots = map_memory(t->map_bytes);
 	if (!t->slots) {
 		free(t);
 		return -ENOMEM;
 	}
-	t->entries = (uint8_t *)t->slots + index_bytes;
+	t->entries = (uint8_t *)t->slots + buckets * SL_TABLE_WAYS * sizeof(uint32_t);
 	*out = t;
 	return 0;
 }
@@ -131,13 +147,15 @@ static uint64_t *free_link(const struct sl_table *t, uint32_t idx)
 }
 
 /*
- * Reclaimed entries form a Treiber stack linked through the entry's first word; the head
- * carries a tag bumped on every pop so that a stale compare-and-swap cannot succeed (ABA).
- * Entry memory is never unmapped while the table lives, so reading a stale next is safe.
+ * Reclaimed entries form a Treiber stack per size (1 or 2 units) linked through the entry's
+ * first word; the head carries a tag bumped on every pop so that a stale compare-and-swap
+ * cannot succeed (ABA). Entry memory is never unmapped while the table lives, so reading a
+ * stale next is safe.
  */
-static int free_pop(struct sl_table *t, uint32_t *idx)
+static int free_pop(struct sl_table *t, unsigned cls, uint32_t *idx)
 {
-	uint64_t h = __atomic_load_n(&t->free_head, __ATOMIC_ACQUIRE);
+	uint64_t *head = &t->free_head[cls];
+	uint64_t h = __atomic_load_n(head, __ATOMIC_ACQUIRE);
 
 	for (;;) {
 		uint32_t top = (uint32_t)h;
@@ -147,7 +165,7 @@ static int free_pop(struct sl_table *t, uint32_t *idx)
 			return -ENOSPC;
 		next = __atomic_load_n(free_link(t, top - 1), __ATOMIC_RELAXED);
 		nh = ((h >> 32) + 1) << 32 | (uint32_t)next;
-		if (__atomic_compare_exchange_n(&t->free_head, &h, nh, 0, __ATOMIC_ACQ_REL,
+		if (__atomic_compare_exchange_n(head, &h, nh, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE)) {
 			*idx = top - 1;
 			return 0;
@@ -155,33 +173,50 @@ static int free_pop(struct sl_table *t, uint32_t *idx)
 	}
 }
 
-void sl_table_release(struct sl_table *t, const uint32_t *idx, uint32_t n)
+static void free_push(struct sl_table *t, unsigned cls, uint32_t idx)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t h = __atomic_load_n(&t->free_head, __ATOMIC_RELAXED);
+	uint64_t *head = &t->free_head[cls];
+	uint64_t h = __atomic_load_n(head, __ATOMIC_RELAXED);
 
-		do {
-			__atomic_store_n(free_link(t, idx[i]), (uint32_t)h, __ATOMIC_RELAXED);
-		} while (!__atomic_compare_exchange_n(&t->free_head, &h,
-						      (h & ~0xffffffffull) | (idx[i] + 1), 0,
-						      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-	}
+	do {
+		__atomic_store_n(free_link(t, idx), (uint32_t)h, __ATOMIC_RELAXED);
+	} while (!__atomic_compare_exchange_n(head, &h, (h & ~0xffffffffull) | (idx + 1), 0,
+					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
-/* Entry index from the per-thread cache, the shared bump allocator, or reclaimed entries. */
-static int entry_alloc(struct sl_table *t, struct sl_table_cache *c, uint32_t *idx)
+void sl_table_release(struct sl_table *t, const uint32_t *idx, uint32_t n)
 {
-	if (c->next == c->end) {
+	for (uint32_t i = 0; i < n; i++)
+		free_push(t, idx[i] & SL_TABLE_PAIR ? 1 : 0, idx[i] & ~SL_TABLE_PAIR);
+}
+
+/*
+ * Entry index of u units (1 or 2) from the per-thread cache, the shared bump allocator, or
+ * reclaimed entries; a single unit may split a reclaimed pair (its other half is reclaimed).
+ */
+static int entry_alloc(struct sl_table *t, struct sl_table_cache *c, unsigned u, uint32_t *idx)
+{
+	unsigned cls = u - 1;
+
+	if (c->next[cls] + u > c->end[cls]) {
+		uint32_t want = t->chunk * u;
 		uint32_t base = __atomic_load_n(&t->next, __ATOMIC_RELAXED) < t->capacity
-					? __atomic_fetch_add(&t->next, t->chunk, __ATOMIC_RELAXED)
+					? __atomic_fetch_add(&t->next, want, __ATOMIC_RELAXED)
 					: t->capacity;
 
-		if (base >= t->capacity)
-			return free_pop(t, idx);
-		c->next = base;
-		c->end = base + t->chunk < t->capacity ? base + t->chunk : t->capacity;
+		if (base >= t->capacity || t->capacity - base < u) {
+			if (!free_pop(t, cls, idx))
+				return 0;
+			if (cls || free_pop(t, 1, idx))
+				return -ENOSPC;
+			free_push(t, 0, *idx + 1);	/* the pair's second unit */
+			return 0;
+		}
+		c->next[cls] = base;
+		c->end[cls] = base + want < t->capacity ? base + want : t->capacity;
 	}
-	*idx = c->next++;
+	*idx = c->next[cls];
+	c->next[cls] += u;
 	return 0;
 }
 
@@ -261,8 +296,9 @@ struct sl_entry *sl_table_find(const struct sl_table *t, const struct sl_key *ke
  */
 struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache *c,
 				      const struct sl_key *key, uint64_t hash, uint64_t now,
-				      const uint64_t *init, int *created)
+				      const uint64_t *init, unsigned nb, int *created)
 {
+	unsigned u = sl_table_units_of(t->entry_shift, nb);
 	uint32_t sig = sl_table_sig(t, hash), idx, v;
 	uint32_t *b1 = sl_table_bucket(t, hash), *b2 = sl_table_alt_bucket(t, hash);
 	struct sl_entry *e, *got;
@@ -270,11 +306,11 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 	e = sl_table_find(t, key, hash);
 	if (e)
 		return e;
-	if (entry_alloc(t, c, &idx))
+	if (u > 2 || entry_alloc(t, c, u, &idx))
 		return NULL;
 	e = sl_table_entry(t, idx);
 	e->key = *key;
-	for (unsigned i = 0; i < t->nb_tokens; i++)
+	for (unsigned i = 0; i < nb; i++)
 		e->st[i] = (struct sl_tb_state){now, init[i]};
 	v = sig | idx;
 	got = bucket_publish(t, b1, SL_TABLE_WAYS, v, key);
@@ -289,10 +325,10 @@ struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache 
 		return e;
 	}
 	/* not published: give the entry back to this thread's cache, or to the free stack */
-	if (c->end && c->next - 1 == idx && c->next > c->end - t->chunk)
-		c->next--;
+	if (c->end[u - 1] && c->next[u - 1] - u == idx)
+		c->next[u - 1] -= u;
 	else
-		sl_table_release(t, &idx, 1);
+		free_push(t, u - 1, idx);
 	return got;
 }
 
@@ -315,11 +351,11 @@ static uint32_t unlink_slots(struct sl_table *t, uint32_t *slots, unsigned n,
 
 	for (unsigned i = 0; i < n && got < out_max; i++) {
 		uint32_t s = __atomic_load_n(&slots[i], __ATOMIC_ACQUIRE);
+		int u = s ? expired(sl_table_entry(t, s), arg) : 0;
 
-		if (s && expired(sl_table_entry(t, s), arg) &&
-		    __atomic_compare_exchange_n(&slots[i], &s, 0, 0, __ATOMIC_RELEASE,
-						__ATOMIC_RELAXED))
-			out[got++] = (uint32_t)(s & t->idx_mask);
+		if (u && __atomic_compare_exchange_n(&slots[i], &s, 0, 0, __ATOMIC_RELEASE,
+						     __ATOMIC_RELAXED))
+			out[got++] = (uint32_t)(s & t->idx_mask) | (u > 1 ? SL_TABLE_PAIR : 0);
 	}
 	return got;
 }

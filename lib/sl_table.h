@@ -42,19 +42,37 @@ _Static_assert(sizeof(struct sl_entry) + sizeof(struct sl_tb_state) == 64,
 
 struct sl_table;
 
-/* Per-thread allocation cache: entries are taken from the table in chunks. Zero-initialise. */
+/*
+ * Entry sizes. A table is made of `capacity` units of 64 bytes (nb_tokens 1 at creation) or 128
+ * bytes (2..4); an entry of nb buckets takes sl_table_units(t, nb) consecutive units: in a
+ * table of 64-byte units, a key with 2 to 4 buckets (a profile with limits) takes 2, so keys of
+ * every profile share one table and one memory budget. Freed entries are kept apart by size;
+ * a one-unit entry may take half of a freed pair, a pair never takes two freed single units
+ * (no compaction): a table whose keys churn between sizes can refuse a pair with single
+ * units free.
+ */
+static inline unsigned sl_table_units_of(unsigned entry_shift, unsigned nb)
+{
+	return (unsigned)((48 + 16 * nb + (1u << entry_shift) - 1) >> entry_shift);
+}
+
+/* Per-thread allocation cache: entries are taken from the table in chunks, one chunk per entry
+ * size (1 or 2 units). Zero-initialise. */
 struct sl_table_cache {
-	uint32_t next;
-	uint32_t end;
+	uint32_t next[2];
+	uint32_t end[2];
 };
 
 /*
- * Control path: allocate a table for max_keys keys (1..SL_KEYS_MAX) with nb_tokens (1..4) counters
- * per key; memory is committed now (huge pages when the system has them). Returns 0 or -errno.
+ * Control path: allocate a table of max_keys units (1..SL_KEYS_MAX) of entries with nb_tokens
+ * (1..4) counters (a unit of 64 bytes for 1, 128 for 2..4); memory is committed now (huge pages
+ * when the system has them). Returns 0 or -errno.
  */
 int sl_table_create(uint64_t max_keys, unsigned nb_tokens, const struct sl_hash_secret *secret,
 		    struct sl_table **out);
 void sl_table_free(struct sl_table *t);
+/* Bytes sl_table_create(max_keys, nb_tokens) maps and touches (before it is made). */
+uint64_t sl_table_bytes(uint64_t max_keys, unsigned nb_tokens);
 
 /* Bytes of memory held by the table (index + entries + header). */
 uint64_t sl_table_memory(const struct sl_table *t);
@@ -69,13 +87,15 @@ const struct sl_hash_secret *sl_table_secret(const struct sl_table *t);
 
 /*
  * Control path, eviction in two steps. sl_table_unlink removes from the index every key in
- * buckets [from, from + count) for which expired(entry, arg) holds, writing their entry
- * indices to out (at most out_max; a bucket is scanned only while out has room for a whole
+ * buckets [from, from + count) for which expired(entry, arg) returns non-zero, the entry's
+ * size in units (1 or 2), writing their entry indices (with the size: SL_TABLE_PAIR set for
+ * 2) to out (at most out_max; a bucket is scanned only while out has room for a whole
  * one, SL_TABLE_WAYS, so the scan stops early when out is nearly full) and returns how
  * many; *next_from receives where the scan stopped (0 after the last bucket). Lookups may
  * still hold the unlinked entries: only after an RCU grace period may sl_table_release give
  * them back for reuse by inserts.
  */
+#define SL_TABLE_PAIR 0x80000000u
 uint32_t sl_table_unlink(struct sl_table *t, uint64_t from, uint64_t count,
 			 int (*expired)(const struct sl_entry *e, void *arg), void *arg,
 			 uint32_t *out, uint32_t out_max, uint64_t *next_from);
@@ -106,8 +126,8 @@ struct sl_table {
 	uint32_t sig_mask;		/* a slot's signature bits */
 	uint32_t sig_low;		/* the lowest of them, set in every signature */
 	uint64_t idx_mask;		/* a slot's entry index bits: ~sig_mask */
-	uint32_t entry_shift;		/* entry size 64 or 128 */
-	uint32_t capacity;
+	uint32_t entry_shift;		/* unit size 64 or 128 */
+	uint32_t capacity;		/* units */
 	uint32_t nb_tokens;
 	uint32_t chunk;			/* entries a cache takes at once */
 	struct sl_hash_secret secret;
@@ -116,7 +136,7 @@ struct sl_table {
 	uint64_t own_unlinks;	/* what unlinks points to unless sl_table_count_unlinks */
 	uint32_t next __attribute__((aligned(64)));	/* bump allocator, atomic */
 	uint32_t stash_used;				/* slots ever used in stash, atomic */
-	uint64_t free_head;	/* reclaimed entries: tag << 32 | (index + 1), atomic */
+	uint64_t free_head[2];	/* reclaimed entries of 1, 2 units: tag << 32 | (index + 1), atomic */
 	uint32_t stash[SL_TABLE_STASH] __attribute__((aligned(64)));
 };
 
@@ -239,18 +259,20 @@ static inline struct sl_entry *sl_table_probe_at(const struct sl_table *t, const
 struct sl_entry *sl_table_find(const struct sl_table *t, const struct sl_key *key, uint64_t hash);
 
 /*
- * Stage 3: the entry of key, inserting it (every bucket {now, init[i]}) if absent.
- * hint is stage 2's result. *created is set to 1 for a new key. Returns NULL when there is
- * no room (max_keys reached, or both buckets full).
+ * Stage 3: the entry of key, inserting it with nb buckets (each {now, init[i]}) if absent.
+ * *created is set to 1 for a new key. Returns NULL when there is no room (the capacity is
+ * taken, or both buckets full). Every key of a table is inserted with the same nb, or with
+ * sizes that the caller can tell apart when it unlinks (see sl_table_unlink).
  */
 struct sl_entry *sl_table_lookup_slow(struct sl_table *t, struct sl_table_cache *c,
 				      const struct sl_key *key, uint64_t hash, uint64_t now,
-				      const uint64_t *init, int *created);
+				      const uint64_t *init, unsigned nb, int *created);
 
+/* The same, hint being stage 2's result (a slot value or 0). */
 static inline struct sl_entry *sl_table_lookup(struct sl_table *t, struct sl_table_cache *c,
 					       const struct sl_key *key, uint64_t hash,
 					       uint32_t hint, uint64_t now,
-					       const uint64_t *init, int *created)
+					       const uint64_t *init, unsigned nb, int *created)
 {
 	if (hint) {
 		struct sl_entry *e = sl_table_entry(t, hint);
@@ -258,7 +280,7 @@ static inline struct sl_entry *sl_table_lookup(struct sl_table *t, struct sl_tab
 		if (sl_key_eq(&e->key, key))
 			return e;
 	}
-	return sl_table_lookup_slow(t, c, key, hash, now, init, created);
+	return sl_table_lookup_slow(t, c, key, hash, now, init, nb, created);
 }
 
 #endif

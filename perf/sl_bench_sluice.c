@@ -103,7 +103,7 @@ int slb_stream_prepare(struct slb_stream *s, struct slb_sluice *sl)
 		s->hash[i] = sl_hash(&sl->secret, &s->key[i]);
 		hint = sl_table_probe(sl->t, s->hash[i]);
 		s->ent[i] = sl_table_lookup(sl->t, &sl->cache, &s->key[i], s->hash[i], hint, 0,
-					    &sl->init, &created);
+					    &sl->init, 1, &created);
 		if (!s->ent[i] || created)
 			return -EPROTO;
 	}
@@ -181,7 +181,7 @@ uint64_t slb_time_lookup(struct slb_job *j, uint32_t from, uint32_t to)
 			int created = 0;
 
 			s->ent[b + i] = sl_table_lookup(t, &sl->cache, &s->key[b + i], h[i], hint[i],
-							0, &sl->init, &created);
+							0, &sl->init, 1, &created);
 			made += (uint64_t)created;
 		}
 	}
@@ -258,7 +258,7 @@ uint64_t slb_time_tblpol(struct slb_job *j, uint32_t from, uint32_t to)
 		for (unsigned i = 0; i < SLB_BURST; i++) {
 			int created = 0;
 			struct sl_entry *en = sl_table_lookup(t, &sl->cache, &k[i], h[i], hint[i],
-							      now, &sl->init, &created);
+							      now, &sl->init, 1, &created);
 
 			ok += en ? (uint64_t)police(&sl->tb, en, now, s->len[i]) : 0;
 		}
@@ -331,7 +331,7 @@ uint64_t slb_time_insert(struct slb_job *j, uint32_t from, uint32_t to)
 		for (unsigned i = 0; i < nb; i++) {
 			int c = 0;
 
-			if (sl_table_lookup(t, &sl->cache, &k[i], h[i], hint[i], now, &sl->init, &c))
+			if (sl_table_lookup(t, &sl->cache, &k[i], h[i], hint[i], now, &sl->init, 1, &c))
 				made += (uint64_t)c;
 		}
 	}

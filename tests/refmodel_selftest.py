@@ -71,11 +71,12 @@ def write_pcap(path, frames, nano=True, big_endian=False):
             f.write(struct.pack(e + 'IIII', ts // 10**9, frac, len(data), orig) + data)
 
 
-def run(policy_yaml, frames, **kw):
+def run(policy_yaml, frames, max_keys=None, **kw):
     d = Path(WORKDIR)
     (d / 'p.yaml').write_text(policy_yaml)
     write_pcap(d / 'c.pcap', frames, **kw)
-    m = RM.Model(RM.load_policy(d / 'p.yaml')).run(RM.read_pcap(d / 'c.pcap'))
+    m = RM.Model(RM.load_policy(d / 'p.yaml'), max_keys or RM.DEFAULT_MAX_KEYS).run(
+        RM.read_pcap(d / 'c.pcap'))
     return m.report(), m
 
 
@@ -164,7 +165,7 @@ class Buckets(unittest.TestCase):
 
     def test_max_keys_when_full(self):
         # max-keys 2, 1 token per key, 1 pps (no refill within 6 ns); sources 1 2 3 4 3 1:
-        # 1 and 2 get slots, the frames of 3, 4, 3 find the table full (table_full 3), the
+        # 1 and 2 get slots, the frames of 3, 4, 3 find the quota taken (quota_full 3), the
         # last frame of 1 finds its bucket empty (exceed). when-full drop: 3 4 3 refused
         # (exceed, dropped); pass: they conform; shared: 3 takes the one overflow token, 4 and
         # 3 again exceed.
@@ -179,8 +180,23 @@ class Buckets(unittest.TestCase):
             rep, m = run(pol, fr)
             t = tenant(rep, 't')
             self.assertEqual(list(m.verdicts), verdicts, wf)
-            self.assertEqual((t['conform_packets'], t['table_full'], t['keys']),
-                             (conform, 3, 2), wf)
+            self.assertEqual((t['conform_packets'], t['quota_full'], t['table_full'],
+                              t['keys']), (conform, 3, 0, 2), wf)
+
+    def test_key_budget(self):
+        # the same sources, no quota, a budget of 3 units; a profile with a limit takes 2
+        # units a key: one key, then the budget is taken (table_full); one bucket: 3 keys
+        order = [1, 2, 3, 4, 3, 1]
+        fr = [(T0 + i, v4udp(f'10.0.0.{s}', '10.9.9.9', 100)) for i, s in enumerate(order)]
+        one = shared('1pps', '1pkt', '    when-full: drop').replace('mode: shared',
+                                                                     'mode: dedicated')
+        rep, _ = run(one, fr, max_keys=3)
+        t = tenant(rep, 't')
+        self.assertEqual((t['keys'], t['table_full'], t['quota_full']), (3, 1, 0))
+        two = one.replace('    when-full: drop', '    when-full: drop\n    limits: [{limit: 10pkt, per: 1m}]')
+        rep, _ = run(two, fr, max_keys=3)
+        t = tenant(rep, 't')
+        self.assertEqual((t['keys'], t['table_full'], t['quota_full']), (1, 4, 0))
 
     def test_orig_len_is_the_cost(self):
         # snapped records: 100 bytes captured, 1000 on the wire; cost and bytes use 1000
@@ -429,6 +445,206 @@ class Classify(unittest.TestCase):
         self.assertEqual(m.tenant_of[11], 3)
         self.assertEqual(rep['malformed'], {'packets': 12, 'bytes': sum(
             len(f) for f in frames[:11] + frames[12:13])})
+
+
+def v6udp(src, dst, size, sport=1000, dport=53, vlans=()):
+    """An Ethernet/IPv6/UDP frame of exactly size bytes."""
+    n = size - 14 - 4 * len(vlans) - 48
+    return eth(ipv6(src, dst, 17, udp(sport, dport, n)), 0x86DD, vlans)
+
+
+def tagged(tags, payload=None, et=0x0800):
+    """A frame with the given (TPID, TCI) tags in order, then et and an IPv4/UDP packet."""
+    hdr = b'\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01'
+    for tpid, tci in tags:
+        hdr += struct.pack('>HH', tpid, tci)
+    if payload is None:
+        payload = ipv4('10.0.0.1', '10.0.0.2', 17, udp(1, 2, 10))
+    return hdr + struct.pack('>H', et) + payload
+
+
+def names(m):
+    return [m.pol.tenants[i].name if i >= 0 else '-' for i in m.tenant_of]
+
+
+class Matches(unittest.TestCase):
+    """Lists of match blocks, inner-vlan, port, and the merge of several captures."""
+
+    def test_list_one_bucket(self):
+        # one tenant, an IPv4 and an IPv6 block, one shared bucket: 1000-byte frames every
+        # 1 ms alternating IPv4 (even) and IPv6 (odd) conform exactly as one family alone in
+        # test_bits_800kbit_burst_3000B: 0, 1, 2, then every 10 ms -> 12, of which IPv6 only
+        # frame 1 (every later conforming index is even).
+        pol = shared('800kbit', '3000B') + \
+            '    match: [ { src: 10.0.0.0/24 }, { src: "2001:db8::/32" } ]\n'
+        fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.9.9.9', 1000) if i % 2 == 0 else
+               v6udp('2001:db8::1', '2001:db9::9', 1000)) for i in range(100)]
+        self.assertEqual(len(fr[1][1]), 1000)
+        rep, m = run(pol, fr)
+        conf = [i for i, v in enumerate(m.verdicts) if v == RM.V_CONFORM]
+        self.assertEqual(conf, [0, 1, 2] + list(range(10, 100, 10)))
+        t = tenant(rep, 't')
+        self.assertEqual((t['packets'], t['conform_bytes'], t['keys']), (100, 12000, 1))
+
+    def test_list_any_block_first_tenant(self):
+        pol = """sluice: 1
+unmatched: pass
+profiles:
+  p: { mode: shared, rate: 1gbit, burst: 1MB, exceed: drop }
+tenants:
+  - { name: a, profile: p, match: [ { vlan: 5 }, { dst: 10.9.0.0/16, proto: udp } ] }
+  - { name: b, profile: p, match: { proto: udp } }
+  - name: c
+    profile: p
+    match: [ { src: "2001:db8::/32", proto: icmp }, { proto: icmp }, {dst: 10.8.0.0/16} ]
+  - { name: d, profile: p, match: [ { vlan: 5 } ] }
+"""
+        frames = [
+            eth(ipv4('1.1.1.1', '10.8.0.1', 6, tcp(1, 2, 0)), 0x0800, (5,)),  # a: block 1
+            v4udp('1.1.1.1', '10.9.1.1', 100),  # a: block 2
+            v4udp('1.1.1.1', '10.8.1.1', 100),  # b (c's third block comes later)
+            eth(ipv6('2001:db8::1', '2001:db9::1', 58, bytes(8)), 0x86DD),  # c: ICMPv6
+            eth(ipv4('1.1.1.1', '2.2.2.2', 1, bytes(8)), 0x0800),  # c: block 2, ICMPv4
+            # block 1 needs 2001:db8::/32, block 2 means ICMPv4 (no family given): none
+            eth(ipv6('2001:db9::1', '2001:db9::2', 58, bytes(8)), 0x86DD),
+            # protocol 1 in IPv6: not block 1 (ICMPv6 is 58 there), but block 2: icmp without
+            # an address is protocol number 1, compared in any family
+            eth(ipv6('2001:db8::1', '2001:db9::2', 1, bytes(8)), 0x86DD),
+            eth(ipv4('1.1.1.1', '10.8.0.1', 6, tcp(1, 2, 0)), 0x0800),  # c: block 3
+        ]
+        rep, m = run(pol, [(T0 + i, f) for i, f in enumerate(frames)])
+        self.assertEqual(names(m), ['a', 'a', 'b', 'c', 'c', '-', 'c', 'c'])
+        self.assertEqual(tenant(rep, 'd')['packets'], 0)  # a takes every vlan 5 frame
+
+    def test_match_forms_and_errors(self):
+        self.assertEqual(len(RM.Match('t', None).blocks), 1)  # no match: everything
+        p = RM.parse(v4udp('1.1.1.1', '2.2.2.2', 100))
+        self.assertTrue(RM.Match('t', None).matches(p, 7))
+        self.assertTrue(RM.Match('t', {}).matches(p, 0))
+        self.assertTrue(RM.Match('t', [{}]).matches(p, 3))
+        b = RM.Match('t', {'port': '7', 'inner-vlan': 0, 'vlan': 4095}).blocks[0]
+        self.assertEqual((b.port, b.inner_vlan, b.vlan), (7, 0, 4095))
+        self.assertEqual(len(RM.Match('t', [{'vlan': 1}, {'port': 2}, {}]).blocks), 3)
+        for bad in ([], [{}, None], [{'src': '10.0.0.0/8', 'dst': '::/0'}], {'inner-vlan': 4096},
+                    {'port': 65536}, {'vlan': -1}, {'port': 'x'}, {'port': '07'},
+                    {'inner_vlan': 1}, [{'vlan': 1}, {'dst-port': 53}], 'vlan', {'port': True}):
+            with self.assertRaises(RM.PolicyError, msg=str(bad)):
+                RM.Match('t', bad)
+
+    def test_parse_inner_vlan(self):
+        q, d, c = 0x88A8, 0x8100, 0x9100
+        cases = [
+            ([], (None, None)),
+            ([(d, 100)], (100, None)),
+            ([(q, 300), (d, 10)], (300, 10)),
+            ([(c, 0xE000 | 300), (d, 0x1000 | 10)], (300, 10)),  # PCP and DEI bits dropped
+            ([(d, 7), (d, 8)], (7, 8)),
+            ([(q, 300), (q, 4095)], (300, 4095)),
+        ]
+        for tags, want in cases:
+            p = RM.parse(tagged(tags))
+            self.assertEqual((p.vlan, p.inner_vlan, p.family), want + (4,), tags)
+        # a third tag: the parse stops there, a non-IP frame with both IDs kept
+        p = RM.parse(tagged([(q, 300), (d, 10)], struct.pack('>HH', 5, 0x0800) + bytes(40),
+                            et=0x8100))
+        self.assertEqual((p.vlan, p.inner_vlan, p.family, p.proto), (300, 10, 0, 0))
+        # a TPID sluice does not take (0x88e7) is no tag: non-IP, untagged
+        p = RM.parse(tagged([(0x88E7, 300)]))
+        self.assertEqual((p.vlan, p.inner_vlan, p.family), (None, None, 0))
+        self.assertIsNone(RM.parse(tagged([(q, 300)])[:20]))  # second tag cut: malformed
+
+    def test_inner_vlan_tenants(self):
+        pol = """sluice: 1
+unmatched: pass
+profiles:
+  p: { mode: shared, rate: 1gbit, burst: 1MB, exceed: drop }
+tenants:
+  - { name: sub-a, profile: p, match: { vlan: 300, inner-vlan: 10 } }
+  - { name: sub-b, profile: p, match: { vlan: 300, inner-vlan: 20 } }
+  - { name: svlan, profile: p, match: { vlan: 300 } }
+  - { name: c10, profile: p, match: { inner-vlan: 10 } }
+"""
+        q, d = 0x88A8, 0x8100
+        third = struct.pack('>HH', 99, 0x0800) + bytes(40)
+        frames = [tagged([(q, 300), (d, 10)]), tagged([(q, 300), (d, 20)]),
+                  tagged([(d, 300)]), tagged([(q, 300), (d, 30)]), tagged([(q, 301), (d, 10)]),
+                  tagged([(d, 10)]), tagged([(q, 20), (d, 300)]), tagged([]),
+                  tagged([(q, 300), (d, 10)], third, et=0x8100), tagged([(q, 7), (d, 10)])]
+        rep, m = run(pol, [(T0 + i, f) for i, f in enumerate(frames)])
+        self.assertEqual(names(m), ['sub-a', 'sub-b', 'svlan', 'svlan', 'c10', '-', '-', '-',
+                                    'sub-a', 'c10'])
+        self.assertEqual(rep['unmatched']['packets'], 3)
+
+    def test_port_tenants(self):
+        pol = """sluice: 1
+unmatched: drop
+profiles:
+  p: { mode: shared, rate: 1gbit, burst: 1MB, exceed: drop }
+tenants:
+  - { name: up, profile: p, match: { port: 0, src: 10.5.0.0/16 } }
+  - { name: down, profile: p, match: { port: 1, dst: 10.5.0.0/16 } }
+  - { name: p1, profile: p, match: [ { port: 1 }, { port: 3, vlan: 9 } ] }
+"""
+        inside = v4udp('10.5.1.1', '10.5.2.2', 100)
+        outside = v4udp('1.1.1.1', '2.2.2.2', 100)
+        seq = [(inside, 0), (inside, 1), (inside, 2), (outside, 1), (outside, 0),
+               (v4udp('1.1.1.1', '10.5.0.9', 100), 0), (v4udp('1.1.1.1', '10.5.0.9', 100), 1),
+               (v4udp('1.1.1.1', '2.2.2.2', 100, vlans=(9,)), 3), (outside, 3), (outside, 65535)]
+        d = Path(WORKDIR)
+        (d / 'p.yaml').write_text(pol)
+        m = RM.Model(RM.load_policy(d / 'p.yaml')).run(
+            [(T0 + i, len(f), f, port) for i, (f, port) in enumerate(seq)])
+        self.assertEqual(names(m), ['up', 'down', '-', 'p1', '-', '-', 'down', 'p1', '-', '-'])
+        self.assertEqual(m.report()['dropped']['packets'], 5)
+        # without a port (one capture, run() with 3-tuples) every frame is port 0's
+        m = RM.Model(RM.load_policy(d / 'p.yaml')).run([(T0, len(inside), inside)])
+        self.assertEqual(names(m), ['up'])
+
+    def test_merge(self):
+        # the earliest next frame; equal timestamps: the lower port; each capture in its own
+        # order even where it goes back in time (capture 3: 40 then 15)
+        caps = [[(10, 1, b'a0'), (20, 1, b'a1'), (20, 1, b'a2'), (30, 1, b'a3')],
+                [(5, 1, b'b0'), (20, 1, b'b1'), (25, 1, b'b2')],
+                [(20, 1, b'c0')],
+                [(40, 1, b'd0'), (15, 1, b'd1')],
+                []]
+        got = [(ts, data.decode(), port) for ts, _, data, port in RM.merge(caps)]
+        self.assertEqual(got, [(5, 'b0', 1), (10, 'a0', 0), (20, 'a1', 0), (20, 'a2', 0),
+                               (20, 'b1', 1), (20, 'c0', 2), (25, 'b2', 1), (30, 'a3', 0),
+                               (40, 'd0', 3), (15, 'd1', 3)])
+        self.assertEqual(list(RM.merge([])), [])
+
+    def test_cli_several_in(self):
+        # two captures as --in: port 0 and port 1, merged; the same report as in-process
+        import contextlib
+        import io
+        import json
+        d = Path(WORKDIR)
+        pol = """sluice: 1
+unmatched: pass
+profiles:
+  up: { mode: shared, rate: 800kbit, burst: 3000B, exceed: drop }
+  down: { mode: shared, rate: 1gbit, burst: 1MB, exceed: drop }
+tenants:
+  - { name: up, profile: up, match: { port: 0 } }
+  - { name: down, profile: down, match: { port: 1 } }
+"""
+        (d / 'p.yaml').write_text(pol)
+        f = v4udp('10.0.0.1', '10.0.0.2', 1000)
+        write_pcap(d / 'a.pcap', [(T0 + i * MS, f) for i in range(100)])
+        write_pcap(d / 'b.pcap', [(T0 + i * MS, f) for i in range(50)], nano=False)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = RM.main(['--config', str(d / 'p.yaml'), '--in', str(d / 'a.pcap'), '--in',
+                          str(d / 'b.pcap'), '--json'])
+        self.assertEqual(rc, 0)
+        rep = json.loads(out.getvalue())
+        # up: test_bits_800kbit_burst_3000B (12 of 100); down: all 50
+        self.assertEqual([(t['packets'], t['conform_packets']) for t in rep['tenants']],
+                         [(100, 12), (50, 50)])
+        self.assertEqual(rep['packets'], 150)
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+            RM.main(['--config', str(d / 'p.yaml')] + ['--in', str(d / 'a.pcap')] * 17)
 
 
 class Units(unittest.TestCase):

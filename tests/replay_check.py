@@ -16,6 +16,15 @@ header checksum. --demo-config adds sl-gen --demo against the shipped policy (ev
 must exceed on about half its frames). --model-only skips sluice-replay (to check the
 generator and model alone).
 
+Match lists, inner-vlan and port: a scenario with 'port_flows' generates one capture per port
+(the k-th list of flows is port k, sl-gen seed + k) and gives them to the model (merged as
+sluice-replay merges them) and to sluice-replay as --in in port order. 'expect' counts each
+tenant's frames from the captures themselves (tags, addresses and ports read here, not by the
+model's Match), to be met by the model and the replay report; 'conform_rate' requires a
+tenant's conforming bytes, over the span of its frames, to be its rate x span + burst within a
+few %, in the model and the replay report, and every address family among its frames to get
+some of them (in the frames the replay forwarded).
+
 The max-flows scenario uses a capture built here (TCP connections with SYN/FIN/RST, UDP flows
 that go idle), checked against hand-computed counts and the model, then against the replay
 report's flow_refused and flows. Until sluice-replay enforces max-flows (its report has no
@@ -157,6 +166,53 @@ def random_flows_frames(seed=77, conns=400, seconds=40):
             ev.append((t, len(ev), v4_tcp(src, '198.51.100.9', sport, 443, ACK)))
     ev.sort(key=lambda e: (e[0], e[1]))
     return [(T0_NS + t, f) for t, _, f in ev]
+
+
+# --- match lists, inner-vlan, port: expected tenants counted from the frames themselves -------
+
+TPIDS = (b'\x81\x00', b'\x88\xa8', b'\x91\x00')
+
+
+def vlan_tags(data):
+    """The VLAN IDs of the first two tags, read from the frame here: (outer, inner), None for
+    a missing one."""
+    tags = []
+    while len(tags) < 2 and data[12 + 4 * len(tags):14 + 4 * len(tags)] in TPIDS:
+        o = 14 + 4 * len(tags)
+        tags.append(int.from_bytes(data[o:o + 2], 'big') & 0xFFF)
+    return tuple(tags + [None] * (2 - len(tags)))
+
+
+def inner_vlan_expect(RM, frames):
+    """S-VLAN 300: C-VLAN 10 -> sub-a, 20 -> sub-b, any other or none -> svlan; C-VLAN 10
+    under another S-VLAN -> c10; everything else (outer 10 alone, tags swapped) unmatched."""
+    n = dict.fromkeys(('sub-a', 'sub-b', 'svlan', 'c10'), 0)
+    for f in frames:
+        if RM.parse(f[2]) is None:
+            continue  # malformed
+        outer, inner = vlan_tags(f[2])
+        t = {10: 'sub-a', 20: 'sub-b'}.get(inner, 'svlan') if outer == 300 else \
+            'c10' if inner == 10 else None
+        if t:
+            n[t] += 1
+    return n
+
+
+def ports_expect(RM, frames):
+    """Port 0 from 10.5.0.0/16 -> up; port 1 to 10.5.0.0/16 -> down, other port 1 -> transit;
+    the customer's addresses read from the IPv4 header here."""
+    n = dict.fromkeys(('up', 'down', 'transit'), 0)
+    for ts, length, data, port in frames:
+        p = RM.parse(data)
+        if p is None:
+            continue
+        ip = data[14:] if data[12:14] == b'\x08\x00' else b''  # untagged IPv4 only here
+        src_cust, dst_cust = ip[12:14] == b'\x0a\x05', ip[16:18] == b'\x0a\x05'
+        if port == 0 and src_cust:
+            n['up'] += 1
+        elif port == 1:
+            n['down' if dst_cust else 'transit'] += 1
+    return n
 
 
 def write_pcap(path, frames):
@@ -307,6 +363,32 @@ tenants:
         'keys': {'a': 4, 'b': 4, 'c': 4, 'd': 3},
     },
     {
+        # one key budget of 14 units for three tenants: a (quota 4), b (no quota) and c (no
+        # quota, a limit: 2 units a key); keys come first served within the quotas, a's past
+        # 4 count as quota_full, later ones of b and c as table_full once the budget is taken
+        'name': 'key-budget',
+        'seconds': 3, 'seed': 67, 'malformed': 0, 'max_keys': 14,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  a: { mode: dedicated, key: src-ip, rate: 400kbit, burst: 2000B, exceed: drop,
+       max-keys: 4, when-full: drop }
+  b: { mode: dedicated, key: src-ip, rate: 400kbit, burst: 2000B, exceed: drop,
+       when-full: pass }
+  c: { mode: dedicated, key: src-ip, rate: 400kbit, burst: 2000B, exceed: drop,
+       limits: [{limit: 100KB, per: 1m}], when-full: shared }
+tenants:
+  - { name: a, profile: a, match: { src: 10.1.0.0/24 } }
+  - { name: b, profile: b, match: { src: 10.2.0.0/24 } }
+  - { name: c, profile: c, match: { src: 10.3.0.0/24 } }
+""",
+        'flows': [
+            'src=10.1.0.0/24,keys=7,rate=5mbit,size=200-1000',
+            'src=10.2.0.0/24,keys=9,rate=5mbit,size=200-1000',
+            'src=10.3.0.0/24,keys=5,rate=3mbit,size=200-1000',
+        ],
+    },
+    {
         'name': 'exact-arrivals',
         'seconds': 4, 'seed': 44, 'malformed': 0,
         'policy': """sluice: 1
@@ -405,6 +487,120 @@ tenants:
         # sight and earns 100 pps x 67.2 us < 1 before its third frame -> 2000 conform.
         'analytic': {'all': (2000, 0)},
         'keys': {'all': 1000},
+    },
+    {
+        # a dual-stack tenant: two blocks, one shared bucket. IPv4 6.1 + IPv6 6 Mbit/s offered
+        # against 8 Mbit/s: together they conform at 8 Mbit/s (one bucket per block would let
+        # all 12.1 through). ICMP is named per block: 1 in the IPv4 block, 58 in the IPv6
+        # one (an IPv6 frame of protocol 1 is not pings').
+        'name': 'match-list-dual-stack',
+        'seconds': 4, 'seed': 77, 'malformed': 0.002,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  dual:  { mode: shared, rate: 8mbit, burst: 20000B, exceed: drop }
+  pings: { mode: shared, rate: 200kbit, burst: 1500B, exceed: mark, dscp: 8 }
+  rest:  { mode: shared, rate: 50mbit, burst: 64KiB, exceed: drop }
+tenants:
+  - name: dual
+    profile: dual
+    match: [ { src: 10.7.0.0/16 }, { src: "2001:db8:7::/48" } ]
+  - name: pings
+    profile: pings
+    match:
+      - { dst: "2001:db8:ffff::/48", proto: icmp }
+      - { dst: 192.0.2.0/24, proto: icmp }
+  - { name: v4rest, profile: rest, match: { src: 10.0.0.0/8 } }
+""",
+        'flows': [
+            'src=10.7.0.0/16,proto=udp,dport=4500,rate=6mbit,size=100-1500,arrival=poisson',
+            'src=2001:db8:7::/48,dst=2001:db8:ffff::1,proto=tcp,dport=443,rate=6mbit,'
+            'size=100-1500',
+            'src=10.7.9.1,dst=192.0.2.7,proto=icmp,rate=100kbit,size=100',  # dual, not pings
+            'src=2001:db8:9::1,dst=2001:db8:ffff::5,proto=icmp,rate=300kbit,size=100',
+            'src=172.16.0.1,dst=192.0.2.8,proto=icmp,rate=300kbit,size=100',
+            'src=2001:db8:9::4,dst=2001:db8:ffff::6,proto=1,rate=100kbit,size=100',  # none
+            'src=10.8.0.0/16,proto=tcp,rate=3mbit,size=60-1500',  # v4rest
+            'src=2001:db8:8::/48,proto=udp,rate=1mbit',  # unmatched
+        ],
+        'conform_rate': {'dual': (8 * 10**6, 20000)},
+    },
+    {
+        # QinQ subscribers: S-VLAN 300 carries C-VLANs 10 (sub-a), 20 (sub-b, per source)
+        # and others (svlan, which also gets single-tagged 300); C-VLAN 10 under S-VLAN 301
+        # is c10's. Outer tag 10 alone has no inner tag, tags 20 / 300 swapped match nothing.
+        'name': 'match-inner-vlan',
+        'seconds': 4, 'seed': 88, 'malformed': 0.002,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  sub-a: { mode: shared, rate: 4mbit, burst: 8KB, exceed: drop }
+  sub-b: { mode: dedicated, key: src-ip, rate: 1mbit, burst: 4000B, exceed: mark, dscp: 18 }
+  svlan: { mode: shared, rate: 3mbit, burst: 6KB, exceed: drop }
+  c10:   { mode: shared, rate: 1mbit, burst: 3000B, exceed: pass }
+tenants:
+  - { name: sub-a, profile: sub-a, match: { vlan: 300, inner-vlan: 10 } }
+  - { name: sub-b, profile: sub-b, match: { vlan: 300, inner-vlan: 20 } }
+  - { name: svlan, profile: svlan, match: { vlan: 300 } }
+  - { name: c10, profile: c10, match: { inner-vlan: 10 } }
+""",
+        'flows': [
+            'vlan=300,vlan2=10,src=10.10.0.0/16,proto=udp,rate=5mbit,size=64-1500,'
+            'arrival=poisson',
+            'vlan=300,vlan2=10,src=2001:db8:a::/48,proto=tcp,rate=1mbit,size=100-1500',
+            'vlan=300,vlan2=20,src=10.20.0.0/24,keys=4,proto=udp,rate=6mbit,size=64-1500',
+            'vlan=300,vlan2=30,src=10.30.0.0/16,proto=tcp,rate=2mbit,size=100-1500',
+            'vlan=300,vlan2=40,src=2001:db8:40::/48,proto=udp,rate=1.5mbit,size=100-1500',
+            'vlan=300,src=10.31.0.1,proto=udp,rate=1mbit,size=200-800',
+            'vlan=301,vlan2=10,src=10.10.0.0/16,proto=udp,rate=2mbit,size=64-1500',
+            'vlan=10,src=10.10.0.0/16,proto=udp,rate=500kbit',
+            'vlan=20,vlan2=300,src=10.20.0.0/24,proto=udp,rate=500kbit',
+            'src=10.10.0.0/16,proto=udp,rate=500kbit',
+        ],
+        'expect': inner_vlan_expect,
+        'keys': {'sub-b': 4},
+        'conform_rate': {'sub-a': (4 * 10**6, 8000), 'svlan': (3 * 10**6, 6000)},
+    },
+    {
+        # one customer, upload on port 0 and download on port 1, at different rates. The
+        # customer's internal traffic (10.5.1.0/24 -> 10.5.2.0/24) is on both ports with the
+        # same timestamps (exact arrivals): on port 0 it is up's, on port 1 down's (up comes
+        # first in the file: only the port sets it apart). Traffic to the customer on port 0
+        # is nobody's; other port 1 traffic is transit's.
+        'name': 'match-port',
+        'seconds': 4, 'seed': 99, 'malformed': 0.002,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  up:      { mode: shared, rate: 2mbit, burst: 5000B, exceed: drop }
+  down:    { mode: shared, rate: 10mbit, burst: 25000B, exceed: mark, dscp: 10 }
+  transit: { mode: dedicated, key: dst-ip, rate: 1mbit, burst: 3000B, exceed: drop }
+tenants:
+  - { name: up, profile: up, match: { port: 0, src: 10.5.0.0/16 } }
+  - { name: down, profile: down, match: { port: 1, dst: 10.5.0.0/16 } }
+  - { name: transit, profile: transit, match: { port: 1 } }
+""",
+        'port_flows': [
+            [
+                'src=10.5.0.0/16,dst=198.51.100.0/24,proto=tcp,dport=443,rate=3mbit,'
+                'size=60-1500,arrival=poisson',
+                'src=10.5.1.0/24,dst=10.5.2.0/24,proto=udp,rate=1000pps,size=200,'
+                'arrival=exact',
+                'src=2001:db8:5::/48,proto=udp,rate=1mbit',
+                'src=172.16.0.0/12,dst=10.5.0.1,proto=udp,rate=500kbit',
+            ],
+            [
+                'src=198.51.100.0/24,dst=10.5.0.0/16,proto=tcp,sport=443,rate=12mbit,'
+                'size=60-1500,arrival=poisson',
+                'src=10.5.1.0/24,dst=10.5.2.0/24,proto=udp,rate=1000pps,size=200,'
+                'arrival=exact',
+                'src=203.0.113.0/24,dst=192.0.2.0/24,dkeys=5,proto=udp,rate=6mbit,'
+                'size=100-1500',
+            ],
+        ],
+        'expect': ports_expect,
+        'keys': {'transit': 5},
+        'conform_rate': {'up': (2 * 10**6, 5000), 'down': (10 * 10**6, 25000)},
     },
 ]
 
@@ -519,9 +715,18 @@ def make_capture(a, sc, ck):
     return pcap, [int(x) for x in m.groups()]
 
 
-def check_capture(RM, ck, frames, gen_counts, model, usec):
+def make_captures(a, sc, ck):
+    """[(pcap, sl-gen counts)], one capture per port: the k-th of 'port_flows' is port k's."""
+    if 'port_flows' not in sc:
+        return [make_capture(a, sc, ck)]
+    return [make_capture(a, dict(sc, name=f'{sc["name"]}-port{k}', flows=flows,
+                                 seed=sc['seed'] + k), ck)
+            for k, flows in enumerate(sc['port_flows'])]
+
+
+def check_capture(RM, ck, frames, gen_counts, usec):
     last = 0
-    bad = 0
+    bad = malformed = 0
     for i, (ts, length, data) in enumerate(frames):
         if ts < last:
             ck.fail(f'capture: frame {i} goes back in time')
@@ -531,13 +736,14 @@ def check_capture(RM, ck, frames, gen_counts, model, usec):
         if usec and ts % 1000:
             ck.fail(f'capture: frame {i}: --usec timestamp not whole us')
         p = RM.parse(data)
+        malformed += p is None
         if p is not None and p.family:
             why = frame_problem(data, p)
             if why and bad < 5:
                 ck.fail(f'capture: frame {i} invalid: {why}')
             bad += why is not None
     want = gen_counts[:3]
-    got = [len(frames), sum(f[1] for f in frames), model.malformed[0]]
+    got = [len(frames), sum(f[1] for f in frames), malformed]
     if got != want:
         ck.fail(f'capture: model sees frames/bytes/malformed {got}, sl-gen wrote {want}')
 
@@ -558,7 +764,7 @@ def compare_reports(ck, rep, mod, flows=True):
             continue
         n = mt['name']
         # keys: the captures are shorter than every profile's idle, so live keys = seen keys
-        for k in ('profile', 'packets', 'bytes', 'keys', 'table_full') + \
+        for k in ('profile', 'packets', 'bytes', 'keys', 'table_full', 'quota_full') + \
                 (('flow_refused', 'flows') if flows else ()):
             ck.eq(f'{n}.{k}', t.get(k), mt[k])
         for k in ('conform_bytes', 'conform_packets'):
@@ -583,7 +789,7 @@ def flows_enforced(rep, mod):
 def expected_dropped(pol, rep):
     """Frames the replay's own counters say it dropped."""
     n = sum(t['exceed_packets'] if pt.profile.exceed == 'drop' else
-            t['table_full'] if pt.profile.when_full == 'drop' else 0
+            t['table_full'] + t['quota_full'] if pt.profile.when_full == 'drop' else 0
             for t, pt in zip(rep['tenants'], pol.tenants))
     if pol.unmatched == 'drop':
         n += rep['unmatched']['packets'] + rep['malformed']['packets']
@@ -635,7 +841,8 @@ def model_outcome(RM, v):
 
 
 def check_output(RM, ck, pol, rep, frames, outp, model):
-    """Checks the forwarded pcap; returns how many frames' fate differs from the model."""
+    """Checks the forwarded pcap; returns how many frames' fate differs from the model, and
+    the fates (OUT_* per input frame)."""
     out = list(RM.read_pcap(outp))
     want = len(frames) - expected_dropped(pol, rep)
     if len(out) != want:
@@ -654,7 +861,7 @@ def check_output(RM, ck, pol, rep, frames, outp, model):
             i += 1  # fate stays OUT_DROP
         if i == len(frames):
             ck.fail(f'output: frame {k} (ts {ts}) is not an input frame in input order')
-            return 0
+            return 0, None
         fate[i] = OUT_FWD if d is None else OUT_MARK
         if d == 'mark':
             ti = model.tenant_of[i]
@@ -674,7 +881,8 @@ def check_output(RM, ck, pol, rep, frames, outp, model):
         ex = rep['tenants'][ti]['exceed_packets']
         act = t.profile.exceed
         # frames of new keys refused a slot with when-full: drop count as exceed, are dropped
-        refused = rep['tenants'][ti]['table_full'] if t.profile.when_full == 'drop' else 0
+        refused = rep['tenants'][ti]['table_full'] + rep['tenants'][ti]['quota_full'] \
+            if t.profile.when_full == 'drop' else 0
         if lost[ti] != (ex if act == 'drop' else refused):
             ck.fail(f'output: {t.name} (exceed: {act}) lost {lost[ti]} frames, exceed {ex}, '
                     f'refused {refused}')
@@ -685,7 +893,7 @@ def check_output(RM, ck, pol, rep, frames, outp, model):
     if lost[nt] != (other if pol.unmatched == 'drop' else 0):
         ck.fail(f'output: {lost[nt]} unmatched/malformed frames missing '
                 f'(unmatched: {pol.unmatched}, {other} such frames)')
-    return sum(fa != model_outcome(RM, v) for fa, v in zip(fate, model.verdicts))
+    return sum(fa != model_outcome(RM, v) for fa, v in zip(fate, model.verdicts)), fate
 
 
 def run_scenario(a, RM, sc):
@@ -695,13 +903,20 @@ def run_scenario(a, RM, sc):
     if 'policy' in sc:
         cfg.write_text(sc['policy'])
     t0 = time.monotonic()
-    pcap, gen_counts = make_capture(a, sc, ck)
+    caps = make_captures(a, sc, ck)
     pol = RM.load_policy(cfg)
-    frames = list(RM.read_pcap(pcap))
-    model = RM.Model(pol).run(frames)
+    per_port = [list(RM.read_pcap(pcap)) for pcap, _ in caps]
+    frames = list(RM.merge(per_port))  # (ts, length, data, port), as sluice-replay merges
+    model = RM.Model(pol, sc.get('max_keys', RM.DEFAULT_MAX_KEYS)).run(frames)
     mod = model.report()
-    check_capture(RM, ck, frames, gen_counts, model, sc.get('usec'))
+    for cap, (_, gen_counts) in zip(per_port, caps):
+        check_capture(RM, ck, cap, gen_counts, sc.get('usec'))
     mt = {t['name']: t for t in mod['tenants']}
+    if 'expect' in sc:
+        for name, want in sc['expect'](RM, frames).items():
+            if mt[name]['packets'] != want:
+                ck.fail(f'model: {name} has {mt[name]["packets"]} frames, the captures say '
+                        f'{want}')
     for name, (want, tol) in sc.get('analytic', {}).items():
         if abs(mt[name]['conform_packets'] - want) > tol:
             ck.fail(f'model: {name} conforms {mt[name]["conform_packets"]} frames, '
@@ -722,16 +937,19 @@ def run_scenario(a, RM, sc):
         if got != want or mt[name]['exceed_packets'] != want[1]:
             ck.fail(f'model: {name} packets/flow_refused/flows {got} (exceed '
                     f'{mt[name]["exceed_packets"]}), hand-computed {want}')
-    if sc is SCENARIOS[0]:  # the command line gives the same report
-        cli = subprocess.run([sys.executable, a.refmodel, '--config', str(cfg), '--in',
-                              str(pcap), '--json'], check=True, capture_output=True, text=True)
+    ins = [x for pcap, _ in caps for x in ('--in', str(pcap))]
+    budget = ['--max-keys', str(sc['max_keys'])] if 'max_keys' in sc else []
+    if sc is SCENARIOS[0] or len(caps) > 1:  # the command line gives the same report
+        cli = subprocess.run([sys.executable, a.refmodel, '--config', str(cfg)] + ins +
+                             ['--json'] + budget, check=True, capture_output=True, text=True)
         if json.loads(cli.stdout) != mod:
             ck.fail('sl-refmodel.py --json differs from the model run in-process')
     line = f'{sc["name"]}: {len(frames)} frames'
+    rates = []  # check_conform_rate's lines
     if not a.model_only:
         outp, repp = wd / f'rc-{sc["name"]}-out.pcap', wd / f'rc-{sc["name"]}-report.json'
         try:
-            r = subprocess.run([a.replay, '--config', str(cfg), '--in', str(pcap), '--out',
+            r = subprocess.run([a.replay, '--config', str(cfg)] + ins + budget + ['--out',
                                 str(outp), '--report', str(repp), '--quiet'],
                                capture_output=True, text=True, timeout=REPLAY_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -749,15 +967,65 @@ def run_scenario(a, RM, sc):
             print_table(sc['name'], None, mod)
             return ck, line + ' (replay skipped: only the model was checked)'
         compare_reports(ck, rep, mod, flows=enforced)
+        if 'expect' in sc:
+            rt = {t['name']: t for t in rep['tenants']}
+            for name, want in sc['expect'](RM, frames).items():
+                if rt[name]['packets'] != want:
+                    ck.fail(f'{name}: replay has {rt[name]["packets"]} frames, the captures '
+                            f'say {want}')
         if not ck.errors:
-            dis = check_output(RM, ck, pol, rep, frames, outp, model)
+            dis, fate = check_output(RM, ck, pol, rep, frames, outp, model)
+            if fate is not None:
+                rates = check_conform_rate(RM, ck, sc, pol, model, frames, rep, fate)
             line += f', {dis} frame verdicts differ from the model'
             if dis and sc.get('exact_verdicts'):
                 ck.fail(f'{dis} frame verdicts differ from the model (exact scenario)')
         print_table(sc['name'], rep, mod)
     else:
+        rates = check_conform_rate(RM, ck, sc, pol, model, frames, None, None)
         print_table(sc['name'], None, mod)
+    for r in rates:
+        print(r)
     return ck, line + f' ({time.monotonic() - t0:.1f} s)'
+
+
+def check_conform_rate(RM, ck, sc, pol, model, frames, rep, fate):
+    """'conform_rate': {tenant: (rate bit/s, burst bytes)}, offered above its rate: conforming
+    bits = rate x span + 8 x burst within 3%, span from the tenant's first to its last frame
+    (one bucket, whatever the blocks that matched); in the model and, with rep, in the replay
+    report; every address family among its frames has some forwarded (fate: the replay's
+    frames; without it the model's) conforming ones. Returns lines to print."""
+    names = [t.name for t in pol.tenants]
+    lines = []
+    for name, (rate, burst) in sc.get('conform_rate', {}).items():
+        ti = names.index(name)
+        mine = [k for k, t in enumerate(model.tenant_of) if t == ti]
+        if len(mine) < 2:
+            ck.fail(f'model: {name} has {len(mine)} frames, no rate to measure')
+            continue
+        span = (frames[mine[-1]][0] - frames[mine[0]][0]) / 1e9
+        want = rate * span + 8 * burst
+        reports = [('model', model.report())] + ([('replay', rep)] if rep else [])
+        for who, r in reports:
+            got = 8 * r['tenants'][ti]['conform_bytes']
+            if abs(got - want) > 0.03 * want:
+                ck.fail(f'{who}: {name} conforms {got / span / 1e6:.3f} Mbit/s over '
+                        f'{span:.3f} s ({got} bits), its profile allows {want:.0f} bits '
+                        f'({rate / 1e6:g} Mbit/s x {span:.3f} s + burst)')
+        fam = {}
+        for k in mine:
+            conf = fate[k] == OUT_FWD if fate is not None else \
+                model.verdicts[k] == RM.V_CONFORM
+            fb = fam.setdefault(RM.parse(frames[k][2]).family, [0, 0])
+            fb[0] += frames[k][1]
+            fb[1] += frames[k][1] if conf else 0
+        lines.append(f'  {name}: conforming ' + ', '.join(
+            f'IPv{f} {c} of {o} B' for f, (o, c) in sorted(fam.items())) +
+            f'; {8 * sum(c for _, c in fam.values()) / span / 1e6:.3f} Mbit/s over '
+            f'{span:.3f} s for a rate of {rate / 1e6:g} Mbit/s')
+        if pol.tenants[ti].profile.exceed != 'pass' and any(not c for _, c in fam.values()):
+            ck.fail(f'{name}: an address family gets nothing through: {fam}')
+    return lines
 
 
 def print_table(name, rep, mod):

@@ -61,6 +61,7 @@ struct world {
 	struct sl_cfg_profile prof[4];
 	struct sl_cfg_tenant ten[4];
 	struct sl_cfg_match mat[4];
+	uint64_t budget;		/* key units; 0: 1024 */
 	struct sl_engine *e;
 	struct sl_lcore *lc;
 };
@@ -89,7 +90,8 @@ static void add_tenant(struct world *w, const char *name, unsigned prof, uint32_
 
 static void build(struct world *w)
 {
-	struct sl_engine_opts o = {.hz = NS, .nb_lcores = 1, .max_keys = 1024};
+	struct sl_engine_opts o = {.hz = NS, .nb_lcores = 1,
+				   .max_keys = w->budget ? w->budget : 1024};
 	struct sl_diag d = {0};
 
 	w->cfg.path = "test.yaml";
@@ -287,7 +289,8 @@ static void when_full(void **state)
 		}
 		assert_int_equal(fwd, fwd_expect[m]);
 		s = stats(&w);
-		assert_int_equal(s.t[0].c.table_full, 4);
+		assert_int_equal(s.t[0].c.quota_full, 4);	/* max-keys: the tenant's quota */
+		assert_int_equal(s.t[0].c.table_full, 0);
 		assert_int_equal(s.t[0].keys, 2);
 		sl_stats_free(&s);
 		sl_engine_free(w.e);
@@ -323,17 +326,17 @@ static void idle_keys_evicted_and_recreated_full(void **state)
 	assert_int_equal(s.t[0].keys, 1);
 	assert_int_equal(s.t[0].c.keys_evicted, 3);
 	sl_stats_free(&s);
-	/* the table had room for 4 keys: 3 new keys fit again, each with a full bucket */
+	/* the quota is 4 keys: 3 new keys fit again, each with a full bucket */
 	for (uint32_t src = 5; src <= 7; src++) {
 		udp4(&f, -1, 0x0a000000 + src, 0x01020304, 0, 1000);
 		assert_int_equal(send(&w, &f, 2, 2 * NS, NULL), 1);
 	}
-	/* table full again: key 8 shares the tenant's overflow bucket set (when-full: shared) */
+	/* quota taken again: key 8 shares the tenant's overflow bucket set (when-full: shared) */
 	udp4(&f, -1, 0x0a000008, 0x01020304, 0, 1000);
 	assert_int_equal(send(&w, &f, 2, 2 * NS, NULL), 1);
 	s = stats(&w);
 	assert_int_equal(s.t[0].keys, 4);
-	assert_int_equal(s.t[0].c.table_full, 2);
+	assert_int_equal(s.t[0].c.quota_full, 2);
 	sl_stats_free(&s);
 	sl_engine_free(w.e);
 }
@@ -406,6 +409,7 @@ static void key_flood_keeps_memory_flat(void **state)
 	(void)state;
 	w.prof[0] = profile("d", SL_MODE_DEDICATED, 800000, 3000, SL_ACT_DROP);
 	w.prof[0].max_keys = 10000;
+	w.budget = 20000;
 	w.cfg.nb_profiles = 1;
 	add_tenant(&w, "t", 0, 0, -1, 0, 0);
 	build(&w);
@@ -420,11 +424,223 @@ static void key_flood_keeps_memory_flat(void **state)
 	}
 	s = stats(&w);
 	assert_int_equal(s.t[0].keys, 10000);
-	assert_int_equal(s.t[0].c.table_full, 490000);
+	assert_int_equal(s.t[0].c.quota_full, 490000);
 	/* the flood took no memory: the table was preallocated */
 	assert_true(rss_kb() - before < 256);
 	sl_stats_free(&s);
 	sl_engine_free(w.e);
+}
+
+/* n new sources src0.. of vlan-less UDP through the world at time now; returns forwarded */
+static unsigned new_keys(struct world *w, uint32_t src0, unsigned n, uint32_t len, uint64_t now)
+{
+	struct pb f;
+	unsigned fwd = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		udp4(&f, -1, src0 + k, 0x01020304, 0, len);
+		fwd += send(w, &f, 1, now, NULL);
+	}
+	return fwd;
+}
+
+/*
+ * One budget of 8 keys: tenant a (quota 4) and tenant b (no quota) of one profile. a's fifth
+ * and sixth keys are over its quota (quota_full); b takes what is left of the budget, 4,
+ * and its next 2 find the budget taken (table_full). Each is counted apart.
+ */
+static void budget_and_quota_counted_apart(void **state)
+{
+	struct world w = {0};
+	struct sl_stats s;
+
+	(void)state;
+	w.prof[0] = profile("q", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+	w.prof[0].max_keys = 4;
+	w.prof[0].when_full = SL_FULL_DROP;
+	w.prof[1] = profile("free", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+	w.prof[1].when_full = SL_FULL_DROP;
+	w.cfg.nb_profiles = 2;
+	w.budget = 8;
+	add_tenant(&w, "a", 0, SL_M_SRC, -1, 0x0a000000, 16);
+	add_tenant(&w, "b", 1, SL_M_SRC, -1, 0x0b000000, 16);
+	build(&w);
+	assert_int_equal(new_keys(&w, 0x0a000001, 6, 100, 0), 4);
+	assert_int_equal(new_keys(&w, 0x0b000001, 6, 100, 0), 4);
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 4);
+	assert_int_equal(s.t[0].c.quota_full, 2);
+	assert_int_equal(s.t[0].c.table_full, 0);
+	assert_int_equal(s.t[1].keys, 4);
+	assert_int_equal(s.t[1].c.quota_full, 0);
+	assert_int_equal(s.t[1].c.table_full, 2);
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
+/*
+ * Isolation: tenants a and b share a dedicated profile (quota 100 each). a floods 20,000 new
+ * sources; b's 50 sources keep their keys and their exact rate: 800 kbit/s and a 1000-byte
+ * burst per source, 100-byte frames, 20 per source each 10 ms for 1 s: every source conforms
+ * with 1000 + 800000/8 B = 101,000 B over the second, 1010 frames of 100 B at most.
+ */
+static void quota_keeps_a_flood_to_its_tenant(void **state)
+{
+	struct world w = {0};
+	struct sl_stats s;
+	struct pb f;
+	unsigned fwd_b = 0;
+
+	(void)state;
+	w.prof[0] = profile("per-host", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+	w.prof[0].max_keys = 100;
+	w.cfg.nb_profiles = 1;
+	w.budget = 4096;
+	add_tenant(&w, "a", 0, SL_M_SRC, -1, 0x0a000000, 8);
+	add_tenant(&w, "b", 0, SL_M_SRC, -1, 0x0b000000, 8);
+	build(&w);
+	for (unsigned tick = 0; tick <= 100; tick++) {
+		uint64_t now = (uint64_t)tick * NS / 100;
+
+		new_keys(&w, 0x0a000000 + tick * 200, 200, 100, now);	/* the flood */
+		for (uint32_t k = 0; k < 50; k++) {
+			udp4(&f, -1, 0x0b000001 + k, 0x01020304, 0, 100);
+			fwd_b += send(&w, &f, 20, now, NULL);
+		}
+	}
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 100);
+	assert_int_equal(s.t[0].c.quota_full, 20200 - 100);
+	assert_int_equal(s.t[1].keys, 50);
+	assert_int_equal(s.t[1].c.quota_full + s.t[1].c.table_full, 0);
+	/* 10 frames of burst, then 10 per 10 ms: tick 0 takes 10, each later tick 10 */
+	assert_int_equal(fwd_b, 50 * (10 + 100 * 10));
+	sl_stats_free(&s);
+	sl_engine_free(w.e);
+}
+
+/* A profile with a limit (2 buckets) takes two units per key: a budget of 8 holds 4 keys. */
+static void keys_with_limits_take_two_units(void **state)
+{
+	struct world w = {0};
+	struct sl_stats s;
+
+	(void)state;
+	w.prof[0] = profile("lim", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+	w.prof[0].nb_buckets = 2;
+	w.prof[0].b[1] = (struct sl_cfg_bucket){8000000, 60 * NS, 8000000};
+	w.prof[0].when_full = SL_FULL_DROP;
+	w.cfg.nb_profiles = 1;
+	w.budget = 8;
+	add_tenant(&w, "t", 0, 0, -1, 0, 0);
+	build(&w);
+	assert_int_equal(new_keys(&w, 0x0a000001, 6, 100, 0), 4);
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 4);
+	assert_int_equal(s.t[0].c.table_full, 2);
+	sl_stats_free(&s);
+	/* idle for a long while: evicted, their pairs reused by 4 new keys, then full again */
+	assert_int_equal(sl_engine_maintain(w.e, 1000 * NS, 0), 4);
+	assert_int_equal(new_keys(&w, 0x0a000101, 6, 100, 1000 * NS), 4);
+	sl_engine_free(w.e);
+}
+
+/*
+ * A reload that changes what a tenant's keys are (here the key kind) gives it a new identity:
+ * its old keys are orphans, unlinked by the next maintenance whatever their idle time, and
+ * the budget is whole again. A reload that changes only the rate keeps the keys.
+ */
+static void orphans_go_at_once(void **state)
+{
+	struct world w = {0};
+	struct sl_reload_summary sum;
+	struct sl_diag d = {0};
+	struct sl_stats s;
+
+	(void)state;
+	w.prof[0] = profile("d", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+	w.prof[0].when_full = SL_FULL_DROP;
+	w.cfg.nb_profiles = 1;
+	w.budget = 16;
+	add_tenant(&w, "t", 0, 0, -1, 0, 0);
+	build(&w);
+	assert_int_equal(new_keys(&w, 0x0a000001, 16, 100, 0), 16);
+	w.prof[0].b[0].amount = 400000;		/* rate only: the keys stay */
+	assert_int_equal(sl_engine_reload(w.e, &w.cfg, &sum, &d), 0);
+	assert_int_equal(sum.states_reset, 0);
+	assert_int_equal(sl_engine_maintain(w.e, 1, 0), 0);
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 16);
+	sl_stats_free(&s);
+	w.prof[0].key = SL_KEY_DST_IP;		/* another key kind: the keys restart */
+	assert_int_equal(sl_engine_reload(w.e, &w.cfg, &sum, &d), 0);
+	assert_int_equal(sum.states_reset, 1);
+	assert_int_equal(new_keys(&w, 0x0a000001, 1, 100, 2), 0);	/* budget still taken */
+	assert_int_equal(sl_engine_maintain(w.e, 3, 0), 16);		/* not idle, but orphans */
+	assert_int_equal(new_keys(&w, 0x0a000001, 1, 100, 4), 1);
+	s = stats(&w);
+	assert_int_equal(s.t[0].keys, 1);
+	assert_int_equal(s.t[0].c.table_full, 1);
+	sl_stats_free(&s);
+	sl_diag_free(&d);
+	sl_engine_free(w.e);
+}
+
+/* Fixed memory readings: limit 1 GiB, `used` in use, the system with plenty. */
+static int fake_mem(struct sl_mem *m, void *arg)
+{
+	m->limit = 1ull << 30;
+	m->used = *(const uint64_t *)arg;
+	m->avail = 64ull << 30;
+	m->as_left = SL_MEM_NONE;
+	m->what = "test limit";
+	return 0;
+}
+
+/*
+ * What does not fit is refused before it is allocated: a key table beyond the limit at
+ * start-up, a reload when the process is near its limit; the running policy stays.
+ */
+static void admission(void **state)
+{
+	struct world w = {0};
+	struct sl_engine_opts o = {.hz = NS, .nb_lcores = 1, .max_keys = 16u << 20,
+				   .mem_probe = fake_mem};
+	uint64_t used = 100u << 20;
+	struct sl_engine *e = NULL;
+	struct sl_diag d = {0};
+	struct sl_stats s;
+
+	(void)state;
+	o.mem_arg = &used;
+	w.prof[0] = profile("d", SL_MODE_DEDICATED, 800000, 1000, SL_ACT_DROP);
+	w.cfg.nb_profiles = 1;
+	add_tenant(&w, "t", 0, 0, -1, 0, 0);
+	w.cfg.path = "test.yaml";
+	w.cfg.profiles = w.prof;
+	w.cfg.tenants = w.ten;
+	w.cfg.matches = w.mat;
+	/* 16M keys are 1.2 GB: more than the 1 GiB limit */
+	assert_int_equal(sl_engine_create(&w.cfg, &o, &e, &d), -ENOMEM);
+	assert_null(e);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.msg[0], "the key table of 16777216 keys needs"));
+	assert_non_null(strstr(d.msg[0], "--max-keys"));
+	sl_diag_free(&d);
+	o.max_keys = 1u << 20;		/* 76 MB: fits */
+	assert_int_equal(sl_engine_create(&w.cfg, &o, &e, &d), 0);
+	used = 1000u << 20;		/* the process grew near its limit: no reload fits */
+	assert_int_equal(sl_engine_reload(e, &w.cfg, NULL, &d), -ENOMEM);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.msg[0], "the reload needs"));
+	assert_int_equal(sl_engine_stats(e, &s), 0);
+	assert_int_equal(s.generation, 1);
+	assert_int_equal(s.reload_failures, 1);
+	sl_stats_free(&s);
+	sl_diag_free(&d);
+	used = 100u << 20;
+	assert_int_equal(sl_engine_reload(e, &w.cfg, NULL, &d), 0);
+	sl_engine_free(e);
 }
 
 /*
@@ -526,6 +742,11 @@ int main(void)
 		cmocka_unit_test(idle_keys_evicted_and_recreated_full),
 		cmocka_unit_test(deferred_marks_and_queue_counters),
 		cmocka_unit_test(key_flood_keeps_memory_flat),
+		cmocka_unit_test(budget_and_quota_counted_apart),
+		cmocka_unit_test(quota_keeps_a_flood_to_its_tenant),
+		cmocka_unit_test(keys_with_limits_take_two_units),
+		cmocka_unit_test(orphans_go_at_once),
+		cmocka_unit_test(admission),
 		cmocka_unit_test(mixed_runs_and_catch_all),
 	};
 

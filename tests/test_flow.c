@@ -530,7 +530,9 @@ static void *race_loop(void *arg)
 {
 	struct racer *w = arg;
 	struct race *r = w->r;
-	struct sl_flow_cache c = {{0}, {0}};
+	struct sl_flow_cache c;
+
+	memset(&c, 0, sizeof(c));
 	uint64_t x = 0x9e3779b97f4a7c15ull * (w->id + 1), started[DOMAINS] = {0},
 		 ended[DOMAINS] = {0}, refused[DOMAINS] = {0}, adm = 0, ref = 0, i;
 

@@ -31,7 +31,7 @@ static struct sl_entry *lookup(struct sl_table *t, struct sl_table_cache *c,
 
 	*created = 0;
 	sl_table_prefetch(t, h);
-	return sl_table_lookup(t, c, k, h, sl_table_probe(t, h), now, init, created);
+	return sl_table_lookup(t, c, k, h, sl_table_probe(t, h), now, init, t->nb_tokens, created);
 }
 
 static void insert_then_find(void **state)

@@ -1,13 +1,26 @@
 #!/usr/bin/env python3
-# sl-refmodel.py - independent reference model of the sluice policer: a YAML policy and a pcap
+# sl-refmodel.py - independent reference model of the sluice policer: a YAML policy and pcaps
 # in, the report JSON out; exact token arithmetic with fractions.Fraction, no C code used.
 """Reference model of sluice.
 
-Reads the policy (python3-yaml) and an Ethernet pcap (pure Python: microsecond or nanosecond
+Reads the policy (python3-yaml) and Ethernet pcaps (pure Python: microsecond or nanosecond
 magic, either byte order), parses, classifies and polices every frame and prints the report
 JSON of sluice-replay (elapsed_s, packets, bytes, dropped, tenants[], unmatched, malformed).
 A tenant's keys is the number of distinct keys it has seen (1 for a shared tenant that saw
 traffic): sluice reports live keys, the same while no key has been idle for its profile's idle.
+
+Ports, as sluice-replay: the k-th --in (0-based, at most 16) is the traffic of DPDK port k.
+The captures are merged (merge()): repeatedly the earliest next frame of all captures, on equal
+timestamps the one of the lower port; each capture keeps its own order.
+
+Classification (class Match): a tenant's match is one block (a mapping) or a non-empty list of
+blocks; a missing match is {} (everything). A frame belongs to the first tenant in file order
+one of whose blocks holds. A block holds when every field it gives holds: vlan / inner-vlan
+(the outer / inner VLAN ID: the first / second of up to two tags of TPID 0x8100, 0x88a8 or
+0x9100, a third tag ends the parse as a non-IP frame; an untagged frame has neither, a single-
+tagged one no inner), port (the DPDK port the frame came in on), src / dst (the frame is of the
+prefix's family, address in the prefix), proto (0 for non-IP; icmp is 58 in a block whose src
+or dst is IPv6, else 1), src-port / dst-port (the frame has ports, and they are in the ranges).
 
 Bucket semantics: every bucket of a key is full (= burst) when the key is first seen; it refills
 continuously at amount/per_ns tokens per ns, capped at burst; a frame conforms iff every bucket
@@ -21,7 +34,7 @@ second of capture time since the previous sweep (the first frame starts the cloc
 that frame; a tenant's flows is its active admitted flows at the end. The flow and domain
 tables are assumed never to fill.
 
-Used as a module by tests/replay_check.py: load_policy(), read_pcap(), Model.
+Used as a module by tests/replay_check.py: load_policy(), read_pcap(), merge(), Model.
 """
 import argparse
 import ipaddress
@@ -176,15 +189,31 @@ def _port_range(what, v):
     return lo, hi
 
 
-class Match:
+def _id(tname, d, field, hi):
+    """vlan, inner-vlan, port: None when absent, else an integer 0..hi (as sluice, a quoted
+    decimal too)."""
+    v = d.get(field)
+    if isinstance(v, str) and re.fullmatch(r'0|[1-9][0-9]*', v):
+        v = int(v)
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi):
+        raise PolicyError(f'tenant {tname}: match: {field}: 0..{hi}')
+    return v
+
+
+class Block:
+    """One match block: every field it gives must hold."""
     PROTOS = {'tcp': 6, 'udp': 17, 'icmp': 1}
+    FIELDS = {'vlan', 'inner-vlan', 'port', 'src', 'dst', 'proto', 'src-port', 'dst-port'}
 
     def __init__(self, tname, d):
-        d = d or {}
-        unknown = set(d) - {'vlan', 'src', 'dst', 'proto', 'src-port', 'dst-port'}
+        if not isinstance(d, dict):
+            raise PolicyError(f'tenant {tname}: match: a mapping of fields (or {{}}) expected')
+        unknown = set(d) - self.FIELDS
         if unknown:
             raise PolicyError(f'tenant {tname}: match: unknown field(s) {sorted(unknown)}')
-        self.vlan = d.get('vlan')
+        self.vlan = _id(tname, d, 'vlan', 4095)
+        self.inner_vlan = _id(tname, d, 'inner-vlan', 4095)
+        self.port = _id(tname, d, 'port', 65535)
         try:
             self.src = ipaddress.ip_network(str(d['src'])) if 'src' in d else None
             self.dst = ipaddress.ip_network(str(d['dst'])) if 'dst' in d else None
@@ -218,8 +247,12 @@ class Match:
         mask = ((1 << bits) - 1) ^ ((1 << (bits - n.prefixlen)) - 1)
         return int(n.network_address), mask
 
-    def matches(self, p):
+    def holds(self, p, port):
         if self.vlan is not None and p.vlan != self.vlan:
+            return False
+        if self.inner_vlan is not None and p.inner_vlan != self.inner_vlan:
+            return False
+        if self.port is not None and port != self.port:
             return False
         if self.family and p.family != self.family:
             return False
@@ -237,6 +270,27 @@ class Match:
             if self.dport and not self.dport[0] <= p.dport <= self.dport[1]:
                 return False
         return True
+
+
+class Match:
+    """A tenant's match: one block, or a list of blocks of which any may hold."""
+
+    def __init__(self, tname, d):
+        if d is None:
+            d = {}  # no match (or an empty one): everything
+        if isinstance(d, list):
+            if not d:
+                raise PolicyError(f'tenant {tname}: match: empty list (write {{}} for '
+                                  'everything)')
+            self.blocks = [Block(tname, b) for b in d]
+        else:
+            self.blocks = [Block(tname, d)]
+
+    def matches(self, p, port=0):
+        for b in self.blocks:
+            if b.holds(p, port):
+                return True
+        return False
 
 
 class Tenant:
@@ -295,6 +349,25 @@ def read_pcap(path):
         off += caplen
 
 
+MAX_IN = 16  # sluice-replay takes at most 16 captures (ports 0..15)
+
+
+def merge(captures):
+    """The frames of several captures as sluice-replay sees them: (ts_ns, orig_len, data,
+    port), port k for captures[k]; repeatedly the earliest next frame of all captures, on
+    equal timestamps the lowest port's. Each capture is an iterable of (ts_ns, orig_len, data)
+    and keeps its own order, even where its timestamps go back."""
+    its = [iter(c) for c in captures]
+    heads = [next(it, None) for it in its]
+    while True:
+        k = min((i for i, h in enumerate(heads) if h is not None),
+                key=lambda i: (heads[i][0], i), default=None)
+        if k is None:
+            return
+        yield heads[k] + (k,)
+        heads[k] = next(its[k], None)
+
+
 def pcap_is_nano(path):
     with open(path, 'rb') as f:
         m = f.read(4)
@@ -305,11 +378,12 @@ def pcap_is_nano(path):
 # Parser: Ethernet, up to two VLAN tags, IPv4, IPv6 + extension headers, L4 ports
 
 class Pkt:
-    __slots__ = ('vlan', 'family', 'src', 'dst', 'src_int', 'dst_int', 'proto', 'has_ports',
-                 'sport', 'dport', 'l3off', 'frag', 'tcp_flags')
+    __slots__ = ('vlan', 'inner_vlan', 'family', 'src', 'dst', 'src_int', 'dst_int', 'proto',
+                 'has_ports', 'sport', 'dport', 'l3off', 'frag', 'tcp_flags')
 
     def __init__(self):
-        self.vlan = None
+        self.vlan = None  # the outer (first) tag's VLAN ID
+        self.inner_vlan = None  # the second tag's (QinQ)
         self.family = 0
         self.src = self.dst = b''
         self.src_int = self.dst_int = 0
@@ -338,13 +412,14 @@ def parse(frame):
         if et in VLAN_TPIDS:
             if n < 22:
                 return None
+            p.inner_vlan = (frame[18] << 8 | frame[19]) & 0xFFF
             et = frame[20] << 8 | frame[21]
             off = 22
     if et == 0x0800:
         return _parse_ipv4(frame, off, p)
     if et == 0x86DD:
         return _parse_ipv6(frame, off, p)
-    return p  # not IP: classifiable by vlan only
+    return p  # not IP (a third tag included): classifiable by vlans and port only
 
 
 def _ports(frame, l4, l4len, p):
@@ -510,15 +585,31 @@ def flow_of(p):
     return (p.family, p.src, p.dst, p.proto, p.sport, p.dport)
 
 
+class KeyBudget:
+    """The appliance's key budget in units: a key takes 1, or 2 with 2 to 4 buckets."""
+
+    def __init__(self, units):
+        self.units = units
+        self.used = 0
+
+    def take(self, n_buckets):
+        u = 1 if n_buckets <= 1 else 2
+        if self.used + u > self.units:
+            return False
+        self.used += u
+        return True
+
+
 class TenantState:
-    def __init__(self, tenant, max_keys):
+    def __init__(self, tenant, budget):
         self.t = tenant
         self.c = dict.fromkeys(('packets', 'bytes', 'conform_packets', 'conform_bytes',
-                                'exceed_packets', 'exceed_bytes', 'table_full',
+                                'exceed_packets', 'exceed_bytes', 'table_full', 'quota_full',
                                 'flow_refused'), 0)
         self.keys = {}  # dedicated: key -> KeyState; shared: None -> KeyState
-        self.overflow = None  # dedicated, table full, when-full: shared
-        self.max_keys = tenant.profile.max_keys or max_keys
+        self.overflow = None  # dedicated, key refused, when-full: shared
+        self.quota = tenant.profile.max_keys  # 0: none
+        self.budget = budget
         prof = tenant.profile
         self.flows = Flows(min(prof.max_flows, (1 << 32) - 1), prof.flow_idle_ns) \
             if prof.max_flows else None
@@ -534,19 +625,27 @@ class TenantState:
         return (p.family, p.src, p.dst, p.proto, p.sport, p.dport)
 
     def state_for(self, key, now):
-        """KeyState, or the when-full action name when a new key finds no slot.
+        """KeyState, or the when-full action name when a new key is refused.
 
         Keys are never evicted here: an idle key is evicted only once all its buckets are
         full, and recreated full, so eviction never changes policing; it only frees room in
-        the table. The model gives slots to the first max-keys distinct keys (per tenant) and
-        applies when-full to later ones (shared: one overflow bucket set per tenant).
+        the budget, which the model assumes is never needed again (captures shorter than
+        idle). A new key is refused when its tenant holds max-keys keys (quota_full) or the
+        appliance's budget is taken (table_full); when-full applies to it (shared: one
+        overflow bucket set per tenant).
         """
         st = self.keys.get(key)
         if st is not None:
             return st
         prof = self.t.profile
-        if key is not None and len(self.keys) >= self.max_keys:
-            self.c['table_full'] += 1
+        refused = None
+        if key is not None:
+            if self.quota and len(self.keys) >= self.quota:
+                refused = 'quota_full'
+            elif not self.budget.take(len(prof.buckets)):
+                refused = 'table_full'
+        if refused:
+            self.c[refused] += 1
             if prof.when_full != 'shared':
                 return prof.when_full
             if self.overflow is None:
@@ -559,7 +658,8 @@ class TenantState:
 class Model:
     def __init__(self, policy, max_keys=DEFAULT_MAX_KEYS):
         self.pol = policy
-        self.ts = [TenantState(t, max_keys) for t in policy.tenants]
+        budget = KeyBudget(max_keys)
+        self.ts = [TenantState(t, budget) for t in policy.tenants]
         self.total = [0, 0]
         self.unmatched = [0, 0]
         self.malformed = [0, 0]
@@ -579,8 +679,8 @@ class Model:
                     ts.flows.sweep(now)
         self.next_sweep = now + SWEEP_NS
 
-    def frame(self, now, length, data):
-        """Polices one frame; returns its V_* outcome."""
+    def frame(self, now, length, data, port=0):
+        """Polices one frame that came in on port; returns its V_* outcome."""
         self._sweep(now)
         self.total[0] += 1
         self.total[1] += length
@@ -590,7 +690,7 @@ class Model:
             v = self._count(self.malformed, length, V_MALFORMED_FWD, V_MALFORMED_DROP)
         else:
             for i, t in enumerate(self.pol.tenants):
-                if t.match.matches(p):
+                if t.match.matches(p, port):
                     ti = i
                     break
             if ti < 0:
@@ -638,8 +738,9 @@ class Model:
         return {'drop': V_DROP, 'mark': V_MARK, 'pass': V_PASS}[prof.exceed]
 
     def run(self, frames):
-        for ts_ns, length, data in frames:
-            self.frame(ts_ns, length, data)
+        """frames: (ts_ns, orig_len, data) all of port 0, or (ts_ns, orig_len, data, port)."""
+        for f in frames:
+            self.frame(*f)
         return self
 
     def report(self):
@@ -673,18 +774,22 @@ def print_table(r, f):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description='Reference model of the sluice policer: polices '
-                                 'a pcap against a policy with exact arithmetic and prints '
-                                 'the report JSON of sluice-replay.')
+                                 'pcaps (one per port) against a policy with exact arithmetic '
+                                 'and prints the report JSON of sluice-replay.')
     ap.add_argument('--config', required=True, help='policy YAML')
-    ap.add_argument('--in', dest='inp', required=True, help='Ethernet pcap (us or ns)')
+    ap.add_argument('--in', dest='inp', required=True, action='append',
+                    help='Ethernet pcap (us or ns); repeatable (at most 16): the k-th is the '
+                    'traffic of port k, merged in timestamp order as sluice-replay does')
     ap.add_argument('--json', action='store_true',
                     help='print the report JSON (default: a table)')
     ap.add_argument('--max-keys', type=int, default=DEFAULT_MAX_KEYS,
-                    help='max keys of dedicated profiles without max-keys (default 1M)')
+                    help="the appliance's key budget in units (sluice-replay's: 1M)")
     a = ap.parse_args(argv)
+    if len(a.inp) > MAX_IN:
+        ap.error(f'at most {MAX_IN} --in')
     try:
         pol = load_policy(a.config)
-        m = Model(pol, a.max_keys).run(read_pcap(a.inp))
+        m = Model(pol, a.max_keys).run(merge([read_pcap(f) for f in a.inp]))
     except (PolicyError, ValueError, OSError) as e:
         print(f'sl-refmodel: {e}', file=sys.stderr)
         return 1
