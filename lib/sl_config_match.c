@@ -204,7 +204,8 @@ static void match_ids(struct cfg_ctx *x, yaml_node_t **v, const char *path,
 
 /*
  * One block. proto: icmp is stored as 1 (ICMPv4) unless src/dst are IPv6, then 58 (ICMPv6).
- * Without any address the family is unknown and 1 is kept: such a block matches ICMPv4 only.
+ * Without any address the family is unknown and 1 is kept: such a block matches protocol 1
+ * (ICMPv4's number) in frames of either family.
  */
 static void match_block(struct cfg_ctx *x, yaml_node_t *n, const char *path,
 			struct sl_cfg_match *m)

@@ -110,7 +110,7 @@ static int cgroup_path(char *out, size_t sz, int v)
 static int read_v2(struct sl_mem *m)
 {
 	char mnt[512], rel[512], dir[1100], p[1200];
-	uint64_t cur = 0, file = 0, lim = 0;
+	uint64_t cur = 0, act = 0, inact = 0, lim = 0;
 
 	if (cgroup_mount(mnt, sizeof(mnt), 2) != 2 || !cgroup_path(rel, sizeof(rel), 2))
 		return -ENOENT;
@@ -119,7 +119,8 @@ static int read_v2(struct sl_mem *m)
 	if (read_u64(p, &cur))
 		return -ENOENT;
 	snprintf(p, sizeof(p), "%s/memory.stat", dir);
-	read_key(p, "file", &file);
+	read_key(p, "active_file", &act);
+	read_key(p, "inactive_file", &inact);
 	for (;;) {
 		char *slash;
 
@@ -135,7 +136,7 @@ static int read_v2(struct sl_mem *m)
 	}
 	if (m->limit == SL_MEM_NONE)
 		return -ENOENT;
-	m->used = cur > file ? cur - file : 0;
+	m->used = cur > act + inact ? cur - act - inact : 0;
 	m->what = "cgroup v2 memory.max";
 	return 0;
 }
@@ -143,21 +144,22 @@ static int read_v2(struct sl_mem *m)
 static int read_v1(struct sl_mem *m)
 {
 	char mnt[512], rel[512], p[1200];
-	uint64_t lim = 0, use = 0, cache = 0;
+	uint64_t lim = 0, use = 0, act = 0, inact = 0;
 
 	if (cgroup_mount(mnt, sizeof(mnt), 1) != 1 || !cgroup_path(rel, sizeof(rel), 1))
 		return -ENOENT;
 	snprintf(p, sizeof(p), "%s%s/memory.stat", mnt, rel);
 	if (read_key(p, "hierarchical_memory_limit", &lim))
 		return -ENOENT;
-	read_key(p, "total_cache", &cache);
+	read_key(p, "total_active_file", &act);
+	read_key(p, "total_inactive_file", &inact);
 	snprintf(p, sizeof(p), "%s%s/memory.usage_in_bytes", mnt, rel);
 	if (read_u64(p, &use))
 		return -ENOENT;
 	if (lim >= (1ull << 62))	/* "no limit" is a page-rounded 2^63 */
 		return -ENOENT;
 	m->limit = lim;
-	m->used = use > cache ? use - cache : 0;
+	m->used = use > act + inact ? use - act - inact : 0;
 	m->what = "cgroup v1 memory limit";
 	return 0;
 }

@@ -11,8 +11,9 @@
  * A reading. limit: the tightest bound on what the process (its cgroup) may hold in all: the
  * cgroup's memory limit (v2: the least memory.max from its cgroup up to the root; v1:
  * memory.stat hierarchical_memory_limit), else SL_MEM_NONE. used: what counts against that
- * limit now, without the page cache the kernel would reclaim first (v2: memory.current - file;
- * v1: memory.usage_in_bytes - total_cache), or the process's RSS without a cgroup limit.
+ * limit now, without the file cache the kernel would reclaim first (memory.current or
+ * memory.usage_in_bytes less the active and inactive file pages; shared memory, which DPDK's
+ * memory is without huge pages, counts), or the process's RSS without a cgroup limit.
  * avail: the system's MemAvailable. as_left: RLIMIT_AS minus the address space in use, or
  * SL_MEM_NONE. what: which bound is the limit, for messages ("cgroup v2 memory.max").
  */
