@@ -9,7 +9,6 @@
 #include "sl_units.h"
 
 #define CFG_MAX_FILE (64u << 20)	/* bytes of a policy file */
-#define CFG_MAX_DEPTH 32		/* nesting of YAML collections */
 #define CFG_MAX_ITEMS 1000000	/* profiles, tenants: bounds memory on hostile input */
 
 static const char *const mode_names[SL_MODE_COUNT] = { "shared", "dedicated" };
@@ -484,127 +483,22 @@ static void parse_root(struct cfg_ctx *x, yaml_node_t *root)
 		parse_tenants(x, v[TF_TENANTS]);
 }
 
-/* Line (1-based) of byte offset off, for reader errors that carry no mark. */
-static unsigned line_of(const char *text, size_t len, size_t off)
-{
-	unsigned line = 1;
-
-	for (size_t i = 0; i < off && i < len; i++)
-		line += text[i] == '\n';
-	return line;
-}
-
-static void syntax_error(struct cfg_ctx *x, yaml_parser_t *p, const char *text, size_t len)
-{
-	yaml_node_t at = { .type = YAML_NO_NODE };
-	const char *hint = "";
-
-	if (p->error == YAML_MEMORY_ERROR) {
-		x->nomem = 1;
-		return;
-	}
-	if (p->error == YAML_READER_ERROR) {
-		at.start_mark.line = line_of(text, len, p->problem_offset) - 1;
-		cfg_err(x, &at, NULL, "not valid UTF-8 text: %s", p->problem);
-		return;
-	}
-	at.start_mark = p->problem_mark;
-	if (p->problem_mark.index < len && text[p->problem_mark.index] == '\t')
-		hint = " (tabs are not allowed for indentation; use spaces)";
-	if (p->context)
-		cfg_err(x, &at, NULL, "YAML syntax error: %s (%s at line %u)%s", p->problem,
-			p->context, (unsigned)p->context_mark.line + 1, hint);
-	else
-		cfg_err(x, &at, NULL, "YAML syntax error: %s%s", p->problem, hint);
-}
-
-/*
- * First pass over the events: syntax errors, one document only, and a bound on nesting
- * (libyaml's loader recurses once per level). Returns 0 when the text can be loaded.
- */
-static int check_stream(struct cfg_ctx *x, const char *text, size_t len)
-{
-	yaml_node_t at = { .type = YAML_NO_NODE };
-	unsigned depth = 0, docs = 0;
-	yaml_event_type_t type;
-	yaml_parser_t p;
-	yaml_event_t ev;
-	int rc = -EINVAL;
-
-	if (!yaml_parser_initialize(&p)) {
-		x->nomem = 1;
-		return -ENOMEM;
-	}
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	for (;;) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			syntax_error(x, &p, text, len);
-			break;
-		}
-		at.start_mark = ev.start_mark;
-		type = ev.type;
-		yaml_event_delete(&ev);
-		switch (type) {
-		case YAML_DOCUMENT_START_EVENT:
-			docs++;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			depth++;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			break;
-		default:
-			break;
-		}
-		if (type == YAML_STREAM_END_EVENT) {
-			rc = 0;
-			break;
-		}
-		if (docs > 1) {
-			cfg_err(x, &at, NULL, "a second YAML document starts here; the policy is "
-				"one document");
-			break;
-		}
-		if (depth > CFG_MAX_DEPTH) {
-			cfg_err(x, &at, NULL, "nested deeper than %d levels", CFG_MAX_DEPTH);
-			break;
-		}
-	}
-	yaml_parser_delete(&p);
-	return rc;
-}
-
 static void check_and_build(struct cfg_ctx *x, const char *text, size_t len)
 {
-	yaml_parser_t p;
-	yaml_document_t doc;
+	struct cfg_doc doc;
 	yaml_node_t *root;
 
-	if (check_stream(x, text, len))
+	if (cfg_doc_load(x, text, len, &doc))
 		return;
-	if (!yaml_parser_initialize(&p)) {
-		x->nomem = 1;
-		return;
-	}
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&p, &doc)) {
-		syntax_error(x, &p, text, len);
-		yaml_parser_delete(&p);
-		return;
-	}
-	x->doc = &doc;
-	root = yaml_document_get_root_node(&doc);
+	x->doc = &doc.doc;
+	root = yaml_document_get_root_node(&doc.doc);
 	if (!root || cfg_is_null(root))
 		cfg_err(x, NULL, NULL, "empty file: expected 'sluice: %d', profiles and tenants",
 			SL_SCHEMA_VERSION);
 	else
 		parse_root(x, root);
 	x->doc = NULL;
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&p);
+	cfg_doc_free(&doc);
 }
 
 int sl_config_parse(const char *name, const char *text, size_t len, struct sl_config **out,

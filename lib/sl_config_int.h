@@ -76,6 +76,15 @@ int cfg_require(struct cfg_ctx *x, yaml_node_t *val, yaml_node_t *where, const c
 /* A name of 1..63 characters of [A-Za-z0-9_.-] copied into out (SL_NAME_MAX). */
 int cfg_name(struct cfg_ctx *x, yaml_node_t *n, const char *path, const char *what, char *out);
 
+/* sl_config_doc.c: the text's one YAML document, its nodes in a few blocks (cfg_doc_free).
+ * 0 (doc.nodes empty for an empty stream), or -EINVAL / -ENOMEM with the problem in x. */
+struct cfg_doc {
+	yaml_document_t doc;
+	void *arena;
+};
+int cfg_doc_load(struct cfg_ctx *x, const char *text, size_t len, struct cfg_doc *d);
+void cfg_doc_free(struct cfg_doc *d);
+
 #define CFG_MAX_BLOCKS 4096	/* match blocks of one tenant */
 
 /* sl_config_match.c: tenant t's match (n: a block, a list of blocks, or NULL for none, which
