@@ -11,7 +11,11 @@
 # usage: perf/reload-bench.sh [--record]   (--record: write the figures into perf/RESULTS.md,
 #                                           section "## Hot reload")
 # environment: BUILD (default build), TENANTS (10000), MEDIAN_RELOADS (20), LOOP_RELOADS (1000),
-#              LOOP_TENANTS (1000), LCORES (EAL -l, default 0-1). Runs as root, no hugepages.
+#              LOOP_TENANTS (1000), LCORES (EAL -l, default 0-1), MIXED (1: the TENANTS are
+#              of mixed match shapes, tools/sl-mixtenants.py, traffic to all; 0: one /24 each,
+#              tools/sl-mktenants.py). Runs as root, no hugepages.
+# The loop's two files differ in their dedicated profiles' names and in half of the tenants,
+# so that every reload adds and removes dedicated profiles and tenants.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -22,7 +26,7 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/reload-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-BUILD=$BUILD TMP=$TMP TENANTS=${TENANTS:-10000} MEDIAN_RELOADS=${MEDIAN_RELOADS:-20} \
+BUILD=$BUILD TMP=$TMP TENANTS=${TENANTS:-10000} MIXED=${MIXED:-1} MEDIAN_RELOADS=${MEDIAN_RELOADS:-20} \
 LOOP_RELOADS=${LOOP_RELOADS:-1000} LOOP_TENANTS=${LOOP_TENANTS:-1000} LCORES=${LCORES:-0-1} \
 exec python3 - "$@" <<'PY'
 import importlib.machinery
@@ -42,6 +46,7 @@ BUILD, TMP, LCORES = E["BUILD"], E["TMP"], E["LCORES"]
 TENANTS, MEDIAN_N = int(E["TENANTS"]), int(E["MEDIAN_RELOADS"])
 LOOP_N, LOOP_TENANTS = int(E["LOOP_RELOADS"]), int(E["LOOP_TENANTS"])
 RECORD = "--record" in sys.argv[1:]
+MIXED = E.get("MIXED", "1") == "1"
 PREFIX = "sluice-reload-bench"
 CTL = importlib.machinery.SourceFileLoader("sluice_ctl", "tools/sluice-ctl").load_module()
 SOCK = os.path.join(CTL.RUNTIME, PREFIX, "dpdk_telemetry.v2")
@@ -108,12 +113,23 @@ def hog_rate(seconds):
 
 def files():
     mk = "tools/sl-mktenants.py"
-    sh([mk, "--tenants", str(TENANTS), "--out", TMP + "/a.yaml", "--pcap", TMP + "/t.pcap",
-        "--gen", BUILD + "/tools/sl-gen", "--traffic-tenants", "256", "--offer", "400mbit",
-        "--size", "512"])
-    sh([mk, "--tenants", str(TENANTS), "--out", TMP + "/b.yaml", "--scale", "2"])
+    if MIXED:   # tenants of mixed match shapes, traffic to all of them
+        sh(["tools/sl-mixtenants.py", "--tenants", str(TENANTS), "--out", TMP + "/a.yaml",
+            "--pcap", TMP + "/t.pcap", "--flows", "4096", "--size", "512"])
+        with open(TMP + "/a.yaml") as f, open(TMP + "/b.yaml", "w") as g:
+            g.write(f.read().replace("rate: 1gbit", "rate: 2gbit"))
+    else:
+        sh([mk, "--tenants", str(TENANTS), "--out", TMP + "/a.yaml", "--pcap", TMP + "/t.pcap",
+            "--gen", BUILD + "/tools/sl-gen", "--traffic-tenants", "256", "--offer", "400mbit",
+            "--size", "512"])
+        sh([mk, "--tenants", str(TENANTS), "--out", TMP + "/b.yaml", "--scale", "2"])
     sh([mk, "--tenants", str(LOOP_TENANTS), "--out", TMP + "/la.yaml"])
-    sh([mk, "--tenants", str(LOOP_TENANTS), "--out", TMP + "/lb.yaml", "--scale", "2"])
+    # lb: the dedicated profiles renamed and every other tenant another one: each reload of
+    # the loop adds and removes dedicated profiles and tenants (their keys become orphans)
+    with open(TMP + "/la.yaml") as f, open(TMP + "/lb.yaml", "w") as g:
+        t = re.sub(r"\b(hosts|flows)\b", r"\1-b", f.read())
+        g.write(re.sub(r"name: t(\d+)", lambda m: "name: %s%s" % (
+            "u" if int(m.group(1)) % 2 else "t", m.group(1)), t))
 
 
 def start():
