@@ -1,11 +1,15 @@
-/* sl_classify.c - compile the tenants' match blocks into shapes (hash tables of masked values),
- * per-kind visiting orders and defaults; the linear reference. Control path. */
+/* sl_classify.c - compile the tenants' match blocks into shapes (hash tables of masked values,
+ * prefilters, port intervals), per-kind visiting orders and defaults; the linear reference. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sl_classify.h"
 
-#define ROW2_OFF 32	/* offsetof(struct sl_pkt, sport): the third row */
+#define ROW2_OFF 32		/* offsetof(struct sl_pkt, sport): the third row */
+#define LINEAR_MAX 8		/* blocks of one value walked in order; more: port intervals */
+#define FILTER_MIN 4		/* values a shape needs for a prefilter */
+#define FILTERS_MAX 512		/* prefilters of one policy: 8 KiB each, 4 MiB at most */
+#define FILTER_WORDS 1024	/* 64-bit words of a prefilter */
 
 _Static_assert(sizeof(struct sl_cls_ent) == 64, "a shape's value is one cache line");
 _Static_assert(offsetof(struct sl_pkt, sport) == ROW2_OFF && offsetof(struct sl_pkt, l3_off) == 40 &&
@@ -92,9 +96,14 @@ static void compile_block(const struct sl_cfg_match *cm, uint32_t t, struct sl_c
 	r->tenant = t;
 }
 
-static int full_ranges(const struct sl_cls_rule *r)
+static int sp_full(const struct sl_cls_rule *r)
 {
-	return r->sp_lo == 0 && r->sp_hi == 0xffff && r->dp_lo == 0 && r->dp_hi == 0xffff;
+	return r->sp_lo == 0 && r->sp_hi == 0xffff;
+}
+
+static int dp_full(const struct sl_cls_rule *r)
+{
+	return r->dp_lo == 0 && r->dp_hi == 0xffff;
 }
 
 static int same_ranges(const struct sl_cls_rule *a, const struct sl_cls_rule *b)
@@ -132,12 +141,6 @@ static int rule_cmp(const void *a, const void *b)
 	return c;
 }
 
-/* What the tables need, counted from the sorted blocks before anything is allocated. */
-struct plan {
-	uint32_t subs, ents, cands;
-	uint64_t slots;
-};
-
 static int same_mask(const struct sl_cls_rule *a, const struct sl_cls_rule *b)
 {
 	return !memcmp(a->mask, b->mask, sizeof(a->mask)) && rule_family(a) == rule_family(b);
@@ -148,153 +151,306 @@ static int same_key(const struct sl_cls_rule *a, const struct sl_cls_rule *b)
 	return !memcmp(a->key, b->key, sizeof(a->key));
 }
 
-static uint64_t slots_for(uint32_t ents)
+/* Buckets of a shape of n values (n > 1): at most 2 values per bucket of 8 on average. */
+static uint32_t buckets_for(uint32_t n)
 {
-	uint64_t n = 8;
+	uint32_t b = 1;
 
-	if (ents <= 1)
-		return 0;
-	while (n < 2ull * ents)
-		n <<= 1;
-	return n;
+	while (b < (n + 1) / 2)
+		b <<= 1;
+	return b;
 }
 
-/*
- * Walk the sorted blocks: fn(ctx, kind of step, rule) for each shape start (0), value start
- * (1) and kept further block of a value (2); a further block is dropped when an earlier one of
- * its value accepts every port (it can never be the first to hold) or has the same ranges and
- * an earlier tenant.
- */
-struct walk_ctx;
-typedef void (*walk_fn)(struct walk_ctx *w, int step, const struct sl_cls_rule *r);
+/* Bytes of an interval table of n intervals. */
+static uint32_t ivl_bytes(uint32_t n)
+{
+	return (uint32_t)(sizeof(struct sl_cls_ivl) + ((n + 1) & ~1u) * 2 + n * 4);
+}
 
-struct walk_ctx {
+/* The port a group of blocks of one value varies in: 0 (src-port), 1 (dst-port), -1 both. */
+static int group_dim(struct sl_cls_rule *const *g, uint32_t n)
+{
+	int s = 1, d = 1;
+
+	for (uint32_t i = 0; i < n; i++) {
+		s &= sp_full(g[i]);
+		d &= dp_full(g[i]);
+	}
+	return s ? 1 : d ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ the two passes */
+
+/* What the tables need, counted from the sorted blocks before anything is allocated. */
+struct plan {
+	uint32_t subs, ents, cands, filters;
+	uint64_t buckets, ivl;
+};
+
+struct bctx {
 	struct plan plan;
-	walk_fn fn;
+	int fill;
 	/* fill */
 	struct sl_classifier *c;
 	struct sl_cls_sub *subs;
 	struct sl_cls_ent *ents;
 	struct sl_cls_cand *cands;
 	uint32_t *slots;
-	uint32_t sub, ent, cand;
-	uint64_t slot;
+	uint64_t *filters;
+	uint8_t *ivl;
+	uint32_t sub, ent, cand, filter;
+	uint64_t bucket, ivl_off;
 };
 
-static void walk(struct sl_cls_rule *const *o, uint32_t n, struct walk_ctx *w)
+static int ivl_lo_cmp(const void *a, const void *b)
 {
-	uint32_t i = 0;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
-	while (i < n) {
-		uint32_t j = i;
+	return x < y ? -1 : x > y;
+}
 
-		w->fn(w, 0, o[i]);
-		while (j < n && same_mask(o[j], o[i])) {
-			uint32_t v = j, full = full_ranges(o[j]);
+static uint32_t uf_find(uint32_t *next, uint32_t i)
+{
+	while (next[i] != i) {
+		next[i] = next[next[i]];
+		i = next[i];
+	}
+	return i;
+}
 
-			w->fn(w, 1, o[j]);
-			for (j++; j < n && same_mask(o[j], o[v]) && same_key(o[j], o[v]); j++) {
-				int dup = 0;
+/*
+ * The interval table of a group (in file order) varying in port dim, written at out (NULL:
+ * only sized). Boundaries at every range's start and end + 1; the earliest block paints the
+ * intervals it covers first (union-find over the painted ones), adjacent equal ones merge.
+ * Returns its bytes, or 0 when out of memory.
+ */
+static uint32_t ivl_build(struct sl_cls_rule *const *g, uint32_t n, int dim, uint8_t *out)
+{
+	uint32_t *bd = malloc((2 * n + 2) * sizeof(*bd)), *own, *next, m = 0, k = 0;
+	struct sl_cls_ivl *h = (struct sl_cls_ivl *)(void *)out;
 
-				for (uint32_t q = v; q < j && !dup; q++)
-					dup = same_ranges(o[q], o[j]);
-				if (!full && !dup)
-					w->fn(w, 2, o[j]);
-				full |= full_ranges(o[j]);
-			}
+	if (!bd)
+		return 0;
+	bd[m++] = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		bd[m++] = dim ? g[i]->dp_lo : g[i]->sp_lo;
+		bd[m++] = (dim ? g[i]->dp_hi : g[i]->sp_hi) + 1u;	/* up to 65536 */
+	}
+	qsort(bd, m, sizeof(*bd), ivl_lo_cmp);
+	for (uint32_t i = 0; i < m; i++)
+		if (bd[i] <= 0xffff && (!k || bd[i] != bd[k - 1]))
+			bd[k++] = bd[i];
+	m = k;
+	own = malloc(m * sizeof(*own));
+	next = malloc((m + 1) * sizeof(*next));
+	if (!own || !next) {
+		free(bd);
+		free(own);
+		free(next);
+		return 0;
+	}
+	for (uint32_t i = 0; i < m; i++) {
+		own[i] = SL_NO_TENANT;
+		next[i] = i;
+	}
+	next[m] = m;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t lo = dim ? g[i]->dp_lo : g[i]->sp_lo, hi = dim ? g[i]->dp_hi : g[i]->sp_hi;
+		uint32_t *a = bsearch(&lo, bd, m, sizeof(*bd), ivl_lo_cmp);
+		uint32_t end = hi + 1u, e;
+
+		for (e = (uint32_t)(a - bd); e < m && bd[e] < end; e++)	/* first not covered */
+			;
+		for (uint32_t x = uf_find(next, (uint32_t)(a - bd)); x < e;
+		     x = uf_find(next, x)) {
+			own[x] = g[i]->tenant;
+			next[x] = x + 1;
 		}
-		i = j;
 	}
-}
+	k = 0;		/* merge equal neighbours */
+	for (uint32_t i = 0; i < m; i++)
+		if (!k || own[i] != own[k - 1]) {
+			bd[k] = bd[i];
+			own[k++] = own[i];
+		}
+	if (out) {
+		uint16_t *lo = (uint16_t *)(void *)(h + 1);
+		uint32_t *ten = (uint32_t *)(void *)(lo + ((k + 1) & ~1u));
 
-static void count_step(struct walk_ctx *w, int step, const struct sl_cls_rule *r)
-{
-	(void)r;
-	if (step == 0)
-		w->plan.subs++;
-	else if (step == 1)
-		w->plan.ents++;
-	else
-		w->plan.cands++;
-}
-
-/* After counting, the slots of each shape: counted again per shape from the value counts. */
-static void slots_step(struct walk_ctx *w, int step, const struct sl_cls_rule *r)
-{
-	(void)r;
-	if (step == 0) {
-		if (w->sub)
-			w->plan.slots += slots_for(w->ent);
-		w->sub++;
-		w->ent = 0;
-	} else if (step == 1) {
-		w->ent++;
+		h->n = k;
+		h->dim = (uint32_t)dim;
+		for (uint32_t i = 0; i < k; i++) {
+			lo[i] = (uint16_t)bd[i];
+			ten[i] = own[i];
+		}
 	}
+	free(bd);
+	free(own);
+	free(next);
+	return ivl_bytes(k);
 }
 
-static void close_sub(struct walk_ctx *w)
+/*
+ * The blocks g[0..n) of one value (file order): the first in the value's entry, the rest as
+ * further blocks in order (dropping those after one that accepts every port, and repeats of
+ * the one before), or as an interval table when more than LINEAR_MAX vary in one port.
+ */
+static int value_group(struct bctx *b, struct sl_cls_rule *const *g, uint32_t n)
 {
-	struct sl_cls_sub *s;
-	uint64_t nslots;
-	uint32_t idx_bits;
+	struct sl_cls_ent *e = b->fill ? &b->ents[b->ent] : NULL;
+	int dim = n > LINEAR_MAX ? group_dim(g, n) : -1;
 
-	if (!w->sub)
-		return;
-	s = &w->subs[w->sub - 1];
-	s->nb_ent = (uint32_t)(&w->ents[w->ent] - s->ent);
-	nslots = slots_for(s->nb_ent);
-	if (!nslots)
-		return;
-	idx_bits = 32 - (uint32_t)__builtin_clz(s->nb_ent);	/* holds nb_ent itself */
-	s->idx_mask = idx_bits >= 32 ? 0xffffffffu : (1u << idx_bits) - 1;
-	s->slot_mask = nslots - 1;
-	s->slots = w->slots + w->slot;
+	b->ent++;
+	if (e) {
+		memcpy(e->key, g[0]->key, sizeof(e->key));
+		e->tenant = g[0]->tenant;
+		e->more = 0;
+		e->sp_lo = g[0]->sp_lo;
+		e->sp_hi = g[0]->sp_hi;
+		e->dp_lo = g[0]->dp_lo;
+		e->dp_hi = g[0]->dp_hi;
+	}
+	if (n == 1 || (sp_full(g[0]) && dp_full(g[0])))
+		return 0;
+	if (dim >= 0) {
+		uint32_t sz = ivl_build(g, n, dim, b->fill ? b->ivl + b->ivl_off : NULL);
+
+		if (!sz)
+			return -ENOMEM;
+		if (e)
+			e->more = SL_CLS_IVL | (uint32_t)b->ivl_off;
+		b->ivl_off += (sz + 3) & ~3u;
+		return 0;
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		if (same_ranges(g[i], g[i - 1]))
+			continue;
+		if (b->fill) {
+			struct sl_cls_cand *x = &b->cands[b->cand];
+
+			if (!e->more)
+				e->more = b->cand + 1;
+			else
+				x[-1].last = 0;
+			*x = (struct sl_cls_cand){g[i]->tenant, g[i]->sp_lo, g[i]->sp_hi, g[i]->dp_lo,
+						  g[i]->dp_hi, 1, 0};
+		}
+		b->cand++;
+		if (sp_full(g[i]) && dp_full(g[i]))
+			break;	/* nothing after it can be the first to hold */
+	}
+	return 0;
+}
+
+/* Slots of the shape just filled: each value in the first bucket from its hash with room. */
+static void place_slots(struct bctx *b, struct sl_cls_sub *s)
+{
+	uint32_t nbk = buckets_for(s->nb_ent), idx_bits = 32 - (uint32_t)__builtin_clz(s->nb_ent);
+	uint32_t *sl = b->slots + b->bucket * SL_CLS_WAYS;
+
+	s->idx_mask = (1u << idx_bits) - 1;
+	s->bucket_mask = nbk - 1;
+	s->slots = sl;
 	for (uint32_t e = 0; e < s->nb_ent; e++) {
 		const struct sl_cls_ent *en = &s->ent[e];
-		uint64_t h = sl_cls_hash(en->key[0], en->key[1], en->key[2]), i;
-		uint32_t *sl = w->slots + w->slot;
+		uint64_t h = sl_cls_hash(en->key[0], en->key[1], en->key[2]);
+		uint32_t sig_mask = ~s->idx_mask, bk = (uint32_t)h & s->bucket_mask, w;
 
-		for (i = h & s->slot_mask; sl[i]; i = (i + 1) & s->slot_mask)
-			;
-		sl[i] = ((uint32_t)(h >> 32) & ~s->idx_mask) | (e + 1);
+		for (;; bk = (bk + 1) & s->bucket_mask) {
+			for (w = 0; w < SL_CLS_WAYS && sl[bk * SL_CLS_WAYS + w]; w++)
+				;
+			if (w < SL_CLS_WAYS)
+				break;
+		}
+		sl[bk * SL_CLS_WAYS + w] = (((uint32_t)(h >> 32) | (sig_mask & -sig_mask)) & sig_mask) |
+					  (e + 1);
 	}
-	w->slot += nslots;
+	b->bucket += nbk;
 }
 
-static void fill_step(struct walk_ctx *w, int step, const struct sl_cls_rule *r)
+/* The prefilter of the shape just filled: the folds of its values, unless they would set
+ * more than half of the bits. */
+static void place_filter(struct bctx *b, struct sl_cls_sub *s)
 {
-	if (step == 0) {
-		struct sl_cls_sub *s;
+	uint64_t *f = b->filters + (uint64_t)b->filter * FILTER_WORDS;
 
-		close_sub(w);
-		s = &w->subs[w->sub++];
-		memcpy(s->mask, r->mask, sizeof(s->mask));
-		s->best = r->tenant;	/* sorted by value: the minimum is taken below */
-		s->ent = &w->ents[w->ent];
-	} else if (step == 1) {
-		struct sl_cls_ent *e = &w->ents[w->ent++];
-		struct sl_cls_sub *s = &w->subs[w->sub - 1];
+	if (2 * s->nb_ent > FILTER_WORDS * 64)
+		return;
+	for (uint32_t e = 0; e < s->nb_ent; e++) {
+		uint32_t w = sl_cls_fold(s->ent[e].key[0], s->ent[e].key[1], s->ent[e].key[2]);
 
-		memcpy(e->key, r->key, sizeof(e->key));
-		e->tenant = r->tenant;
-		e->more = 0;
-		e->sp_lo = r->sp_lo;
-		e->sp_hi = r->sp_hi;
-		e->dp_lo = r->dp_lo;
-		e->dp_hi = r->dp_hi;
-		if (r->tenant < s->best)
-			s->best = r->tenant;
-	} else {
-		struct sl_cls_ent *e = &w->ents[w->ent - 1];
-		struct sl_cls_cand *x = &w->cands[w->cand++];
-
-		if (!e->more)
-			e->more = w->cand;
-		else
-			x[-1].last = 0;
-		*x = (struct sl_cls_cand){r->tenant, r->sp_lo, r->sp_hi, r->dp_lo, r->dp_hi, 1, 0};
+		f[w >> 6] |= 1ull << (w & 63);
 	}
+	s->filter = f;
+	b->filter++;
 }
+
+/* One shape: order[0..n) of one mask and family. */
+static int shape(struct bctx *b, struct sl_cls_rule *const *o, uint32_t n)
+{
+	struct sl_cls_sub *s = b->fill ? &b->subs[b->sub] : NULL;
+	uint32_t first_ent = b->ent;
+
+	b->sub++;
+	if (s) {
+		memcpy(s->mask, o[0]->mask, sizeof(s->mask));
+		s->best = SL_NO_TENANT;
+		s->ent = &b->ents[b->ent];
+	}
+	for (uint32_t v = 0; v < n;) {
+		uint32_t j = v + 1;
+		int r;
+
+		while (j < n && same_key(o[j], o[v]))
+			j++;
+		if (s && o[v]->tenant < s->best)
+			s->best = o[v]->tenant;
+		r = value_group(b, o + v, j - v);
+		if (r)
+			return r;
+		v = j;
+	}
+	if (b->ent - first_ent > 1) {
+		b->plan.buckets += buckets_for(b->ent - first_ent);
+		if (b->ent - first_ent >= FILTER_MIN && b->plan.filters < FILTERS_MAX)
+			b->plan.filters++;
+	}
+	if (s) {
+		s->nb_ent = b->ent - first_ent;
+		if (s->nb_ent > 1) {
+			place_slots(b, s);
+			if (s->nb_ent >= FILTER_MIN && b->filter < FILTERS_MAX)
+				place_filter(b, s);
+		}
+	}
+	return 0;
+}
+
+static int pass(struct bctx *b, struct sl_cls_rule *const *o, uint32_t n)
+{
+	b->sub = b->ent = b->cand = b->filter = 0;
+	b->bucket = b->ivl_off = 0;
+	b->plan.buckets = 0;
+	b->plan.filters = 0;
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i + 1;
+		int r;
+
+		while (j < n && same_mask(o[j], o[i]))
+			j++;
+		r = shape(b, o + i, j - i);
+		if (r)
+			return r;
+		i = j;
+	}
+	b->plan.subs = b->sub;
+	b->plan.ents = b->ent;
+	b->plan.cands = b->cand;
+	b->plan.ivl = b->ivl_off;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ kinds */
 
 /* The kind bits a shape needs, from its masks and values (one family per shape): family,
  * ports, tags. */
@@ -369,7 +525,7 @@ static void build_lists(struct sl_classifier *c, struct sl_cls_sub *subs, uint16
 #define ALIGN64(x) (((x) + 63) & ~(uint64_t)63)
 
 struct layout {
-	uint64_t rules, subs, ents, cands, slots, list, total;
+	uint64_t rules, subs, ents, cands, slots, filters, ivl, list, total;
 };
 
 static void layout_of(uint64_t blocks, const struct plan *p, struct layout *l)
@@ -379,20 +535,25 @@ static void layout_of(uint64_t blocks, const struct plan *p, struct layout *l)
 	l->ents = l->subs + ALIGN64((uint64_t)p->subs * sizeof(struct sl_cls_sub));
 	l->cands = l->ents + ALIGN64((uint64_t)p->ents * sizeof(struct sl_cls_ent));
 	l->slots = l->cands + ALIGN64((uint64_t)(p->cands + 1) * sizeof(struct sl_cls_cand));
-	l->list = l->slots + ALIGN64(p->slots * sizeof(uint32_t));
+	l->filters = l->slots + ALIGN64(p->buckets * SL_CLS_WAYS * sizeof(uint32_t));
+	l->ivl = l->filters + (uint64_t)p->filters * FILTER_WORDS * sizeof(uint64_t);
+	l->list = l->ivl + ALIGN64(p->ivl);
 	l->total = l->list + ALIGN64((uint64_t)SL_CLS_KINDS * p->subs * sizeof(uint16_t) + 2);
 }
 
 uint64_t sl_classifier_bytes(const struct sl_config *cfg)
 {
-	/* every block its own shape and value: an upper bound without sorting anything */
-	struct plan p = {cfg->nb_matches, cfg->nb_matches, cfg->nb_matches,
-			 4ull * cfg->nb_matches};
+	/* every block its own value, shapes of two values (the most buckets), an interval
+	 * table for all: an upper bound without sorting anything */
+	uint64_t n = cfg->nb_matches;
+	struct plan p = {(uint32_t)n, (uint32_t)n, (uint32_t)n,
+			 (uint32_t)(n < FILTERS_MAX ? n : FILTERS_MAX), n, n * 16 + 64};
 	struct layout l;
 
-	layout_of(cfg->nb_matches, &p, &l);
-	/* and the build's temporary: the blocks compiled and their order */
-	return l.total + 64 + cfg->nb_matches * (sizeof(struct sl_cls_rule) + sizeof(void *));
+	layout_of(n, &p, &l);
+	/* and the build's temporaries: the blocks compiled, their order, an interval table's
+	 * boundaries */
+	return l.total + 64 + n * (sizeof(struct sl_cls_rule) + sizeof(void *) + 24);
 }
 
 /* ------------------------------------------------------------------ build */
@@ -401,72 +562,70 @@ int sl_classifier_build(const struct sl_config *cfg, struct sl_classifier *out)
 {
 	uint32_t n = cfg->nb_matches;
 	struct sl_cls_rule *tmp = NULL, **order = NULL;
-	struct walk_ctx w;
+	struct bctx b;
 	struct layout l;
-	uint8_t *mem;
+	uint8_t *mem = NULL;
+	int r = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
 	for (unsigned k = 0; k < SL_CLS_KINDS; k++)
 		out->deflt[k] = SL_NO_TENANT;
 	if (n > (1u << 31))
 		return -EINVAL;
+	memset(&b, 0, sizeof(b));
 	tmp = aligned_alloc(64, ALIGN64((uint64_t)(n ? n : 1) * sizeof(*tmp)));
 	order = malloc((n ? n : 1) * sizeof(*order));
 	if (!tmp || !order)
-		goto nomem;
-	for (uint32_t t = 0, b = 0; t < cfg->nb_tenants; t++)
-		for (uint32_t i = 0; i < cfg->tenants[t].nb_match; i++, b++) {
-			compile_block(sl_cfg_tenant_match(cfg, &cfg->tenants[t], i), t, &tmp[b]);
-			order[b] = &tmp[b];
+		goto out;
+	for (uint32_t t = 0, k = 0; t < cfg->nb_tenants; t++)
+		for (uint32_t i = 0; i < cfg->tenants[t].nb_match; i++, k++) {
+			compile_block(sl_cfg_tenant_match(cfg, &cfg->tenants[t], i), t, &tmp[k]);
+			order[k] = &tmp[k];
 		}
 	qsort(order, n, sizeof(*order), rule_cmp);
-	memset(&w, 0, sizeof(w));
-	w.fn = count_step;
-	walk(order, n, &w);
-	if (w.plan.subs > 0xffff)
-		goto toomany;
-	w.fn = slots_step;
-	walk(order, n, &w);
-	w.plan.slots += slots_for(w.ent);
-	layout_of(n, &w.plan, &l);
+	r = pass(&b, order, n);		/* count */
+	if (r)
+		goto out;
+	if (b.plan.subs > 0xffff) {
+		r = -E2BIG;
+		goto out;
+	}
+	layout_of(n, &b.plan, &l);
 	mem = aligned_alloc(64, l.total);
+	r = -ENOMEM;
 	if (!mem)
-		goto nomem;
+		goto out;
 	memset(mem, 0, l.total);
-	out->mem = mem;
-	out->bytes = l.total;
 	memcpy(mem + l.rules, tmp, (uint64_t)n * sizeof(*tmp));
-	w.c = out;
-	w.subs = (struct sl_cls_sub *)(void *)(mem + l.subs);
-	w.ents = (struct sl_cls_ent *)(void *)(mem + l.ents);
-	w.cands = (struct sl_cls_cand *)(void *)(mem + l.cands);
-	w.slots = (uint32_t *)(void *)(mem + l.slots);
-	w.sub = w.ent = w.cand = 0;
-	w.slot = 0;
-	w.fn = fill_step;
-	walk(order, n, &w);
-	close_sub(&w);
-	/* the candidate lists end with a sentinel that no tenant passes */
-	w.cands[w.cand] = (struct sl_cls_cand){SL_NO_TENANT, 0, 0, 0, 0, 1, 0};
-	out->rule = (const struct sl_cls_rule *)(void *)(mem + l.rules);
-	out->sub = w.subs;
-	out->cand = w.cands;
+	b.fill = 1;
+	b.c = out;
+	b.subs = (struct sl_cls_sub *)(void *)(mem + l.subs);
+	b.ents = (struct sl_cls_ent *)(void *)(mem + l.ents);
+	b.cands = (struct sl_cls_cand *)(void *)(mem + l.cands);
+	b.slots = (uint32_t *)(void *)(mem + l.slots);
+	b.filters = (uint64_t *)(void *)(mem + l.filters);
+	b.ivl = mem + l.ivl;
+	r = pass(&b, order, n);		/* fill: the same walk, the same counts */
+	if (r)
+		goto out;
+	out->mem = mem;
+	mem = NULL;
+	out->bytes = l.total;
+	out->rule = (const struct sl_cls_rule *)(void *)((uint8_t *)out->mem + l.rules);
+	out->sub = b.subs;
+	out->cand = b.cands;
+	out->ivl = b.ivl;
 	out->nb_rules = n;
-	out->nb_subs = w.plan.subs;
-	out->nb_ents = w.plan.ents;
-	out->list = (const uint16_t *)(void *)(mem + l.list);
-	build_lists(out, w.subs, (uint16_t *)(void *)(mem + l.list));
+	out->nb_subs = b.plan.subs;
+	out->nb_ents = b.plan.ents;
+	out->nb_filters = b.filter;
+	out->list = (const uint16_t *)(void *)((uint8_t *)out->mem + l.list);
+	build_lists(out, b.subs, (uint16_t *)(void *)((uint8_t *)out->mem + l.list));
+out:
+	free(mem);
 	free(tmp);
 	free(order);
-	return 0;
-toomany:
-	free(tmp);
-	free(order);
-	return -E2BIG;
-nomem:
-	free(tmp);
-	free(order);
-	return -ENOMEM;
+	return r;
 }
 
 void sl_classifier_free(struct sl_classifier *c)
@@ -483,6 +642,7 @@ void sl_classifier_info(const struct sl_classifier *c, struct sl_classifier_info
 	out->shapes = c->nb_subs;
 	out->values = c->nb_ents;
 	out->max_probes = c->max_probes;
+	out->filters = c->nb_filters;
 	out->bytes = c->bytes;
 }
 

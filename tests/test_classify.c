@@ -341,6 +341,53 @@ static void ranges_on_one_value(void **state)
 	pol_free(&p);
 }
 
+/*
+ * Many blocks of one value that differ in one port range (overlapping, nested, single ports,
+ * repeats): port intervals; then the same with a src-port range in one of them (both ports
+ * vary: the blocks are walked in order). Every dst-port against the reference.
+ */
+static void many_ranges_on_one_value(void **state)
+{
+	uint64_t r = 3;
+
+	(void)state;
+	for (unsigned round = 0; round < 2; round++) {
+		struct sl_classifier c;
+		struct pol p;
+		struct sl_pkt k;
+
+		pol_init(&p, 301, 301);
+		for (unsigned t = 0; t < 300; t++) {
+			struct sl_cfg_match *m;
+			uint16_t lo = (uint16_t)(test_rng(&r) % 65536), len = (uint16_t)(test_rng(&r) % 3000);
+
+			pol_tenant(&p);
+			m = pol_block(&p);
+			m_dst4(m, 0xc0000201, 32);
+			m->fields |= SL_M_PROTO | SL_M_DPORT;
+			m->proto = 17;
+			m->dport_lo = lo;
+			m->dport_hi = (uint16_t)(lo + len < 65536 ? lo + len : 65535);
+			if (t % 50 == 7)	/* repeats */
+				*m = p.m[p.c.nb_matches - 2];
+			if (round && t == 100) {
+				m->fields |= SL_M_SPORT;
+				m->sport_lo = 1000;
+				m->sport_hi = 2000;
+			}
+		}
+		pol_tenant(&p);
+		m_dst4(pol_block(&p), 0xc0000200, 24);
+		assert_int_equal(sl_classifier_build(&p.c, &c), 0);
+		for (uint32_t d = 0; d < 65536; d += 1 + (d % 7)) {
+			pkt4(&k, 5, 0xc0000201, 17, (int)(d % 3000), (int)d);
+			assert_int_equal(sl_classify(&c, &k, 0), reference(&p.c, &k, 0));
+		}
+		sl_classifier_free(&c);
+		pol_free(&p);
+	}
+}
+
 /* today's semantics kept: proto 0 matches a frame that is not IP (its proto is 0) */
 static void proto_zero(void **state)
 {
@@ -591,6 +638,7 @@ static void big_policy(void **state)
 	assert_int_equal(ci.shapes, 8);	/* the catch-all is one, folded */
 	/* an IPv4 QinQ frame: /24, /20, /28, dst + udp and the QinQ pairs */
 	assert_int_equal(ci.max_probes, 5);
+	assert_int_equal(ci.filters, 7);	/* every shape of many values */
 	for (unsigned i = 0; i < 3000; i++) {
 		unsigned t = pick(&r, nt);
 		struct sl_pkt k;
@@ -653,6 +701,7 @@ int main(void)
 		cmocka_unit_test(family_wide),
 		cmocka_unit_test(blocks_and_new_fields),
 		cmocka_unit_test(ranges_on_one_value),
+		cmocka_unit_test(many_ranges_on_one_value),
 		cmocka_unit_test(proto_zero),
 		cmocka_unit_test(random_policies),
 		cmocka_unit_test(big_policy),
