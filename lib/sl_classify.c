@@ -8,8 +8,8 @@
 #define ROW2_OFF 32		/* offsetof(struct sl_pkt, sport): the third row */
 #define LINEAR_MAX 8		/* blocks of one value walked in order; more: port intervals */
 #define FILTER_MIN 4		/* values a shape needs for a prefilter */
-#define FILTERS_MAX 512		/* prefilters of one policy: 8 KiB each, 4 MiB at most */
-#define FILTER_WORDS 1024	/* 64-bit words of a prefilter */
+#define FILTERS_MAX 512		/* prefilters of one policy: 8 KiB at most each, 4 MiB in all */
+#define FILTER_WORDS 1024	/* 64-bit words of the largest prefilter */
 
 _Static_assert(sizeof(struct sl_cls_ent) == 64, "a shape's value is one cache line");
 _Static_assert(offsetof(struct sl_pkt, sport) == ROW2_OFF && offsetof(struct sl_pkt, l3_off) == 40 &&
@@ -184,7 +184,7 @@ static int group_dim(struct sl_cls_rule *const *g, uint32_t n)
 /* What the tables need, counted from the sorted blocks before anything is allocated. */
 struct plan {
 	uint32_t subs, ents, cands, filters;
-	uint64_t buckets, ivl;
+	uint64_t buckets, ivl, filter_words;
 };
 
 struct bctx {
@@ -199,7 +199,7 @@ struct bctx {
 	uint64_t *filters;
 	uint8_t *ivl;
 	uint32_t sub, ent, cand, filter;
-	uint64_t bucket, ivl_off;
+	uint64_t bucket, ivl_off, filter_word;
 };
 
 static int ivl_lo_cmp(const void *a, const void *b)
@@ -368,16 +368,30 @@ static void place_slots(struct bctx *b, struct sl_cls_sub *s)
 	b->bucket += nbk;
 }
 
+/* 64-bit words of the prefilter of a shape of n values: 16 bits a value, 512 to 65,536. */
+static uint32_t filter_words(uint32_t n)
+{
+	uint32_t bits = 512;
+
+	while (bits < 16 * n && bits < FILTER_WORDS * 64)
+		bits <<= 1;
+	return bits / 64;
+}
+
 /* The prefilter of the shape just filled: the folds of its values, unless they would set
  * more than half of the bits. */
 static void place_filter(struct bctx *b, struct sl_cls_sub *s)
 {
-	uint64_t *f = b->filters + (uint64_t)b->filter * FILTER_WORDS;
+	uint32_t words = filter_words(s->nb_ent);
+	uint64_t *f = b->filters + b->filter_word;
 
-	if (2 * s->nb_ent > FILTER_WORDS * 64)
+	b->filter_word += words;
+	if (2 * s->nb_ent > words * 64)
 		return;
+	s->filter_mask = words * 64 - 1;
 	for (uint32_t e = 0; e < s->nb_ent; e++) {
-		uint32_t w = sl_cls_fold(s->ent[e].key[0], s->ent[e].key[1], s->ent[e].key[2]);
+		uint32_t w = sl_cls_fold(s->ent[e].key[0], s->ent[e].key[1], s->ent[e].key[2]) &
+			     s->filter_mask;
 
 		f[w >> 6] |= 1ull << (w & 63);
 	}
@@ -390,6 +404,7 @@ static int shape(struct bctx *b, struct sl_cls_rule *const *o, uint32_t n)
 {
 	struct sl_cls_sub *s = b->fill ? &b->subs[b->sub] : NULL;
 	uint32_t first_ent = b->ent;
+	int filt;
 
 	b->sub++;
 	if (s) {
@@ -410,18 +425,19 @@ static int shape(struct bctx *b, struct sl_cls_rule *const *o, uint32_t n)
 			return r;
 		v = j;
 	}
-	if (b->ent - first_ent > 1) {
+	filt = b->ent - first_ent >= FILTER_MIN && b->plan.filters < FILTERS_MAX;
+	if (b->ent - first_ent > 1)
 		b->plan.buckets += buckets_for(b->ent - first_ent);
-		if (b->ent - first_ent >= FILTER_MIN && b->plan.filters < FILTERS_MAX)
-			b->plan.filters++;
+	if (filt) {
+		b->plan.filters++;
+		b->plan.filter_words += filter_words(b->ent - first_ent);
 	}
 	if (s) {
 		s->nb_ent = b->ent - first_ent;
-		if (s->nb_ent > 1) {
+		if (s->nb_ent > 1)
 			place_slots(b, s);
-			if (s->nb_ent >= FILTER_MIN && b->filter < FILTERS_MAX)
-				place_filter(b, s);
-		}
+		if (filt)
+			place_filter(b, s);
 	}
 	return 0;
 }
@@ -429,9 +445,10 @@ static int shape(struct bctx *b, struct sl_cls_rule *const *o, uint32_t n)
 static int pass(struct bctx *b, struct sl_cls_rule *const *o, uint32_t n)
 {
 	b->sub = b->ent = b->cand = b->filter = 0;
-	b->bucket = b->ivl_off = 0;
+	b->bucket = b->ivl_off = b->filter_word = 0;
 	b->plan.buckets = 0;
 	b->plan.filters = 0;
+	b->plan.filter_words = 0;
 	for (uint32_t i = 0; i < n;) {
 		uint32_t j = i + 1;
 		int r;
@@ -536,7 +553,7 @@ static void layout_of(uint64_t blocks, const struct plan *p, struct layout *l)
 	l->cands = l->ents + ALIGN64((uint64_t)p->ents * sizeof(struct sl_cls_ent));
 	l->slots = l->cands + ALIGN64((uint64_t)(p->cands + 1) * sizeof(struct sl_cls_cand));
 	l->filters = l->slots + ALIGN64(p->buckets * SL_CLS_WAYS * sizeof(uint32_t));
-	l->ivl = l->filters + (uint64_t)p->filters * FILTER_WORDS * sizeof(uint64_t);
+	l->ivl = l->filters + ALIGN64(p->filter_words * sizeof(uint64_t));
 	l->list = l->ivl + ALIGN64(p->ivl);
 	l->total = l->list + ALIGN64((uint64_t)SL_CLS_KINDS * p->subs * sizeof(uint16_t) + 2);
 }
@@ -547,7 +564,8 @@ uint64_t sl_classifier_bytes(const struct sl_config *cfg)
 	 * table for all: an upper bound without sorting anything */
 	uint64_t n = cfg->nb_matches;
 	struct plan p = {(uint32_t)n, (uint32_t)n, (uint32_t)n,
-			 (uint32_t)(n < FILTERS_MAX ? n : FILTERS_MAX), n, n * 16 + 64};
+			 (uint32_t)(n < FILTERS_MAX ? n : FILTERS_MAX), n, n * 16 + 64,
+			 (n < FILTERS_MAX ? n : FILTERS_MAX) * 8 + n / 2};
 	struct layout l;
 
 	layout_of(n, &p, &l);

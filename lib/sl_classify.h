@@ -34,12 +34,12 @@
  * compared directly, without a hash; a shape whose masks only say "IPv4" (src 0.0.0.0/0),
  * and the catch-all {}, are folded into a per-kind default: no probe at all.
  *
- * Prefilters: a shape of many values keeps a bitmap of 65,536 bits, one set for the 16-bit
- * fold of each of its values (sl_cls_fold: three XORs and a multiply, a fraction of the hash
- * and no memory access but the bitmap's). A frame whose masked rows fold to a clear bit
- * cannot hold in that shape and skips its probe: a frame of one tenant's shape probes that
- * shape alone in the usual policies, others rarely (the bitmap's density: a shape of 10,000
- * values lets 15% of other frames through, of 1,000, 1.5%). A hash probe reads one bucket of 8 slots (signatures
+ * Prefilters: a shape of many values keeps a bitmap of 16 bits per value (512 to 65,536
+ * bits), one set for the fold of each of its values (sl_cls_fold: three XORs and a multiply,
+ * a fraction of the hash and no memory access but the bitmap's). A frame whose masked rows
+ * fold to a clear bit cannot hold in that shape and skips its probe: a frame of one tenant's
+ * shape probes that shape alone in the usual policies, others rarely (one in 16, one in 5 for
+ * shapes of more than 4,096 values), and the bitmaps of 10,000 tenants take 20 KiB. A hash probe reads one bucket of 8 slots (signatures
  * compared at once), at most a quarter full, and the value's line on a signature match.
  * Blocks that share a value and differ only in one port range (a service per tenant on one
  * address) are found by binary search over the port's intervals.
@@ -79,8 +79,8 @@ struct sl_cls_sub {			/* one shape */
 	uint32_t best;			/* the earliest tenant of its blocks */
 	uint32_t nb_ent;		/* masked values; 1: compared directly (no slots) */
 	uint32_t bucket_mask;		/* buckets - 1 */
-	uint32_t pad0;
-	const uint64_t *filter;		/* 65536 bits: some value has this fold (sl_cls_fold); or NULL */
+	uint32_t filter_mask;		/* the prefilter's bits - 1 */
+	const uint64_t *filter;		/* bit (fold & filter_mask) set: a value folds to it; or NULL */
 	const uint32_t *slots;		/* buckets of SL_CLS_WAYS slots, at most a quarter full */
 	__m128i mask[3];
 	const struct sl_cls_ent *ent;
@@ -307,6 +307,7 @@ static inline uint32_t sl_classify(const struct sl_classifier *c, const struct s
 		if (s->filter) {	/* no value of the shape folds to this: no probe */
 			uint32_t f = sl_cls_fold(k0, k1, k2);
 
+			f &= s->filter_mask;
 			if (!(s->filter[f >> 6] >> (f & 63) & 1))
 				continue;
 		}

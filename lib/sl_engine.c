@@ -271,18 +271,27 @@ static inline struct stage_run stage_run_init(void)
 	return (struct stage_run){SL_NO_TENANT, NULL, NULL, NULL, 0, sl_key_masks(SL_KEY_5TUPLE, 0)};
 }
 
-/* Packet i of tenant t: its tenant, and for a dedicated tenant its key, hash and primary
- * index bucket, which starts loading. */
+/*
+ * Packet i of tenant t: its tenant, and for a dedicated tenant its key, hash and primary
+ * index bucket, which starts loading. A new tenant's counters (and a shared tenant's buckets)
+ * start loading too: with thousands of tenants they are far from the core by the time finish
+ * writes them.
+ */
 static inline __attribute__((always_inline)) void
 stage_key(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_regs *hk,
-	  struct stage_run *r, unsigned i, uint32_t t)
+	  struct stage_run *r, unsigned i, uint32_t t, unsigned id)
 {
 	if (t != r->t) {
 		r->t = t;
 		r->pt = t != SL_NO_TENANT ? &pol->tenant[t] : NULL;
 		r->tab = r->pt ? r->pt->prof->table : NULL;
+		if (r->pt) {
+			__builtin_prefetch(&r->pt->ts->lc[id], 1, SL_TABLE_LOCALITY);
+			if (!r->tab)
+				__builtin_prefetch(r->pt->ts->st, 1, SL_TABLE_LOCALITY);
+		}
 		if (r->tab) {
-			r->km = sl_key_masks((enum sl_keykind)r->pt->prof->key, r->pt->ts->uid);
+			r->km = sl_key_masks((enum sl_keykind)r->pt->prof->key, r->pt->uid);
 			r->slots = r->tab->slots;
 			r->nb_buckets = r->tab->nb_buckets;
 		}
@@ -312,7 +321,7 @@ stage_key(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_r
  */
 static __attribute__((noinline)) void
 stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_secret *secret,
-	   uint8_t *const data[], const uint32_t caplen[], uint64_t slow)
+	   uint8_t *const data[], const uint32_t caplen[], uint64_t slow, unsigned id)
 {
 	struct sl_hash_regs hk = sl_hash_load(secret);
 	struct stage_run r = stage_run_init();
@@ -327,7 +336,7 @@ stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_
 
 		stage_key(s, pol, &hk, &r, i,
 			  s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i], s->port)
-					    : SL_NO_TENANT);
+					    : SL_NO_TENANT, id);
 	}
 }
 
@@ -357,12 +366,13 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint16
 
 		for (unsigned i = 0; i < n; i++) {
 			if (sl_parse_fast(data[i], caplen[i], &s->pkt[i]))
-				stage_key(s, pol, &hk, &r, i, sl_classify(&pol->cls, &s->pkt[i], port));
+				stage_key(s, pol, &hk, &r, i, sl_classify(&pol->cls, &s->pkt[i], port),
+					  l->id);
 			else
 				slow |= 1ull << i;
 		}
 		if (slow)	/* its own copies: no address of the loop's locals escapes */
-			stage_slow(s, pol, &l->e->secret, data, caplen, slow);
+			stage_slow(s, pol, &l->e->secret, data, caplen, slow, l->id);
 	}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
 	if (!pol->flows) {
@@ -373,7 +383,7 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint16
 		const struct sl_ptenant *pt = s->pt[i];
 
 		s->fon[i] = pt && pt->prof->fs &&
-			    sl_flow_key(&s->fkey[i], &s->pkt[i], pt->ts->uid);
+			    sl_flow_key(&s->fkey[i], &s->pkt[i], pt->uid);
 		s->fref[i] = 0;
 		if (s->fon[i]) {
 			s->fhash[i] = sl_flow_hash(pt->prof->fs->t, &s->fkey[i]);

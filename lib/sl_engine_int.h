@@ -93,6 +93,8 @@ struct sl_tenant_state {
 struct sl_ptenant {
 	const struct sl_prof *prof;
 	struct sl_tenant_state *ts;
+	uint32_t uid;			/* ts->uid, here so that a frame's key needs no load of ts */
+	uint32_t pad;
 };
 
 /* One immutable compiled policy, published under RCU and freed after a grace period. */

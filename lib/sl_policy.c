@@ -447,6 +447,7 @@ static int policy_build(struct sl_engine *e, const struct sl_config *cfg,
 						   ots ? old->tenant[ot].prof->bytes : -1, sum);
 		if (!p->tenant[t].ts)
 			goto fail;
+		p->tenant[t].uid = p->tenant[t].ts->uid;
 		p->by_uid[t] = (struct sl_uid_ent){p->tenant[t].ts->uid, t};
 	}
 	qsort(p->by_uid, cfg->nb_tenants, sizeof(*p->by_uid), uid_cmp);
