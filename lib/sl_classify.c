@@ -354,7 +354,7 @@ static void place_slots(struct bctx *b, struct sl_cls_sub *s)
 	for (uint32_t e = 0; e < s->nb_ent; e++) {
 		const struct sl_cls_ent *en = &s->ent[e];
 		uint64_t h = sl_cls_hash(en->key[0], en->key[1], en->key[2]);
-		uint32_t sig_mask = ~s->idx_mask, bk = (uint32_t)h & s->bucket_mask, w;
+		uint32_t sig_mask = ~s->idx_mask, bk = (uint32_t)(h >> 32) & s->bucket_mask, w;
 
 		for (;; bk = (bk + 1) & s->bucket_mask) {
 			for (w = 0; w < SL_CLS_WAYS && sl[bk * SL_CLS_WAYS + w]; w++)
@@ -362,8 +362,7 @@ static void place_slots(struct bctx *b, struct sl_cls_sub *s)
 			if (w < SL_CLS_WAYS)
 				break;
 		}
-		sl[bk * SL_CLS_WAYS + w] = (((uint32_t)(h >> 32) | (sig_mask & -sig_mask)) & sig_mask) |
-					  (e + 1);
+		sl[bk * SL_CLS_WAYS + w] = (((uint32_t)h | (sig_mask & -sig_mask)) & sig_mask) | (e + 1);
 	}
 	b->bucket += nbk;
 }
@@ -390,8 +389,8 @@ static void place_filter(struct bctx *b, struct sl_cls_sub *s)
 		return;
 	s->filter_mask = words * 64 - 1;
 	for (uint32_t e = 0; e < s->nb_ent; e++) {
-		uint32_t w = sl_cls_fold(s->ent[e].key[0], s->ent[e].key[1], s->ent[e].key[2]) &
-			     s->filter_mask;
+		uint32_t w = (uint32_t)(sl_cls_hash(s->ent[e].key[0], s->ent[e].key[1],
+						    s->ent[e].key[2]) >> 48) & s->filter_mask;
 
 		f[w >> 6] |= 1ull << (w & 63);
 	}

@@ -35,9 +35,9 @@
  * and the catch-all {}, are folded into a per-kind default: no probe at all.
  *
  * Prefilters: a shape of many values keeps a bitmap of 16 bits per value (512 to 65,536
- * bits), one set for the fold of each of its values (sl_cls_fold: three XORs and a multiply,
- * a fraction of the hash and no memory access but the bitmap's). A frame whose masked rows
- * fold to a clear bit cannot hold in that shape and skips its probe: a frame of one tenant's
+ * bits), one set for 16 bits of the hash of each of its values (the hash is the probe's own:
+ * the test costs a load and a bit test). A frame whose masked rows hash to a clear bit
+ * cannot hold in that shape and skips its probe: a frame of one tenant's
  * shape probes that shape alone in the usual policies, others rarely (one in 16, one in 5 for
  * shapes of more than 4,096 values), and the bitmaps of 10,000 tenants take 20 KiB. A hash probe reads one bucket of 8 slots (signatures
  * compared at once), at most a quarter full, and the value's line on a signature match.
@@ -154,32 +154,20 @@ static inline int sl_cls_eq(__m128i a0, __m128i a1, __m128i a2, const __m128i *b
 	return _mm_movemask_epi8(e) == 0xffff;
 }
 
-/* Hash of a masked value: NH over 32-bit word pairs with fixed constants, then one multiply and
- * shift to spread it (rule values are the operator's, not the sender's: no secret needed). */
+/*
+ * Hash of a masked value: its three rows XORed and folded to 64 bits, then a multiply and
+ * xorshifts (rule values are the operator's, not the sender's: no secret, and a few values
+ * that fold alike only share a bucket; the key compare decides). Bits 48-63 index the
+ * prefilter, bits 32-47 the bucket, bits 0-31 give the signature.
+ */
 static inline uint64_t sl_cls_hash(__m128i k0, __m128i k1, __m128i k2)
-{
-	__m128i x0 = _mm_add_epi32(k0, _mm_set_epi32(0x2545f491, 0x4f6cdd1d, 0x1b873593, 0x68e31da4));
-	__m128i x1 = _mm_add_epi32(k1, _mm_set_epi32(0x7fb5d329, 0x0ff5a3c1, 0x85ebca6b, 0x3c6ef372));
-	__m128i x2 = _mm_add_epi32(k2, _mm_set_epi32(0x165667b1, 0x27d4eb2f, 0x61c88647, 0x9e3779b9));
-	__m128i acc = _mm_add_epi64(_mm_add_epi64(_mm_mul_epu32(x0, _mm_srli_epi64(x0, 32)),
-						  _mm_mul_epu32(x1, _mm_srli_epi64(x1, 32))),
-				    _mm_mul_epu32(x2, _mm_srli_epi64(x2, 32)));
-	uint64_t h = (uint64_t)_mm_cvtsi128_si64(acc) +
-		     (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
-
-	h ^= h >> 31;
-	h *= 0x9e3779b97f4a7c15ull;
-	return h ^ h >> 29;
-}
-
-/* 16 bits of a masked value for the prefilter: its rows XORed, folded, multiplied. */
-static inline uint32_t sl_cls_fold(__m128i k0, __m128i k1, __m128i k2)
 {
 	__m128i v = _mm_xor_si128(_mm_xor_si128(k0, k1), k2);
 	uint64_t x = (uint64_t)_mm_cvtsi128_si64(_mm_xor_si128(v, _mm_unpackhi_epi64(v, v)));
 
-	x ^= x >> 29;
-	return (uint32_t)((x * 0x9e3779b97f4a7c15ull) >> 48);
+	x ^= x >> 32;
+	x *= 0x9e3779b97f4a7c15ull;
+	return x ^ x >> 29;
 }
 
 static inline int sl_cls_ports_in(uint16_t sp, uint16_t dp, uint16_t slo, uint16_t shi,
@@ -249,22 +237,17 @@ static inline unsigned sl_cls_match(const uint32_t *b, uint32_t sig, uint32_t si
 	return (unsigned)_mm_movemask_epi8(_mm_packs_epi16(c, z));
 }
 
-/* One shape, the frame's rows under its masks in k0..k2: the earliest tenant before `best`
- * whose block holds, else best. */
+/* One shape of more than one value, the frame's rows under its masks in k0..k2 and their hash
+ * h: the earliest tenant before `best` whose block holds, else best. */
 static inline uint32_t sl_cls_probe(const struct sl_classifier *c, const struct sl_cls_sub *s,
-				    __m128i k0, __m128i k1, __m128i k2, const struct sl_pkt *p,
-				    uint32_t best)
+				    __m128i k0, __m128i k1, __m128i k2, uint64_t h,
+				    const struct sl_pkt *p, uint32_t best)
 {
-	uint32_t sig, sig_mask = ~s->idx_mask, b;
-	uint64_t h;
-
-	if (s->nb_ent == 1)
-		return sl_cls_eq(k0, k1, k2, s->ent[0].key) ? sl_cls_ent_tenant(c, s->ent, p, best)
-							     : best;
-	h = sl_cls_hash(k0, k1, k2);
+	uint32_t sig_mask = ~s->idx_mask, b;
 	/* the signature's lowest bit is always set: an empty slot (0) never matches */
-	sig = ((uint32_t)(h >> 32) | (sig_mask & -sig_mask)) & sig_mask;
-	for (b = (uint32_t)h & s->bucket_mask;; b = (b + 1) & s->bucket_mask) {
+	uint32_t sig = ((uint32_t)h | (sig_mask & -sig_mask)) & sig_mask;
+
+	for (b = (uint32_t)(h >> 32) & s->bucket_mask;; b = (b + 1) & s->bucket_mask) {
 		const uint32_t *slot = s->slots + (uint64_t)b * SL_CLS_WAYS;
 		unsigned empty, m = sl_cls_match(slot, sig, sig_mask, &empty);
 
@@ -298,20 +281,26 @@ static inline uint32_t sl_classify(const struct sl_classifier *c, const struct s
 	for (; j < end; j++) {
 		const struct sl_cls_sub *s = &c->sub[c->list[j]];
 		__m128i k0, k1, k2;
+		uint64_t h;
 
 		if (s->best >= best)
 			break;
 		k0 = _mm_and_si128(r0, s->mask[0]);
 		k1 = _mm_and_si128(r1, s->mask[1]);
 		k2 = _mm_and_si128(r2, s->mask[2]);
-		if (s->filter) {	/* no value of the shape folds to this: no probe */
-			uint32_t f = sl_cls_fold(k0, k1, k2);
+		if (s->nb_ent == 1) {	/* one value: compared directly */
+			if (sl_cls_eq(k0, k1, k2, s->ent[0].key))
+				best = sl_cls_ent_tenant(c, s->ent, p, best);
+			continue;
+		}
+		h = sl_cls_hash(k0, k1, k2);
+		if (s->filter) {	/* no value of the shape has this: no probe */
+			uint32_t f = (uint32_t)(h >> 48) & s->filter_mask;
 
-			f &= s->filter_mask;
 			if (!(s->filter[f >> 6] >> (f & 63) & 1))
 				continue;
 		}
-		best = sl_cls_probe(c, s, k0, k1, k2, p, best);
+		best = sl_cls_probe(c, s, k0, k1, k2, h, p, best);
 	}
 	return best;
 }

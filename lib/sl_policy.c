@@ -1033,7 +1033,7 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 	sl_engine_describe_keys(&ks, f);
 	sl_classifier_info(&p->cls, &ci);
 	fprintf(f, "classifier: %u match blocks in %u shapes (%u distinct values, %.1f MB); a "
-		"frame probes at most %u shapes\n", ci.blocks, ci.shapes, ci.values,
-		(double)ci.bytes / 1e6, ci.max_probes);
+		"frame visits at most %u shapes, %u of them behind a prefilter\n", ci.blocks,
+		ci.shapes, ci.values, (double)ci.bytes / 1e6, ci.max_probes, ci.filters);
 	pthread_mutex_unlock(&e->ctl);
 }

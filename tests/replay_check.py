@@ -389,6 +389,26 @@ tenants:
         ],
     },
     {
+        # isolation: two tenants of one dedicated profile (max-keys 4 each); a floods 60 new
+        # sources, b keeps its 3 keys and exactly the rate of each (the model's verdicts)
+        'name': 'quota-isolation',
+        'seconds': 3, 'seed': 68, 'malformed': 0,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  per-host: { mode: dedicated, key: src-ip, rate: 800kbit, burst: 4000B, exceed: drop,
+              max-keys: 4, when-full: drop }
+tenants:
+  - { name: a, profile: per-host, match: { src: 10.1.0.0/16 } }
+  - { name: b, profile: per-host, match: { src: 10.2.0.0/16 } }
+""",
+        'flows': [
+            'src=10.1.0.0/16,keys=60,rate=20mbit,size=200-1000',
+            'src=10.2.0.0/16,keys=3,rate=4mbit,size=200-1000',
+        ],
+        'keys': {'a': 4, 'b': 3},
+    },
+    {
         'name': 'exact-arrivals',
         'seconds': 4, 'seed': 44, 'malformed': 0,
         'policy': """sluice: 1
