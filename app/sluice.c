@@ -82,7 +82,7 @@ static void sl_usage(FILE *f)
 		"                         allocated once at start (76 bytes each; a key of a\n"
 		"                         profile with limits counts twice; at most 2^26).\n"
 		"                         Default: what an eighth of the memory the process may\n"
-		"                         still take holds (cgroup limit, MemAvailable), 64K to 4M\n"
+		"                         still take holds (cgroup limit, MemAvailable), 64K to 1M\n"
 		"  --key-memory SIZE      the key budget in bytes instead: N, NK, NM, NG (x 1024)\n"
 		"  --mbufs N              packet pool size (default: from ports, queues, lcores, "
 		"captures)\n"

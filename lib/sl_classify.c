@@ -534,6 +534,10 @@ static void build_lists(struct sl_classifier *c, struct sl_cls_sub *subs, uint16
 			c->max_probes = n - start;
 	}
 	c->first[SL_CLS_KINDS] = n;
+	c->all = c->deflt[0];
+	c->trivial = n == 0;
+	for (unsigned k = 1; k < SL_CLS_KINDS; k++)
+		c->trivial &= c->deflt[k] == c->all;
 }
 
 /* ------------------------------------------------------------------ sizes */
@@ -587,6 +591,8 @@ int sl_classifier_build(const struct sl_config *cfg, struct sl_classifier *out)
 	memset(out, 0, sizeof(*out));
 	for (unsigned k = 0; k < SL_CLS_KINDS; k++)
 		out->deflt[k] = SL_NO_TENANT;
+	out->all = SL_NO_TENANT;
+	out->trivial = 1;
 	if (n > (1u << 31))
 		return -EINVAL;
 	memset(&b, 0, sizeof(b));
@@ -651,6 +657,8 @@ void sl_classifier_free(struct sl_classifier *c)
 	memset(c, 0, sizeof(*c));
 	for (unsigned k = 0; k < SL_CLS_KINDS; k++)
 		c->deflt[k] = SL_NO_TENANT;
+	c->all = SL_NO_TENANT;
+	c->trivial = 1;
 }
 
 void sl_classifier_info(const struct sl_classifier *c, struct sl_classifier_info *out)

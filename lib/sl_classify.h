@@ -98,6 +98,8 @@ struct sl_cls_rule {
 #define SL_CLS_KINDS 32	/* (flags & (IPV4 | IPV6 | PORTS)) >> 1 | vlan << 3 | inner vlan << 4 */
 
 struct sl_classifier {
+	uint32_t all;			/* every frame's tenant when no frame probes (or SL_NO_TENANT) */
+	uint32_t trivial;		/* 1: no frame probes and all kinds have one default: `all` */
 	uint32_t deflt[SL_CLS_KINDS];	/* per kind: the tenant of the folded shapes, or none */
 	uint32_t first[SL_CLS_KINDS + 1];	/* per kind: its shapes list[first[k] .. first[k+1]) */
 	const uint16_t *list;		/* shape indices, each kind's by ascending best */
@@ -262,12 +264,9 @@ static inline uint32_t sl_cls_probe(const struct sl_classifier *c, const struct 
 	}
 }
 
-/*
- * Data path: index of the first tenant of the policy whose match holds for the parsed frame p,
- * which came in on DPDK port `port`, or SL_NO_TENANT. Reads only c and p.
- */
-static inline uint32_t sl_classify(const struct sl_classifier *c, const struct sl_pkt *p,
-				   uint16_t port)
+/* sl_classify's walk of the frame's kind: its default, then its shapes. */
+static inline uint32_t sl_classify_kinds(const struct sl_classifier *c, const struct sl_pkt *p,
+					 uint16_t port)
 {
 	unsigned k = sl_cls_kind(p);
 	uint32_t best = c->deflt[k], j = c->first[k], end = c->first[k + 1];
@@ -303,6 +302,19 @@ static inline uint32_t sl_classify(const struct sl_classifier *c, const struct s
 		best = sl_cls_probe(c, s, k0, k1, k2, h, p, best);
 	}
 	return best;
+}
+
+/*
+ * Data path: index of the first tenant of the policy whose match holds for the parsed frame p,
+ * which came in on DPDK port `port`, or SL_NO_TENANT. Reads only c and p. A policy whose
+ * first tenant matches everything, or of one catch-all, answers without looking at the frame.
+ */
+static inline __attribute__((always_inline)) uint32_t
+sl_classify(const struct sl_classifier *c, const struct sl_pkt *p, uint16_t port)
+{
+	if (c->trivial)
+		return c->all;
+	return sl_classify_kinds(c, p, port);
 }
 
 #endif

@@ -98,7 +98,9 @@ int sl_engine_set_profile(struct sl_engine *e, const char *profile, const char *
 int sl_engine_admit_file(struct sl_engine *e, const char *path, struct sl_diag *d);
 
 /* The key budget that fits a process of memory m: an eighth of what it may still take, in
- * units, at least 64K and at most 4M (300 MB). */
+ * units, at least 64K and at most SL_DEFAULT_MAX_KEYS (1M, 76 MB: a key's index bucket is
+ * anywhere in an index sized for the budget, so a budget far above the keys in use costs
+ * cache misses; give --max-keys for more). */
 uint64_t sl_engine_default_keys(const struct sl_mem *m);
 
 /* Count a reload refused before it reached the engine (a file that did not parse). */

@@ -815,8 +815,8 @@ uint64_t sl_engine_default_keys(const struct sl_mem *m)
 {
 	uint64_t room = sl_mem_headroom(m), n;
 
-	n = room == SL_MEM_NONE ? 1ull << 22 : room / 8 / SL_KEY_UNIT_BYTES;
-	return n < (1ull << 16) ? 1ull << 16 : n > (1ull << 22) ? 1ull << 22 : n;
+	n = room == SL_MEM_NONE ? SL_DEFAULT_MAX_KEYS : room / 8 / SL_KEY_UNIT_BYTES;
+	return n < (1ull << 16) ? 1ull << 16 : n > SL_DEFAULT_MAX_KEYS ? SL_DEFAULT_MAX_KEYS : n;
 }
 
 void sl_engine_reload_refused(struct sl_engine *e)

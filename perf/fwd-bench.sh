@@ -91,7 +91,7 @@ sluice_pps() { # capture, mbufs, mem
 	# forwarded per second; its warm-up includes the first pass inserting every flow's key)
 	# shellcheck disable=SC2046
 	"$BUILD/app/sluice" $(eal "$1" "$3") --file-prefix=fwdb-sl -- --config "$TMP/bench.yaml" \
-		--duration "$SECS" --mbufs "$2" --stats-interval 1 --report "$TMP/r.json" \
+		--duration "$SECS" --mbufs "$2" --max-keys "$KEYS" --stats-interval 1 --report "$TMP/r.json" \
 		>"$TMP/sl.log" 2>&1 ||
 		{ echo "fwd-bench: sluice failed:" >&2; tail -5 "$TMP/sl.log" >&2; echo 0; return; }
 	per_s=$(sed -n 's/^ *forwarded [0-9.]* Mbit\/s \([0-9]*\) pps,.*/\1/p' "$TMP/sl.log" | steady)
@@ -107,6 +107,7 @@ for n in $FLOWS; do
 	frames=${FRAMES:-$n}
 	"$BUILD/tools/sl-gen" --out "$TMP/d.pcap" --distinct "$n" --count "$frames" --size 64 --quiet
 	perf/bench-policy.sh "$n" "$POLICY" > "$TMP/bench.yaml"
+	KEYS=$((2 * n))	# the key budget as an operator sizes it: twice the flows
 	read -r mbufs mem <<EOF
 $(perf/pool-size.sh "$frames")
 EOF

@@ -9,7 +9,8 @@
 # environment: FRAMES (frames in the capture, cycling through the flows; default one per
 #   flow), CAPTURE (a capture of FRAMES frames to use instead of generating one), TURNS
 #   (milliseconds per turn, default 200), FWD_CORE (1), MAIN_CORE (0), GEN (sl-gen, default
-#   build/tools/sl-gen). Runs as root; memory: one pool and one capture copy per program
+#   build/tools/sl-gen). Every sluice gets --max-keys 2 x FLOWS (the key budget, or before the
+#   budget the keys of profiles without max-keys: harmless to older builds). Runs as root; memory: one pool and one capture copy per program
 #   (about 5 GB each at 1M frames).
 # Prints, per sluice: testpmd and sluice frames per second of their own turns, their ratio,
 # and the median of the per-round ratios.
@@ -67,6 +68,7 @@ for c in "$@"; do
 	esac
 	# shellcheck disable=SC2046
 	"$b/app/sluice" $(eal "tab-s$k") -- --config "$TMP/p$k.yaml" --mbufs "$mbufs" \
+		--max-keys $((2 * FLOWS)) \
 		--stats-interval 1 >"$TMP/s$k.log" 2>&1 &
 	PIDS="$PIDS $!"
 	ARGS="$ARGS tab-s$k $!"
