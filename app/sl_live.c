@@ -322,16 +322,6 @@ void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped,
 	lv->prev_tx_dropped = tx_dropped;
 }
 
-/* A row of the final table, in sl_stats_print's columns. */
-static void sl_live_final_row(FILE *f, int w, const char *name, const struct sl_counts *c,
-			      uint64_t keys, double el)
-{
-	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %14" PRIu64 " %16" PRIu64 " %14" PRIu64
-		" %16" PRIu64 " %9" PRIu64 " %14.3f %12.0f\n", w, name, c->packets, c->bytes,
-		c->conform_packets, c->conform_bytes, c->exceed_packets, c->exceed_bytes, keys,
-		sl_mbit(c->conform_bytes, el), sl_per_s(c->conform_packets, el));
-}
-
 void sl_live_final(const struct sl_stats *s, double el, unsigned top, FILE *f)
 {
 	struct sl_live_pick *pick = NULL;
@@ -360,29 +350,19 @@ void sl_live_final(const struct sl_stats *s, double el, unsigned top, FILE *f)
 	}
 	qsort(pick, n, sizeof(*pick), sl_live_rank_cmp);
 	w = sl_live_others(label, sizeof(label), s->nb_tenants - n, pick, n, 12);
-	fprintf(f, "sluice: %" PRIu64 " frames, %" PRIu64 " bytes in %.3f s (first forwarded "
-		"frame to stop); %" PRIu64 " dropped by policy, %" PRIu64 " tx failures; policy "
-		"generation %" PRIu64 ", reload failures %" PRIu64 "\n", s->total.packets,
-		s->total.bytes, el, s->dropped.packets, s->tx_dropped, s->generation,
-		s->reload_failures);
-	fprintf(f, "%-*s %14s %16s %14s %16s %14s %16s %9s %14s %12s\n", w, "tenant", "packets",
-		"bytes", "conform pkts", "conform bytes", "exceed pkts", "exceed bytes", "keys",
-		"conform Mbit/s", "conform pps");
+	sl_stats_print_head(s, el, w, f);
 	rest = sum;
 	rest_keys = keys;
 	for (unsigned i = 0; i < n; i++) {
-		sl_live_final_row(f, w, pick[i].t->name, &pick[i].d, pick[i].t->keys, el);
+		sl_stats_print_row(pick[i].t->name, &pick[i].d, pick[i].t->keys, el, w, f);
 		sl_live_sub(&rest, &pick[i].d);
 		rest_keys -= pick[i].t->keys;
 	}
-	sl_live_final_row(f, w, label, &rest, rest_keys, el);
-	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(unmatched)", s->unmatched.packets,
-		s->unmatched.bytes);
-	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(malformed)", s->malformed.packets,
-		s->malformed.bytes);
+	sl_stats_print_row(label, &rest, rest_keys, el, w, f);
+	sl_stats_print_tail(s, w, f);
 	sum.packets = s->total.packets;	/* as in the live table: every frame read */
 	sum.bytes = s->total.bytes;
-	sl_live_final_row(f, w, "total", &sum, keys, el);
+	sl_stats_print_row("total", &sum, keys, el, w, f);
 	fflush(f);
 	free(pick);
 }

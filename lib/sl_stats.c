@@ -55,13 +55,8 @@ static double per_s(double n, double s)
 	return s > 0 ? n / s : 0.0;
 }
 
-void sl_stats_print(const struct sl_stats *s, double el, FILE *f)
+void sl_stats_print_head(const struct sl_stats *s, double el, int w, FILE *f)
 {
-	int w = 12;
-
-	for (unsigned i = 0; i < s->nb_tenants; i++)
-		if ((int)strlen(s->t[i].name) > w)
-			w = (int)strlen(s->t[i].name);
 	fprintf(f, "sluice: %" PRIu64 " frames, %" PRIu64 " bytes in %.3f s (first forwarded "
 		"frame to stop); %" PRIu64 " dropped by policy, %" PRIu64 " tx failures; policy "
 		"generation %" PRIu64 ", reload failures %" PRIu64 "\n", s->total.packets,
@@ -70,19 +65,35 @@ void sl_stats_print(const struct sl_stats *s, double el, FILE *f)
 	fprintf(f, "%-*s %14s %16s %14s %16s %14s %16s %9s %14s %12s\n", w, "tenant", "packets",
 		"bytes", "conform pkts", "conform bytes", "exceed pkts", "exceed bytes", "keys",
 		"conform Mbit/s", "conform pps");
-	for (unsigned i = 0; i < s->nb_tenants; i++) {
-		const struct sl_tenant_stats *t = &s->t[i];
+}
 
-		fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %14" PRIu64 " %16" PRIu64 " %14"
-			PRIu64 " %16" PRIu64 " %9" PRIu64 " %14.3f %12.0f\n", w, t->name,
-			t->c.packets, t->c.bytes, t->c.conform_packets, t->c.conform_bytes,
-			t->c.exceed_packets, t->c.exceed_bytes, t->keys,
-			per_s((double)t->c.conform_bytes * 8 / 1e6, el),
-			per_s((double)t->c.conform_packets, el));
-	}
+void sl_stats_print_row(const char *name, const struct sl_counts *c, uint64_t keys, double el,
+			int w, FILE *f)
+{
+	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %14" PRIu64 " %16" PRIu64 " %14" PRIu64
+		" %16" PRIu64 " %9" PRIu64 " %14.3f %12.0f\n", w, name, c->packets, c->bytes,
+		c->conform_packets, c->conform_bytes, c->exceed_packets, c->exceed_bytes, keys,
+		per_s((double)c->conform_bytes * 8 / 1e6, el), per_s((double)c->conform_packets, el));
+}
+
+void sl_stats_print_tail(const struct sl_stats *s, int w, FILE *f)
+{
 	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(unmatched)", s->unmatched.packets,
 		s->unmatched.bytes);
 	fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 "\n", w, "(malformed)", s->malformed.packets,
 		s->malformed.bytes);
+}
+
+void sl_stats_print(const struct sl_stats *s, double el, FILE *f)
+{
+	int w = 12;
+
+	for (unsigned i = 0; i < s->nb_tenants; i++)
+		if ((int)strlen(s->t[i].name) > w)
+			w = (int)strlen(s->t[i].name);
+	sl_stats_print_head(s, el, w, f);
+	for (unsigned i = 0; i < s->nb_tenants; i++)
+		sl_stats_print_row(s->t[i].name, &s->t[i].c, s->t[i].keys, el, w, f);
+	sl_stats_print_tail(s, w, f);
 	fflush(f);
 }

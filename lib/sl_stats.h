@@ -69,5 +69,11 @@ int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f);
  * unmatched and malformed.
  */
 void sl_stats_print(const struct sl_stats *s, double elapsed_s, FILE *f);
+/* Its parts, for a caller that prints other rows (the appliance's --top): the totals line and
+ * the column heads, one tenant row (name column w wide), the unmatched and malformed rows. */
+void sl_stats_print_head(const struct sl_stats *s, double elapsed_s, int w, FILE *f);
+void sl_stats_print_row(const char *name, const struct sl_counts *c, uint64_t keys,
+			double elapsed_s, int w, FILE *f);
+void sl_stats_print_tail(const struct sl_stats *s, int w, FILE *f);
 
 #endif

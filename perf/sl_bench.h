@@ -8,6 +8,7 @@
 #include <rte_hash.h>
 #include <rte_meter.h>
 #include "sl_classify.h"
+#include "sl_bench_mem.h"
 #include "sl_engine.h"
 #include "sl_hash.h"
 #include "sl_table.h"
@@ -235,7 +236,6 @@ void slb_print_targets(const struct slb_report *r, FILE *f);
 /* n * size bytes, 2 MiB aligned, on transparent huge pages when available; free() it. */
 void *slb_alloc(size_t n, size_t size);
 
-uint64_t slb_rss_bytes(void);
 uint64_t slb_heap_bytes(void);
 
 #endif

@@ -25,19 +25,6 @@ uint64_t slb_heap_bytes(void)
 	return st.heap_allocsz_bytes;
 }
 
-uint64_t slb_rss_bytes(void)
-{
-	unsigned long size = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu %lu", &size, &rss) != 2)
-		rss = 0;
-	fclose(f);
-	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 int slb_base_create(struct slb_base *b, uint64_t n, int ext_table, const char *name)
 {
 	struct rte_meter_srtcm_params mp = { BASE_CIR_BYTES, BASE_CBS, BASE_CBS };

@@ -40,6 +40,7 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include "sl_bench_mem.h"
 #include "sl_classify.h"
 #include "sl_config.h"
 #include "sl_diag.h"
@@ -224,19 +225,6 @@ static uint64_t heap_bytes(void)	/* DPDK heap in use, every socket */
 	return sum;
 }
 
-static uint64_t rss_bytes(void)
-{
-	unsigned long size = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%lu %lu", &size, &rss) != 2)
-		rss = 0;
-	fclose(f);
-	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 static uint64_t hwm_bytes(void)		/* VmHWM: peak RSS so far */
 {
 	char line[256];
@@ -359,71 +347,86 @@ static double median(const double *v, unsigned n, double *scratch)
 	return n % 2 ? scratch[n / 2] : (scratch[n / 2 - 1] + scratch[n / 2]) / 2;
 }
 
-/*
- * Warm-up passes for a second (a core that was idle runs slower for a while on the hosts
- * measured here: the first run after a pause measured twice the cycles of the next), then
- * `rounds` timed passes of m; 0 or -ENOMEM.
- */
-static int run_method(struct method *m, const struct timed *t, unsigned rounds)
+/* Warm-up passes for a second: a core that was idle runs slower for a while on the hosts
+ * measured here (the first run after a pause measured twice the cycles of the next). */
+static void warm_method(struct method *m, const struct timed *t)
 {
-	uint32_t nc = (m->n + m->chunk - 1) / m->chunk;
-	uint64_t *cyc = malloc(nc * sizeof(*cyc));
-	double *cpp = malloc(nc * sizeof(*cpp)), *scratch = malloc(nc * sizeof(*scratch));
+	for (uint64_t end = rte_rdtsc() + rte_get_tsc_hz(); rte_rdtsc() < end;)
+		m->fn(t, 0, m->n);
+}
+
+/* Timed pass r of m into m->cpp[r]: chunks switched out, or slower than twice the pass's
+ * median chunk, left out. 0 or -ENOMEM. */
+static int pass_method(struct method *m, const struct timed *t, unsigned r)
+{
+	uint32_t nc = (m->n + m->chunk - 1) / m->chunk, valid = 0;
+	uint64_t *cyc = malloc(nc * sizeof(*cyc)), sum = 0, pk = 0, sw = ctx_switches(), sw1;
+	double *cpp = malloc(nc * sizeof(*cpp)), *scratch = malloc(nc * sizeof(*scratch)), med;
 	uint8_t *out = malloc(nc);
 
 	if (!cyc || !cpp || !scratch || !out) {
 		free(cyc), free(cpp), free(scratch), free(out);
 		return -ENOMEM;
 	}
-	for (uint64_t end = rte_rdtsc() + rte_get_tsc_hz(); rte_rdtsc() < end;)
-		m->fn(t, 0, m->n);
-	for (unsigned r = 0; r < rounds; r++) {
-		uint64_t sum = 0, pk = 0, sw = ctx_switches(), sw1;
-		uint32_t valid = 0;
-		double med;
+	for (uint32_t i = 0; i < nc; i++) {
+		uint32_t k0 = i * m->chunk, k1 = k0 + m->chunk < m->n ? k0 + m->chunk : m->n;
 
-		for (uint32_t i = 0; i < nc; i++) {
-			uint32_t k0 = i * m->chunk, k1 = k0 + m->chunk < m->n ? k0 + m->chunk : m->n;
-
-			cyc[i] = m->fn(t, k0, k1);
-			sw1 = ctx_switches();
-			out[i] = sw1 != sw;
-			sw = sw1;
-			cpp[i] = (double)cyc[i] / (k1 - k0);
-			if (!out[i])
-				scratch[valid++] = cpp[i];
-		}
-		/* the median chunk of the pass (of the chunks not switched out) */
-		if (valid) {
-			qsort(scratch, valid, sizeof(*scratch), cmp_double);
-			med = scratch[valid / 2];
-		} else {
-			med = 1e300;	/* every chunk switched out: keep them all */
-		}
-		for (uint32_t i = 0; i < nc; i++) {
-			uint32_t k0 = i * m->chunk, k1 = k0 + m->chunk < m->n ? k0 + m->chunk : m->n;
-
-			if (valid && (out[i] || cpp[i] > 2 * med)) {
-				m->left_out++;
-				continue;
-			}
-			sum += cyc[i];
-			pk += k1 - k0;
-		}
-		m->chunks += nc;
-		m->cpp[r] = pk ? (double)sum / (double)pk : 0;
+		cyc[i] = m->fn(t, k0, k1);
+		sw1 = ctx_switches();
+		out[i] = sw1 != sw;
+		sw = sw1;
+		cpp[i] = (double)cyc[i] / (k1 - k0);
+		if (!out[i])
+			scratch[valid++] = cpp[i];
 	}
-	{
+	/* the median chunk of the pass (of the chunks not switched out) */
+	if (valid) {
+		qsort(scratch, valid, sizeof(*scratch), cmp_double);
+		med = scratch[valid / 2];
+	} else {
+		med = 1e300;	/* every chunk switched out: keep them all */
+	}
+	for (uint32_t i = 0; i < nc; i++) {
+		uint32_t k0 = i * m->chunk, k1 = k0 + m->chunk < m->n ? k0 + m->chunk : m->n;
+
+		if (valid && (out[i] || cpp[i] > 2 * med)) {
+			m->left_out++;
+			continue;
+		}
+		sum += cyc[i];
+		pk += k1 - k0;
+	}
+	m->chunks += nc;
+	m->cpp[r] = pk ? (double)sum / (double)pk : 0;
+	free(cyc), free(cpp), free(scratch), free(out);
+	return 0;
+}
+
+/*
+ * The methods ms[0..nm) in turns: each warmed up, then round r of each in turn, so that all
+ * meet the same slowdowns of a shared host (their ratio is the figure); median, min, max of
+ * the rounds. 0 or -ENOMEM.
+ */
+static int run_methods(struct method *const *ms, unsigned nm, const struct timed *t,
+		       unsigned rounds)
+{
+	for (unsigned i = 0; i < nm; i++)
+		warm_method(ms[i], t);
+	for (unsigned r = 0; r < rounds; r++)
+		for (unsigned i = 0; i < nm; i++)
+			if (pass_method(ms[i], t, r))
+				return -ENOMEM;
+	for (unsigned i = 0; i < nm; i++) {
+		struct method *m = ms[i];
 		double rs[MAX_ROUNDS];
 
 		m->med = median(m->cpp, rounds, rs);
+		m->min = m->max = m->cpp[0];
+		for (unsigned r = 1; r < rounds; r++) {
+			m->min = m->cpp[r] < m->min ? m->cpp[r] : m->min;
+			m->max = m->cpp[r] > m->max ? m->cpp[r] : m->max;
+		}
 	}
-	m->min = m->max = m->cpp[0];
-	for (unsigned r = 1; r < rounds; r++) {
-		m->min = m->cpp[r] < m->min ? m->cpp[r] : m->min;
-		m->max = m->cpp[r] > m->max ? m->cpp[r] : m->max;
-	}
-	free(cyc), free(cpp), free(scratch), free(out);
 	return 0;
 }
 
@@ -694,7 +697,7 @@ static int acl_make(const struct sl_config *cfg, const struct opts *o, struct ac
 	ac.num_fields = NB_FIELDS;
 	memcpy(ac.defs, acl_defs, sizeof(acl_defs));
 	heap1 = heap_bytes();
-	rss0 = rss_bytes();
+	rss0 = slb_rss_bytes();
 	hwm_reset();
 	r = rte_acl_build(a->ctx, &ac);
 	a->bld_ms = now_ms() - t1;
@@ -706,7 +709,7 @@ static int acl_make(const struct sl_config *cfg, const struct opts *o, struct ac
 	}
 	a->heap = heap_bytes() - heap0;
 	a->heap_rt = heap_bytes() - heap1;
-	a->rss_delta = rss_bytes() - rss0;
+	a->rss_delta = slb_rss_bytes() - rss0;
 	a->peak_delta = hwm_bytes() > rss0 ? hwm_bytes() - rss0 : 0;
 	a->alg = o->alg_name;
 	r = rte_acl_set_ctx_classify(a->ctx, o->alg);
@@ -852,8 +855,6 @@ int main(int argc, char **argv)
 	t.pkt = tr.pkt;
 	t.port = o.port;
 	msl.n = tr.n;
-	if (run_method(&msl, &t, o.rounds))
-		return 1;
 
 	/* rte_acl */
 	if (o.acl && cfg->nb_matches == 0) {
@@ -875,8 +876,12 @@ int main(int argc, char **argv)
 		t.data = data;
 		t.res = res_acl;
 		macl.n = tr.n;
-		if (run_method(&macl, &t, o.rounds))
-			return 1;
+		{	/* sluice and rte_acl in turns */
+			struct method *both[2] = {&msl, &macl};
+
+			if (run_methods(both, 2, &t, o.rounds))
+				return 1;
+		}
 		memset(res_acl, 0, (size_t)tr.n * sizeof(*res_acl));
 		chunk_acl(&t, 0, tr.n);
 		for (uint32_t k = 0; k < tr.n; k++) {
@@ -890,6 +895,13 @@ int main(int argc, char **argv)
 		}
 		free(data);
 		free(in);
+	}
+
+	if (!o.acl) {
+		struct method *one[1] = {&msl};
+
+		if (run_methods(one, 1, &t, o.rounds))
+			return 1;
 	}
 
 	/* linear */
@@ -912,8 +924,12 @@ int main(int argc, char **argv)
 					 res_lin[k]);
 			}
 		}
-		if (run_method(&mlin, &t, o.rounds))
-			return 1;
+		{
+			struct method *lin[1] = {&mlin};
+
+			if (run_methods(lin, 1, &t, o.rounds))
+				return 1;
+		}
 	}
 
 	printf("%-8s %11s %11s %10s %9s %9s  %s\n", "method", "cycles/pkt", "build_ms",
