@@ -258,13 +258,17 @@ def report(res):
         "",
         "`perf/reload-bench.sh --record` (%s, %s). sluice forwards a capture at full speed "
         "(`net_pcap` infinite_rx -> `net_null`, `-l %s`: one forwarding lcore) with a policy of "
-        "%d tenants (`tools/sl-mktenants.py`: each its own /24, 6 profiles, shared and "
-        "dedicated, bits and packets; traffic to the first 256 tenants, 512-byte frames, "
-        "above the rate of some) while it is "
+        "%d tenants (%s) while it is "
         "reloaded. Times are sluice's own log lines (parse = `sl_config_load`, compile+publish "
         "= `sl_engine_reload`: build, `rcu_assign_pointer`, `synchronize_rcu`, retire). The "
         "machine is shared with other jobs: min and max show the spread." % (
-            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine(), LCORES, TENANTS),
+            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), machine(), LCORES, TENANTS,
+            "`tools/sl-mixtenants.py`: mixed match shapes, IPv4 and IPv6 prefixes, VLANs, QinQ, "
+            "dst + port ranges, dual-stack lists, a catch-all; one dedicated per-5-tuple "
+            "profile; 4096 flows of 512-byte frames spread over all tenants" if MIXED else
+            "`tools/sl-mktenants.py`: each its own /24, 6 profiles, shared and dedicated, bits "
+            "and packets; traffic to the first 256 tenants, 512-byte frames, above the rate of "
+            "some"),
         "",
         "| figure | value |",
         "|---|---|",
@@ -277,7 +281,8 @@ def report(res):
         "| forwarding before / during the SIGHUP reloads / with a busy loop on the main "
         "lcore's core instead (no reload) | %.2f / %.2f / %.2f Mpps |" % (
             res["before_mpps"], res["during_mpps"], res["hog_mpps"]),
-        "| %d reloads in a row by `/sluice/reload`, %d tenants, alternating | %.1f s, each %s |"
+        "| %d reloads in a row by `/sluice/reload`, %d tenants, alternating files whose "
+        "dedicated profiles and half of whose tenants differ | %.1f s, each %s |"
         % (LOOP_N, LOOP_TENANTS, res["loop_s"], f3(res["loop_ms"])),
         "| VmRSS after 10 warm-up reloads -> after %d more | %d kB -> %d kB (%+d kB) |" % (
             LOOP_N, rss0, rss1, rss1 - rss0),
