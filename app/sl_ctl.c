@@ -307,12 +307,7 @@ int sl_ctl_check(const char *path, uint64_t max_keys, FILE *out, FILE *err)
 	struct sl_config *cfg = NULL;
 	struct sl_engine *e = NULL;
 	struct sl_diag d = { 0 };
-	struct stat st;
-	int ret = stat(path, &st) ? 0 : sl_mem_admit(NULL, NULL, path,
-						    sl_config_load_bytes((uint64_t)st.st_size),
-						    "parsing the policy file",
-						    "raise the memory limit, or make the file smaller",
-						    &d);
+	int ret = sl_config_admit(path, NULL, NULL, &d);
 
 	if (!ret)
 		ret = sl_config_load(path, &cfg, &d);

@@ -30,6 +30,22 @@ static void put16(uint8_t *b, uint16_t v)	/* host order, as sl_pkt holds it */
 	memcpy(b, &v, 2);
 }
 
+/*
+ * A port field of a block at b (2 bytes of row 2): a single port is an equality in the masks
+ * and values, a range is left to *lo..*hi (which stay 0-65535 otherwise).
+ */
+static void port_field(uint16_t plo, uint16_t phi, uint8_t *m, uint8_t *k, uint16_t *lo,
+		       uint16_t *hi)
+{
+	if (plo == phi) {
+		put16(m, 0xffff);
+		put16(k, plo);
+	} else {
+		*lo = plo;
+		*hi = phi;
+	}
+}
+
 /* One block of tenant t into masks, masked values and residual port ranges. */
 static void compile_block(const struct sl_cfg_match *cm, uint32_t t, struct sl_cls_rule *r)
 {
@@ -49,24 +65,10 @@ static void compile_block(const struct sl_cfg_match *cm, uint32_t t, struct sl_c
 	}
 	r->sp_lo = r->dp_lo = 0;
 	r->sp_hi = r->dp_hi = 0xffff;
-	if (f & SL_M_SPORT) {
-		if (cm->sport_lo == cm->sport_hi) {
-			put16(m2 + 0, 0xffff);
-			put16(k2 + 0, cm->sport_lo);
-		} else {
-			r->sp_lo = cm->sport_lo;
-			r->sp_hi = cm->sport_hi;
-		}
-	}
-	if (f & SL_M_DPORT) {
-		if (cm->dport_lo == cm->dport_hi) {
-			put16(m2 + 2, 0xffff);
-			put16(k2 + 2, cm->dport_lo);
-		} else {
-			r->dp_lo = cm->dport_lo;
-			r->dp_hi = cm->dport_hi;
-		}
-	}
+	if (f & SL_M_SPORT)
+		port_field(cm->sport_lo, cm->sport_hi, m2 + 0, k2 + 0, &r->sp_lo, &r->sp_hi);
+	if (f & SL_M_DPORT)
+		port_field(cm->dport_lo, cm->dport_hi, m2 + 2, k2 + 2, &r->dp_lo, &r->dp_hi);
 	if (f & SL_M_VLAN) {
 		put16(m2 + 4, 0xffff);
 		put16(k2 + 4, cm->vlan);

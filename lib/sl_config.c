@@ -600,6 +600,17 @@ uint64_t sl_config_load_bytes(uint64_t file_bytes)
 	return 32 * file_bytes + (1u << 20);
 }
 
+int sl_config_admit(const char *path, sl_mem_probe_fn probe, void *arg, struct sl_diag *d)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	return sl_mem_admit(probe, arg, path, sl_config_load_bytes((uint64_t)st.st_size),
+			    "parsing the policy file", "raise the memory limit, or make the file "
+			    "smaller", d);
+}
+
 void sl_config_free(struct sl_config *c)
 {
 	if (!c)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sl_diag.h"
+#include "sl_mem.h"
 
 #define SL_SCHEMA_VERSION 1
 #define SL_MAX_BUCKETS 4	/* rate/burst + up to 3 extra limits */
@@ -121,6 +122,10 @@ void sl_config_free(struct sl_config *c);
 /* Bytes sl_config_load may allocate at most for a file of `file_bytes` (libyaml's document
  * of it, measured at about 25 times its size, and the config), before it is read. */
 uint64_t sl_config_load_bytes(uint64_t file_bytes);
+/* Before sl_config_load: 0 when parsing the file at path fits the memory the process may still
+ * take (sl_mem_admit with probe, NULL: sl_mem_read), else -ENOMEM with a message in d; 0 when
+ * the file cannot be stat'ed (the load reports it). */
+int sl_config_admit(const char *path, sl_mem_probe_fn probe, void *arg, struct sl_diag *d);
 
 /* Index of the profile / tenant called name, or -1. */
 int sl_config_profile_index(const struct sl_config *c, const char *name);

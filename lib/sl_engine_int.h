@@ -168,5 +168,8 @@ struct sl_engine {
 	uint64_t reload_failures;
 };
 
+/* sl_policy.c: the snapshot's tenant whose state has uid, or NULL (a key of an orphaned uid).
+ * Control path. */
+const struct sl_ptenant *sl_policy_tenant_of(const struct sl_policy *p, uint32_t uid);
 
 #endif

@@ -1,7 +1,6 @@
 /* sl_evict.c - idle-key eviction in the engine's key table: unlink keys that are full and
  * untouched, and orphans (keys of uids the running policy no longer has), reuse their entries
  * after an RCU grace period. Control thread. */
-#include <stdlib.h>
 #include <urcu-qsbr.h>
 #include "sl_engine_int.h"
 
@@ -9,22 +8,6 @@ struct evict_arg {
 	const struct sl_policy *pol;
 	uint64_t now;
 };
-
-static int uid_cmp(const void *a, const void *b)
-{
-	const struct sl_uid_ent *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-/* The running policy's tenant of uid, or NULL. */
-static const struct sl_ptenant *tenant_of(const struct sl_policy *pol, uint32_t uid)
-{
-	struct sl_uid_ent k = {uid, 0};
-	const struct sl_uid_ent *f = bsearch(&k, pol->by_uid, pol->nb_tenants, sizeof(k), uid_cmp);
-
-	return f ? &pol->tenant[f->tenant] : NULL;
-}
 
 /*
  * The entry's size in units when it goes: an orphan at once; a key whose every bucket has been
@@ -34,10 +17,10 @@ static int key_expired(const struct sl_entry *en, void *arg)
 {
 	const struct evict_arg *a = arg;
 	uint32_t uid = en->key.tenant;
-	const struct sl_ptenant *pt = tenant_of(a->pol, uid);
+	const struct sl_ptenant *pt = sl_policy_tenant_of(a->pol, uid);
 	int units = uid & SL_UID_PAIR ? 2 : 1;
 
-	if (!pt || pt->ts->uid != uid)
+	if (!pt)		/* an orphan */
 		return units;
 	for (unsigned b = 0; b < pt->prof->nb; b++) {
 		uint64_t last = __atomic_load_n(&en->st[b].last, __ATOMIC_RELAXED);
@@ -65,9 +48,9 @@ static uint64_t evict_keys(struct sl_engine *e, const struct sl_policy *pol, uin
 
 		for (uint32_t k = 0; k < n; k++) {
 			uint32_t uid = sl_table_entry_at(e->keys, idx[k] & ~SL_TABLE_PAIR)->key.tenant;
-			const struct sl_ptenant *pt = tenant_of(pol, uid);
+			const struct sl_ptenant *pt = sl_policy_tenant_of(pol, uid);
 
-			if (pt && pt->ts->uid == uid) {	/* else an orphan: no account any more */
+			if (pt) {	/* else an orphan: no account any more */
 				pt->ts->evicted++;
 				__atomic_fetch_sub(&pt->ts->acct->n, 1, __ATOMIC_RELAXED);
 			}

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <urcu-qsbr.h>
 #include "sl_engine_int.h"
@@ -140,6 +139,21 @@ static struct sl_tenant_state *tenant_state_new(const struct sl_engine *e)
 	return zalloc(sizeof(struct sl_tenant_state) + e->nb_lcores * sizeof(struct sl_lcounts));
 }
 
+static int uid_cmp(const void *a, const void *b)
+{
+	const struct sl_uid_ent *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+const struct sl_ptenant *sl_policy_tenant_of(const struct sl_policy *p, uint32_t uid)
+{
+	struct sl_uid_ent k = {uid, 0};
+	const struct sl_uid_ent *f = bsearch(&k, p->by_uid, p->nb_tenants, sizeof(k), uid_cmp);
+
+	return f ? &p->tenant[f->tenant] : NULL;
+}
+
 static void policy_free(struct sl_policy *p)
 {
 	if (!p)
@@ -150,13 +164,6 @@ static void policy_free(struct sl_policy *p)
 	free(p->tenant);
 	free(p->prof);
 	free(p);
-}
-
-static int uid_cmp(const void *a, const void *b)
-{
-	const struct sl_uid_ent *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
 /* ------------------------------------------------------------------ names */
@@ -802,13 +809,7 @@ out:
 
 int sl_engine_admit_file(struct sl_engine *e, const char *path, struct sl_diag *d)
 {
-	struct stat st;
-
-	if (stat(path, &st))
-		return 0;
-	return sl_mem_admit(e->mem_probe, e->mem_arg, path, sl_config_load_bytes((uint64_t)st.st_size),
-			    "parsing the policy file", "raise the memory limit, or make the file "
-			    "smaller", d);
+	return sl_config_admit(path, e->mem_probe, e->mem_arg, d);
 }
 
 uint64_t sl_engine_default_keys(const struct sl_mem *m)
@@ -850,12 +851,11 @@ struct flow_sum {
 static void add_flows(const struct sl_key *d, uint64_t admitted, uint64_t refused, void *arg)
 {
 	struct flow_sum *s = arg;
-	struct sl_uid_ent k = {d->tenant, 0}, *f;
+	const struct sl_ptenant *pt = sl_policy_tenant_of(s->p, d->tenant);
 
 	(void)refused;
-	f = bsearch(&k, s->p->by_uid, s->p->nb_tenants, sizeof(k), uid_cmp);
-	if (f)
-		s->out->t[f->tenant].flows += admitted;
+	if (pt)
+		s->out->t[pt - s->p->tenant].flows += admitted;
 }
 
 int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
