@@ -264,14 +264,29 @@ static inline uint32_t sl_cls_probe(const struct sl_classifier *c, const struct 
 	}
 }
 
-/* sl_classify's walk of the frame's kind: its default, then its shapes. */
-static inline uint32_t sl_classify_kinds(const struct sl_classifier *c, const struct sl_pkt *p,
-					 uint16_t port)
+/* A frame's walk paused at its first hash probe (sl_classify_burst). */
+struct sl_cls_pend {
+	uint32_t best;			/* the earliest tenant found before the probe */
+	uint32_t j;			/* the probed shape's place in list; end: no probe */
+	uint32_t end;			/* the end of the kind's list */
+	uint32_t pad;
+	uint64_t h;			/* its hash */
+	const struct sl_cls_ent *ent;	/* the value of the first signature match, or NULL */
+};
+
+/*
+ * The walk of shapes list[j .. end) of the frame's kind, from the earliest tenant found so
+ * far. With pend, it pauses at the first hash probe, prefetches its bucket and records where
+ * it is (pend->j == end: it finished, the result is returned).
+ */
+static inline __attribute__((always_inline)) uint32_t
+sl_cls_walk(const struct sl_classifier *c, const struct sl_pkt *p, uint16_t port, uint32_t j,
+	    uint32_t end, uint32_t best, struct sl_cls_pend *pend)
 {
-	unsigned k = sl_cls_kind(p);
-	uint32_t best = c->deflt[k], j = c->first[k], end = c->first[k + 1];
 	__m128i r0, r1, r2;
 
+	if (pend)
+		pend->j = end;
 	if (j == end)
 		return best;
 	r0 = _mm_loadu_si128((const __m128i *)(const void *)p->src);
@@ -299,9 +314,26 @@ static inline uint32_t sl_classify_kinds(const struct sl_classifier *c, const st
 			if (!(s->filter[f >> 6] >> (f & 63) & 1))
 				continue;
 		}
+		if (pend) {
+			pend->best = best;
+			pend->j = j;
+			pend->h = h;
+			__builtin_prefetch(s->slots + ((uint32_t)(h >> 32) & s->bucket_mask) *
+						      (uint64_t)SL_CLS_WAYS);
+			return best;
+		}
 		best = sl_cls_probe(c, s, k0, k1, k2, h, p, best);
 	}
 	return best;
+}
+
+/* sl_classify's walk of the frame's kind: its default, then its shapes. */
+static inline uint32_t sl_classify_kinds(const struct sl_classifier *c, const struct sl_pkt *p,
+					 uint16_t port)
+{
+	unsigned k = sl_cls_kind(p);
+
+	return sl_cls_walk(c, p, port, c->first[k], c->first[k + 1], c->deflt[k], NULL);
 }
 
 /*
@@ -315,6 +347,96 @@ sl_classify(const struct sl_classifier *c, const struct sl_pkt *p, uint16_t port
 	if (c->trivial)
 		return c->all;
 	return sl_classify_kinds(c, p, port);
+}
+
+/*
+ * Data path, in passes over a burst (sl_classify_burst shows the order). With thousands of
+ * tenants a probe's bucket and value are rarely in the core's cache, and a frame's walk would
+ * wait for one, then the other: the burst's walks pause at their first probe instead, so that
+ * the loads of the burst's frames overlap.
+ *   sl_cls_begin  walk to the first hash probe, start loading its bucket; returns the tenant
+ *                 when the walk needed none (w->j == SL_CLS_DONE), else pending;
+ *   sl_cls_sig    a pending walk: match signatures in the bucket, start loading the value;
+ *   sl_cls_end    a pending walk: compare, probe on if needed, walk on; returns the tenant.
+ * The same answers as sl_classify.
+ */
+#define SL_CLS_DONE 0xffffffffu
+
+static inline __attribute__((always_inline)) uint32_t
+sl_cls_begin(const struct sl_classifier *c, const struct sl_pkt *p, uint16_t port,
+	     struct sl_cls_pend *w)
+{
+	unsigned k = sl_cls_kind(p);
+	uint32_t end = c->first[k + 1];
+	uint32_t t = sl_cls_walk(c, p, port, c->first[k], end, c->deflt[k], w);
+
+	w->end = end;
+	if (w->j == end)
+		w->j = SL_CLS_DONE;
+	return t;
+}
+
+static inline __attribute__((always_inline)) void
+sl_cls_sig(const struct sl_classifier *c, struct sl_cls_pend *w)
+{
+	const struct sl_cls_sub *s = &c->sub[c->list[w->j]];
+	uint32_t sig_mask = ~s->idx_mask;
+	uint32_t sig = ((uint32_t)w->h | (sig_mask & -sig_mask)) & sig_mask;
+	const uint32_t *slot = s->slots + ((uint32_t)(w->h >> 32) & s->bucket_mask) *
+					  (uint64_t)SL_CLS_WAYS;
+	unsigned empty, hit = sl_cls_match(slot, sig, sig_mask, &empty);
+
+	w->ent = NULL;
+	if (hit) {
+		w->ent = &s->ent[(slot[__builtin_ctz(hit)] & s->idx_mask) - 1];
+		__builtin_prefetch(w->ent);
+	}
+}
+
+static inline __attribute__((always_inline)) uint32_t
+sl_cls_end(const struct sl_classifier *c, const struct sl_pkt *p, uint16_t port,
+	   const struct sl_cls_pend *w)
+{
+	const struct sl_cls_sub *s = &c->sub[c->list[w->j]];
+	__m128i k0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)p->src),
+				   s->mask[0]);
+	__m128i k1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)p->dst),
+				   s->mask[1]);
+	__m128i k2 = _mm_and_si128(sl_cls_row2(p, port), s->mask[2]);
+	uint32_t best = w->best;
+
+	if (w->ent && sl_cls_eq(k0, k1, k2, w->ent->key))
+		best = sl_cls_ent_tenant(c, w->ent, p, best);
+	else	/* another slot, a later bucket, or none */
+		best = sl_cls_probe(c, s, k0, k1, k2, w->h, p, best);
+	return sl_cls_walk(c, p, port, w->j + 1, w->end, best, NULL);
+}
+
+/* out[i] = sl_classify(c, &p[i], port) for every frame i of mask (bit i), in passes. */
+static inline void sl_classify_burst(const struct sl_classifier *c, const struct sl_pkt *p,
+				     uint64_t mask, uint16_t port, uint32_t out[])
+{
+	struct sl_cls_pend w[64];
+	uint64_t m, pending = 0;
+
+	if (c->trivial) {
+		for (m = mask; m; m &= m - 1)
+			out[__builtin_ctzll(m)] = c->all;
+		return;
+	}
+	for (m = mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+
+		out[i] = sl_cls_begin(c, &p[i], port, &w[i]);
+		pending |= (uint64_t)(w[i].j != SL_CLS_DONE) << i;
+	}
+	for (m = pending; m; m &= m - 1)
+		sl_cls_sig(c, &w[__builtin_ctzll(m)]);
+	for (m = pending; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+
+		out[i] = sl_cls_end(c, &p[i], port, &w[i]);
+	}
 }
 
 #endif

@@ -326,18 +326,18 @@ stage_slow(struct sl_slot *s, const struct sl_policy *pol, const struct sl_hash_
 	struct sl_hash_regs hk = sl_hash_load(secret);
 	struct stage_run r = stage_run_init();
 
+	uint64_t ok = 0;
+
 	for (uint64_t m = slow; m; m &= m - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(m);
 
-		s->tenant[i] = sl_parse_slow(data[i], caplen[i], &s->pkt[i]) == 0 ? 0 : SL_NO_TENANT;
+		s->tenant[i] = SL_NO_TENANT;
+		ok |= (uint64_t)(sl_parse_slow(data[i], caplen[i], &s->pkt[i]) == 0) << i;
 	}
-	for (uint64_t m = slow; m; m &= m - 1) {
-		unsigned i = (unsigned)__builtin_ctzll(m);
-
-		stage_key(s, pol, &hk, &r, i,
-			  s->tenant[i] == 0 ? sl_classify(&pol->cls, &s->pkt[i], s->port)
-					    : SL_NO_TENANT, id);
-	}
+	sl_classify_burst(&pol->cls, s->pkt, ok, s->port, s->tenant);
+	for (uint64_t m = slow; m; m &= m - 1)
+		stage_key(s, pol, &hk, &r, (unsigned)__builtin_ctzll(m),
+			  s->tenant[__builtin_ctzll(m)], id);
 }
 
 /* Stage 1 of slot s under pol: parse, classify, keys and hashes; start loading the buckets. */
@@ -360,18 +360,52 @@ stage(struct sl_lcore *l, struct sl_slot *s, const struct sl_policy *pol, uint16
 	 * the buckets start loading as early as possible. A frame that the inline fast parser
 	 * does not take is only marked here; stage_slow parses and classifies those.
 	 */
-	{
+	if (pol->cls.trivial) {
 		struct stage_run r = stage_run_init();
 		uint64_t slow = 0;
 
 		for (unsigned i = 0; i < n; i++) {
 			if (sl_parse_fast(data[i], caplen[i], &s->pkt[i]))
-				stage_key(s, pol, &hk, &r, i, sl_classify(&pol->cls, &s->pkt[i], port),
-					  l->id);
+				stage_key(s, pol, &hk, &r, i, pol->cls.all, l->id);
 			else
 				slow |= 1ull << i;
 		}
 		if (slow)	/* its own copies: no address of the loop's locals escapes */
+			stage_slow(s, pol, &l->e->secret, data, caplen, slow, l->id);
+	} else {
+		/*
+		 * Many tenants: the classifier's tables and the tenants are far from the core.
+		 * The burst is classified in passes that overlap its loads (sl_classify_burst),
+		 * its tenants start loading, then its keys are built.
+		 */
+		struct stage_run r = stage_run_init();
+		struct sl_cls_pend w[SL_BURST_MAX];
+		uint64_t fast = 0, pending = 0, slow, m;
+
+		for (unsigned i = 0; i < n; i++) {
+			if (!sl_parse_fast(data[i], caplen[i], &s->pkt[i]))
+				continue;
+			fast |= 1ull << i;
+			s->tenant[i] = sl_cls_begin(&pol->cls, &s->pkt[i], port, &w[i]);
+			pending |= (uint64_t)(w[i].j != SL_CLS_DONE) << i;
+		}
+		slow = ~fast & (n == 64 ? ~0ull : (1ull << n) - 1);
+		for (m = pending; m; m &= m - 1)
+			sl_cls_sig(&pol->cls, &w[__builtin_ctzll(m)]);
+		for (m = fast; m; m &= m - 1) {
+			unsigned i = (unsigned)__builtin_ctzll(m);
+
+			if (pending >> i & 1)
+				s->tenant[i] = sl_cls_end(&pol->cls, &s->pkt[i], port, &w[i]);
+			if (s->tenant[i] != SL_NO_TENANT)
+				__builtin_prefetch(&pol->tenant[s->tenant[i]]);
+		}
+		for (m = fast; m; m &= m - 1) {
+			unsigned i = (unsigned)__builtin_ctzll(m);
+
+			stage_key(s, pol, &hk, &r, i, s->tenant[i], l->id);
+		}
+		if (slow)
 			stage_slow(s, pol, &l->e->secret, data, caplen, slow, l->id);
 	}
 	/* max-flows profiles: flow keys and hashes, their index buckets prefetched */
