@@ -303,7 +303,7 @@ void sl_ctl_poll(struct sl_ctl *c, uint64_t now)
 int sl_ctl_check(const char *path, uint64_t max_keys, FILE *out, FILE *err)
 {
 	struct sl_engine_opts o = { .hz = 1000000000, .nb_lcores = 1, .max_keys = max_keys,
-				    .check_only = 1 };
+				    .check_only = 1, .can_shape = 1 };
 	struct sl_config *cfg = NULL;
 	struct sl_engine *e = NULL;
 	struct sl_diag d = { 0 };

@@ -32,8 +32,10 @@ static void usage(FILE *f)
 		"  DPDK port k (what a tenant's 'port' match compares); the captures are merged in\n"
 		"  timestamp order, equal timestamps the lower port first, each capture in its\n"
 		"  own order. --out receives every forwarded frame (conforming, marked, passed,\n"
-		"  unmatched with 'unmatched: pass') in that merged input order with its\n"
-		"  timestamp; --report writes the counters as JSON. --max-keys: the appliance's\n"
+		"  unmatched with 'unmatched: pass') with the time it leaves: its own timestamp,\n"
+		"  or for a frame of an 'exceed: shape' profile that waits, its departure (frames\n"
+		"  in departure order, equal times in input order); --report writes the counters\n"
+		"  as JSON. --max-keys: the appliance's\n"
 		"  key budget (default 1M keys, as sluice --max-keys). Exit 0, or 1 on a bad\n"
 		"  argument, policy or capture.\n", MAX_IN);
 }
@@ -83,6 +85,14 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 	return 0;
 }
 
+/* A forwarded frame of a shaped profile waiting for its departure (a copy). */
+struct held {
+	uint64_t depart;		/* ns */
+	uint64_t seq;			/* input order: ties leave in it */
+	struct pcap_pkthdr hdr;
+	uint8_t *data;
+};
+
 struct replay_run {
 	struct sl_engine *e;
 	struct sl_lcore *lc;
@@ -91,7 +101,77 @@ struct replay_run {
 	uint64_t first_fwd_ns;
 	uint64_t last_ns;
 	int any_fwd;
+	uint64_t seq;
+	/* frames waiting (exceed: shape), a binary min-heap by (depart, seq) */
+	struct held *heap;
+	size_t nb_held, cap_held;
+	uint64_t held_max;		/* most frames waiting at once */
 };
+
+static int held_before(const struct held *a, const struct held *b)
+{
+	return a->depart < b->depart || (a->depart == b->depart && a->seq < b->seq);
+}
+
+static int held_push(struct replay_run *r, const struct held *h)
+{
+	size_t i;
+
+	if (r->nb_held == r->cap_held) {
+		size_t cap = r->cap_held ? 2 * r->cap_held : 1024;
+		struct held *n = realloc(r->heap, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		r->heap = n;
+		r->cap_held = cap;
+	}
+	for (i = r->nb_held++; i && held_before(h, &r->heap[(i - 1) / 2]); i = (i - 1) / 2)
+		r->heap[i] = r->heap[(i - 1) / 2];
+	r->heap[i] = *h;
+	r->held_max = r->nb_held > r->held_max ? r->nb_held : r->held_max;
+	return 0;
+}
+
+static struct held held_pop(struct replay_run *r)
+{
+	struct held top = r->heap[0], last = r->heap[--r->nb_held];
+	size_t i = 0, c;
+
+	while ((c = 2 * i + 1) < r->nb_held) {
+		if (c + 1 < r->nb_held && held_before(&r->heap[c + 1], &r->heap[c]))
+			c++;
+		if (!held_before(&r->heap[c], &last))
+			break;
+		r->heap[i] = r->heap[c];
+		i = c;
+	}
+	if (r->nb_held)
+		r->heap[i] = last;
+	return top;
+}
+
+/* Write a forwarded frame leaving at ns (the timestamp it gets in --out). */
+static void emit_frame(struct replay_run *r, struct pcap_pkthdr *h, const uint8_t *data,
+		       uint64_t ns)
+{
+	if (!r->dump)
+		return;
+	h->ts.tv_sec = (time_t)(ns / 1000000000ull);
+	h->ts.tv_usec = (suseconds_t)(ns % 1000000000ull);	/* nanoseconds: a nano pcap */
+	pcap_dump((u_char *)r->dump, h, data);
+}
+
+/* Frames whose departure is at or before ns leave, in departure order (then input order). */
+static void release_held(struct replay_run *r, uint64_t ns, int all)
+{
+	while (r->nb_held && (all || r->heap[0].depart <= ns)) {
+		struct held h = held_pop(r);
+
+		emit_frame(r, &h.hdr, h.data, h.depart);
+		free(h.data);
+	}
+}
 
 /* One input capture and its next frame (h NULL: at its end). */
 struct replay_in {
@@ -119,28 +199,49 @@ static int read_next(struct replay_in *f)
 	return 0;
 }
 
-/* Police one group of frames of one port sharing a timestamp, write the forwarded ones. */
-static void flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[],
-			struct pcap_pkthdr *hdr, unsigned n, uint64_t now)
+/*
+ * Police one group of frames of one port sharing a timestamp and write the forwarded ones:
+ * frames that waited before it and are due by now first, then the group's frames that leave
+ * at once, in input order; frames of shaped profiles that wait are held until their
+ * departure. 0 or -ENOMEM.
+ */
+static int flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[],
+		       struct pcap_pkthdr *hdr, unsigned n, uint64_t now)
 {
 	uint32_t caplen[SL_BURST_MAX] = {0}, len[SL_BURST_MAX] = {0};
 	uint8_t verdict[SL_BURST_MAX];
+	struct sl_decision dec[SL_BURST_MAX];
 
 	for (unsigned i = 0; i < n; i++) {
 		caplen[i] = hdr[i].caplen;
 		len[i] = hdr[i].len;
 	}
-	sl_process(r->lc, port, data, caplen, len, n, now, verdict);
+	release_held(r, now, 0);
+	sl_process_ex(r->lc, port, data, caplen, len, n, now, verdict, dec);
 	for (unsigned i = 0; i < n; i++) {
+		uint64_t seq = r->seq++;
+
 		if (verdict[i] != SL_V_FORWARD)
 			continue;
+		sl_decision_mark(data[i], caplen[i], &dec[i]);
 		if (!r->any_fwd) {
 			r->any_fwd = 1;
 			r->first_fwd_ns = now;
 		}
-		if (r->dump)
-			pcap_dump((u_char *)r->dump, &hdr[i], data[i]);
+		if (dec[i].depart > now) {
+			struct held h = {dec[i].depart, seq, hdr[i], malloc(caplen[i] ? caplen[i] : 1)};
+
+			if (!h.data || held_push(r, &h)) {
+				free(h.data);
+				fprintf(stderr, "sluice-replay: out of memory holding shaped frames\n");
+				return -ENOMEM;
+			}
+			memcpy(h.data, data[i], caplen[i]);
+			continue;
+		}
+		emit_frame(r, &hdr[i], data[i], now);
 	}
+	return 0;
 }
 
 static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
@@ -173,8 +274,10 @@ static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
 		/* a burst shares one clock reading and one port: group frames with equal
 		 * timestamps of one port */
 		if (n && (ns != group_ns || port != group_port || n == SL_BURST_MAX)) {
-			flush_group(r, group_port, data, hdr, n, group_ns);
+			rc = flush_group(r, group_port, data, hdr, n, group_ns);
 			n = 0;
+			if (rc)
+				break;
 		}
 		/* idle-key eviction once per second of capture time, as the appliance does */
 		if ((int64_t)(ns - r->next_maintain_ns) >= 0) {
@@ -192,8 +295,9 @@ static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
 		r->last_ns = ns > r->last_ns ? ns : r->last_ns;
 		rc = read_next(f);
 	}
-	if (n)
-		flush_group(r, group_port, data, hdr, n, group_ns);
+	if (n && !rc)
+		rc = flush_group(r, group_port, data, hdr, n, group_ns);
+	release_held(r, 0, 1);	/* the capture ended: the rest leave at their departures */
 	return rc;
 }
 
@@ -216,7 +320,7 @@ static int write_report(const char *path, const struct sl_stats *s, double el)
 
 int main(int argc, char **argv)
 {
-	struct sl_engine_opts eo = {.hz = 1000000000ull, .nb_lcores = 1};
+	struct sl_engine_opts eo = {.hz = 1000000000ull, .nb_lcores = 1, .can_shape = 1};
 	char errbuf[PCAP_ERRBUF_SIZE];
 	struct replay_in in[MAX_IN] = {0};
 	struct replay_run run = {0};

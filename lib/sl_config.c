@@ -13,7 +13,7 @@
 
 static const char *const mode_names[SL_MODE_COUNT] = { "shared", "dedicated" };
 static const char *const key_names[SL_KEY_COUNT] = { "src-ip", "dst-ip", "5-tuple" };
-static const char *const action_names[SL_ACT_COUNT] = { "drop", "mark", "pass" };
+static const char *const action_names[SL_ACT_COUNT] = { "drop", "mark", "pass", "shape" };
 static const char *const full_names[SL_FULL_COUNT] = { "shared", "pass", "drop" };
 
 #define NAME_OF(t, i) ((unsigned)(i) < sizeof(t) / sizeof(t[0]) ? t[i] : "?")
@@ -41,9 +41,10 @@ const char *sl_when_full_name(enum sl_when_full w)
 /* ---- profiles ---------------------------------------------------------------------------- */
 
 enum { PF_MODE, PF_KEY, PF_RATE, PF_BURST, PF_LIMITS, PF_EXCEED, PF_DSCP, PF_IDLE, PF_MAX_KEYS,
-	PF_WHEN_FULL, PF_MAX_FLOWS, PF_FLOW_IDLE, PF_MAX_QUEUE, PF_COUNT };
+	PF_WHEN_FULL, PF_MAX_FLOWS, PF_FLOW_IDLE, PF_MAX_QUEUE, PF_MAX_DELAY, PF_QUEUE, PF_COUNT };
 static const char *const profile_fields[PF_COUNT] = { "mode", "key", "rate", "burst", "limits",
-	"exceed", "dscp", "idle", "max-keys", "when-full", "max-flows", "flow-idle", "max-queue" };
+	"exceed", "dscp", "idle", "max-keys", "when-full", "max-flows", "flow-idle", "max-queue",
+	"max-delay", "queue" };
 
 static const char *kind_text(enum sl_unit u, int rate)
 {
@@ -163,6 +164,72 @@ static void parse_dedicated(struct cfg_ctx *x, yaml_node_t **v, const char *path
 		p->when_full = (enum sl_when_full)e;
 }
 
+/* max-delay and queue, which go with exceed: shape only; the rate and burst are parsed. */
+static void parse_shape(struct cfg_ctx *x, yaml_node_t **v, const char *path, int shape,
+			struct sl_cfg_profile *p)
+{
+	static const unsigned only[] = { PF_MAX_DELAY, PF_QUEUE };
+	char fp[CFG_PATH_LEN], b[48];
+	const char *s, *err;
+	enum sl_unit u;
+
+	for (unsigned i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
+		if (shape || !v[only[i]])
+			continue;
+		cfg_path(fp, path, profile_fields[only[i]]);
+		cfg_err(x, v[only[i]], fp, "only allowed with exceed: shape (%s)",
+			only[i] == PF_QUEUE ? "the most a shaped tenant or key may have waiting"
+					    : "how long a shaped frame may wait");
+	}
+	if (!shape)
+		return;
+	p->max_delay_ns = sl_cfg_shape_default_delay(&p->b[0], p->unit);
+	cfg_path(fp, path, "max-delay");
+	if (v[PF_MAX_DELAY] && (s = cfg_scalar(x, v[PF_MAX_DELAY], fp, "a duration such as 20ms"))) {
+		uint64_t ns;
+
+		if (sl_parse_duration(s, &ns, &err))
+			cfg_err(x, v[PF_MAX_DELAY], fp, "bad duration '%s': %s",
+				cfg_show(b, sizeof(b), s), err);
+		else if (ns < SL_SHAPE_MIN_DELAY_NS || ns > SL_SHAPE_MAX_DELAY_NS)
+			cfg_err(x, v[PF_MAX_DELAY], fp, "%s is out of range: 1us to 1s (the timing "
+				"wheels hold a frame at most 1 s)", cfg_show(b, sizeof(b), s));
+		else
+			p->max_delay_ns = ns;
+	}
+	cfg_path(fp, path, "queue");
+	if (v[PF_QUEUE] && (s = cfg_scalar(x, v[PF_QUEUE], fp, "a size such as 64KB or 100pkt"))) {
+		if (sl_parse_size(s, &u, &p->queue, &err))
+			cfg_err(x, v[PF_QUEUE], fp, "bad size '%s': %s", cfg_show(b, sizeof(b), s),
+				err);
+		else if (u != p->unit)
+			cfg_err(x, v[PF_QUEUE], fp, "'%s' is in %s but the rate is in %s: a queue "
+				"counts what the rate counts", cfg_show(b, sizeof(b), s),
+				kind_text(u, 0), kind_text(p->unit, 0));
+	}
+}
+
+uint64_t sl_cfg_shape_default_delay(const struct sl_cfg_bucket *b0, enum sl_unit unit)
+{
+	/* 8 frames of 1514 bytes (or 8 packets) at amount per per_ns, rounded up */
+	unsigned __int128 cost = unit == SL_UNIT_PACKETS ? 8 : 8 * 1514 * 8;
+	unsigned __int128 ns = b0->amount ? (cost * b0->per_ns + b0->amount - 1) / b0->amount : 0;
+
+	if (ns < SL_SHAPE_DEFAULT_DELAY_NS)
+		return SL_SHAPE_DEFAULT_DELAY_NS;
+	return ns > SL_SHAPE_MAX_DELAY_NS ? SL_SHAPE_MAX_DELAY_NS : (uint64_t)ns;
+}
+
+uint64_t sl_cfg_shape_debt(const struct sl_cfg_profile *p, unsigned b)
+{
+	const struct sl_cfg_bucket *k = &p->b[b];
+	unsigned __int128 d = (unsigned __int128)k->amount * p->max_delay_ns / k->per_ns;
+
+	if (p->queue && d > p->queue)
+		d = p->queue;
+	return (uint64_t)d;
+}
+
 /* exceed, and dscp which goes with exceed: mark only */
 static void parse_exceed(struct cfg_ctx *x, yaml_node_t **v, yaml_node_t *where,
 			 const char *path, struct sl_cfg_profile *p)
@@ -173,7 +240,7 @@ static void parse_exceed(struct cfg_ctx *x, yaml_node_t **v, yaml_node_t *where,
 	uint64_t dscp;
 
 	cfg_path(fp, path, "exceed");
-	if (cfg_require(x, v[PF_EXCEED], where, path, "exceed", "drop, mark or pass") &&
+	if (cfg_require(x, v[PF_EXCEED], where, path, "exceed", "drop, mark, pass or shape") &&
 	    !cfg_enum(x, v[PF_EXCEED], fp, action_names, SL_ACT_COUNT, &e)) {
 		p->exceed = (enum sl_action)e;
 		ok = 1;
@@ -187,6 +254,7 @@ static void parse_exceed(struct cfg_ctx *x, yaml_node_t **v, yaml_node_t *where,
 			action_names[p->exceed]);
 	else if (v[PF_DSCP] && !cfg_uint(x, v[PF_DSCP], fp, 0, 63, &dscp))
 		p->dscp = (uint8_t)dscp;
+	parse_shape(x, v, path, ok && p->exceed == SL_ACT_SHAPE, p);
 }
 
 /* Fields of both modes: max-flows with its flow-idle, and max-queue. */

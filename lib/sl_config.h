@@ -18,7 +18,7 @@
 enum sl_mode { SL_MODE_SHARED, SL_MODE_DEDICATED, SL_MODE_COUNT };
 enum sl_keykind { SL_KEY_SRC_IP, SL_KEY_DST_IP, SL_KEY_5TUPLE, SL_KEY_COUNT };
 enum sl_unit { SL_UNIT_BITS, SL_UNIT_PACKETS, SL_UNIT_COUNT };	/* byte-mode buckets count bits */
-enum sl_action { SL_ACT_DROP, SL_ACT_MARK, SL_ACT_PASS, SL_ACT_COUNT };
+enum sl_action { SL_ACT_DROP, SL_ACT_MARK, SL_ACT_PASS, SL_ACT_SHAPE, SL_ACT_COUNT };
 enum sl_when_full { SL_FULL_SHARED, SL_FULL_PASS, SL_FULL_DROP, SL_FULL_COUNT };
 
 /*
@@ -53,7 +53,27 @@ struct sl_cfg_profile {
 	uint64_t max_flows;		/* "max-flows: N": concurrent flows per tenant/key; 0 = no cap */
 	uint64_t flow_idle_ns;		/* "flow-idle: 30s" (default 30s): a flow idle this long ends */
 	uint64_t max_queue;		/* "max-queue: N": frames queued to workers at once; 0 = no cap */
+	/* exceed: shape only (sl_cfg_shape_debt says what they give each bucket) */
+	uint64_t max_delay_ns;		/* "max-delay: 20ms": longest wait (default: see below) */
+	uint64_t queue;			/* "queue: 64KB | 100pkt": most tokens waiting; 0 = no cap */
 };
+
+/*
+ * exceed: shape. A frame that does not fit its buckets waits until they would hold its cost,
+ * in arrival order, unless it would wait longer than max-delay (or the tokens waiting would
+ * pass `queue`): then it is dropped at once. Each bucket may therefore run into a debt of at
+ * most min(rate x max-delay, queue) tokens (sl_cfg_shape_debt), and a frame waits until every
+ * bucket's debt is paid. Default max-delay: the time 8 frames of 1514 bytes (8 packets in
+ * packet mode) take at the rate, at least 20 ms, at most SL_SHAPE_MAX_DELAY_NS.
+ */
+#define SL_SHAPE_MAX_DELAY_NS 1000000000ull	/* 1 s: the timing wheels' horizon */
+#define SL_SHAPE_MIN_DELAY_NS 1000ull		/* 1 us */
+#define SL_SHAPE_DEFAULT_DELAY_NS 20000000ull	/* 20 ms */
+
+/* Tokens bucket b of profile p may owe (exceed: shape), a whole number. */
+uint64_t sl_cfg_shape_debt(const struct sl_cfg_profile *p, unsigned b);
+/* The default max-delay of a shaped profile of rate b0 and unit. */
+uint64_t sl_cfg_shape_default_delay(const struct sl_cfg_bucket *b0, enum sl_unit unit);
 
 /* sl_cfg_match.fields */
 #define SL_M_VLAN 0x01

@@ -102,10 +102,16 @@ static void police_shared_burst(struct sl_slot *lc, const struct sl_prof *p,
 				continue;
 			u = cost_units(p, len[i]);
 			for (b = 0; b < p->nb; b++)
-				ok &= v[b] >= u << p->tb[b].shift;
+				ok &= v[b] >= (u << p->tb[b].shift) + p->floor[b];
+			lc->wait[i] = 0;
 			for (b = 0; ok && b < p->nb; b++) {
 				v[b] -= u << p->tb[b].shift;
 				take[b] += u << p->tb[b].shift;
+				if (p->shape) {
+					uint64_t w = sl_tb_shape_wait(&p->tb[b], v[b]);
+
+					lc->wait[i] = w > lc->wait[i] ? w : lc->wait[i];
+				}
 			}
 			lc->shared_ok[i] = (int8_t)ok;
 		}
@@ -212,6 +218,83 @@ entry_of(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *
 }
 
 /*
+ * exceed: shape: take from every bucket if each keeps at least its floor; the frame's wait in
+ * *wait (0: it leaves at once). Returns 1 taken, 0 not (it would wait too long: shape drop).
+ */
+static int police_shape(int multi, const struct sl_prof *p, struct sl_tb_state *st,
+			uint64_t now, uint32_t len, uint64_t *wait)
+{
+	uint64_t units = cost_units(p, len);
+
+	if (!multi)
+		return sl_tb_shape_state(p->tb, p->floor, p->nb, st, now, units, wait);
+	*wait = 0;
+	for (unsigned b = 0; b < p->nb; b++) {
+		uint64_t c = units << p->tb[b].shift, seen, w;
+
+		if (!sl_tb_take_shared(&p->tb[b], &st[b], now, c + p->floor[b], c, &seen)) {
+			while (b--)
+				sl_tb_give_back(&p->tb[b], &st[b], units << p->tb[b].shift);
+			*wait = 0;
+			return 0;
+		}
+		w = sl_tb_shape_wait(&p->tb[b], seen - c);
+		*wait = w > *wait ? w : *wait;
+	}
+	return 1;
+}
+
+/* The longest wait given to tenant state ts, raised to w (relaxed atomic max: any lcore). */
+static void shape_delay_max(struct sl_tenant_state *ts, uint64_t w)
+{
+	uint64_t cur = __atomic_load_n(&ts->shape_delay_max, __ATOMIC_RELAXED);
+
+	while (w > cur && !__atomic_compare_exchange_n(&ts->shape_delay_max, &cur, w, 1,
+						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/*
+ * decide() for a profile with exceed: shape: as a policer, but the buckets may owe up to
+ * max-delay's worth and the frame's wait goes to lc->wait[i]; counts frames that wait
+ * (shaped_*) and frames that would wait too long (shape_drops).
+ */
+static __attribute__((noinline)) int
+decide_shape(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt,
+	     unsigned i, uint64_t now, uint32_t len, struct sl_counts *c, int multi)
+{
+	const struct sl_prof *p = pt->prof;
+	struct sl_tb_state *st = pt->ts->st;
+	int r;
+
+	if (lc->tab[i]) {
+		struct sl_entry *en = entry_of(l, lc, pt, i, now, c);
+
+		lc->wait[i] = 0;
+		if (en)
+			st = en->st;
+		else if (p->when_full == SL_FULL_PASS)
+			return 1;
+		else if (p->when_full == SL_FULL_DROP)
+			return -1;
+		else
+			st = pt->ts->ovf;
+		r = police_shape(multi, p, st, now, len, &lc->wait[i]);
+	} else {
+		/* several lcores: police_shared_bursts decided it and gave its wait */
+		r = multi ? lc->shared_ok[i] : police_shape(0, p, st, now, len, &lc->wait[i]);
+	}
+	if (!r) {
+		c->shape_drops++;
+	} else if (lc->wait[i]) {
+		c->shaped_packets++;
+		c->shaped_bytes += len;
+		shape_delay_max(pt->ts, lc->wait[i]);
+	}
+	return r;
+}
+
+/*
  * Decide one classified packet: returns 1 conform, 0 exceed, -1 refused (when-full drop).
  * multi and flows: the engine's and the policy's flags, loaded once per burst.
  */
@@ -226,6 +309,8 @@ decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt
 		c->flow_refused++;
 		return 0;
 	}
+	if (__builtin_expect(p->shape, 0))
+		return decide_shape(l, lc, pt, i, now, len, c, multi);
 	if (!lc->tab[i])	/* shared */
 		return multi ? lc->shared_ok[i] : police(0, p, pt->ts->st, now, len);
 	en = entry_of(l, lc, pt, i, now, c);
@@ -236,7 +321,7 @@ decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt
 
 /* Fill the caller's view of frame i's decision. */
 static void decision(const struct sl_slot *lc, const struct sl_ptenant *pt, unsigned i,
-		     uint8_t v, int exceeded, struct sl_decision *d)
+		     uint8_t v, int exceeded, uint64_t now, struct sl_decision *d)
 {
 	const struct sl_pkt *pk = &lc->pkt[i];
 	const sl_u64_alias *s = (const sl_u64_alias *)pk->src, *t = (const sl_u64_alias *)pk->dst;
@@ -250,6 +335,7 @@ static void decision(const struct sl_slot *lc, const struct sl_ptenant *pt, unsi
 	d->mark = v == SL_V_FORWARD && exceeded && pt->prof->exceed == SL_ACT_MARK;
 	d->dscp = pt ? pt->prof->dscp : 0;
 	d->l3_off = pk->l3_off;
+	d->depart = now + (v == SL_V_FORWARD && pt && pt->prof->shape ? lc->wait[i] : 0);
 }
 
 /*
@@ -476,7 +562,7 @@ act_exceed(struct sl_lcore *l, struct sl_slot *s, const struct sl_prof *p, struc
 {
 	run->ep++;
 	run->eb += ln;
-	if (r < 0 || p->exceed == SL_ACT_DROP) {
+	if (r < 0 || p->exceed == SL_ACT_DROP || p->exceed == SL_ACT_SHAPE) {
 		run->dp++;
 		count(&l->dropped, ln);
 		return SL_V_DROP;
@@ -507,10 +593,10 @@ act(struct sl_lcore *l, struct sl_slot *s, const struct sl_prof *p, struct run *
 /* Give frame i its verdict v (and the caller's decision). */
 static inline __attribute__((always_inline)) void
 emit(const struct sl_slot *s, const struct sl_ptenant *pt, unsigned i, uint8_t v, int exceeded,
-     uint8_t verdict[], struct sl_decision *dec)
+     uint64_t now, uint8_t verdict[], struct sl_decision *dec)
 {
 	if (dec)
-		decision(s, pt, i, v, exceeded, &dec[i]);
+		decision(s, pt, i, v, exceeded, now, &dec[i]);
 	verdict[i] = v;
 }
 
@@ -537,7 +623,7 @@ common_run(struct sl_lcore *l, struct sl_slot *s, const struct sl_ptenant *pt,
 			    ? sl_tb_take_state(&tb, 1, en->st, now, cost_of(per_byte, ln))
 			    : refused(pt, now, ln, 0);
 		v = act(l, s, p, run, r, i, data, caplen, ln, !dec, &exceeded);
-		emit(s, pt, i, v, exceeded, verdict, dec);
+		emit(s, pt, i, v, exceeded, now, verdict, dec);
 	} while (++i < n && s->pt[i] == pt);
 	return i;
 }
@@ -587,7 +673,7 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 			count(s->pkt[i].flags & SL_PKT_MALFORMED ? &l->malformed : &l->unmatched,
 			      ln);
 			bytes += ln;
-			emit(s, NULL, i, v, 0, verdict, dec);
+			emit(s, NULL, i, v, 0, now, verdict, dec);
 			if (v == SL_V_FORWARD)
 				fwd++;
 			else
@@ -598,7 +684,7 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 		p = pt->prof;
 		run = (struct run){&pt->ts->lc[id].c, 0, 0, 0, 0, 0};
 		start = i;
-		if (!multi && !flows && p->table && p->nb == 1) {
+		if (!multi && !flows && p->table && p->nb == 1 && !p->shape) {
 			i = p->bytes ? common_run(l, s, pt, p, &run, i, n, data, caplen, len, now,
 						  verdict, dec, 1)
 				     : common_run(l, s, pt, p, &run, i, n, data, caplen, len, now,
@@ -611,7 +697,7 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 				uint8_t v = act(l, s, p, &run, r, i, data, caplen, ln, !dec,
 						&exceeded);
 
-				emit(s, pt, i, v, exceeded, verdict, dec);
+				emit(s, pt, i, v, exceeded, now, verdict, dec);
 			} while (++i < n && s->pt[i] == pt);
 		}
 		run_flush(&run);

@@ -27,6 +27,10 @@ struct sl_engine_opts {
 	/* 1: compile and describe only (sluice --check): no key table is allocated (64 units
 	 * stand in), max_keys is the budget the description talks about. */
 	int check_only;
+	/* 1: the caller holds frames until their sl_decision.depart (sluice --workers, the
+	 * replay): policies with exceed: shape are accepted. 0: they are refused at create and
+	 * reload with a message (run-to-completion lcores transmit at once). */
+	int can_shape;
 	/* Memory bounds (sl_mem.h) checked before the key table and before every reload is
 	 * built; NULL = sl_mem_read. */
 	sl_mem_probe_fn mem_probe;
@@ -126,7 +130,9 @@ enum sl_verdict { SL_V_FORWARD = 0, SL_V_DROP = 1 };
  * non-decreasing per context). data[i] points at the frame, caplen[i] bytes of it are
  * readable and writable (first segment), len[i] is the frame length as received (the cost in
  * byte mode). Frames whose exceed action is mark are rewritten in place (DSCP + checksum).
- * verdict[i] receives SL_V_FORWARD or SL_V_DROP. Returns the number forwarded.
+ * verdict[i] receives SL_V_FORWARD or SL_V_DROP. Returns the number forwarded. A frame of a
+ * profile with exceed: shape that should wait is forwarded at once here (there is no
+ * departure to give): callers of shaping policies use sl_process_ex.
  * Never allocates, locks, logs or makes a system call.
  */
 unsigned sl_process(struct sl_lcore *lc, uint16_t port, uint8_t *const data[],
@@ -158,6 +164,12 @@ struct sl_decision {
 	uint8_t mark;		/* 1: forwarded, but the DSCP rewrite is left to the caller */
 	uint8_t dscp;		/* with mark: the DSCP to write (sl_mark_dscp) */
 	uint16_t l3_off;	/* offset of the IP header, for sl_mark_dscp via sl_decision_mark */
+	/*
+	 * The tick the frame may leave at: `now` of the call, or later for a frame of a profile
+	 * with exceed: shape that waits (the caller holds it until then: a timing wheel).
+	 * Frames of one bucket have departures in arrival order.
+	 */
+	uint64_t depart;
 };
 
 #define SL_NO_TENANT_INDEX 0xffffffffu

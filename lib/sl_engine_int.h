@@ -27,7 +27,7 @@
 
 struct sl_keysig {
 	char prof[SL_NAME_MAX];
-	uint8_t key, nb, bytes;
+	uint8_t key, nb, bytes, shape;
 	uint8_t shift[SL_MAX_BUCKETS];
 };
 
@@ -48,6 +48,7 @@ struct sl_flowset {
 struct sl_prof {
 	struct sl_tb_params tb[SL_MAX_BUCKETS];
 	uint64_t full[SL_MAX_BUCKETS];	/* tokens of a full bucket set */
+	uint64_t floor[SL_MAX_BUCKETS];	/* exceed: shape: least tokens a take leaves (sl_tb.h) */
 	struct sl_table *table;		/* dedicated: the engine's key table; shared: NULL */
 	uint64_t quota;			/* dedicated: keys per tenant (max-keys), 0 = none */
 	uint64_t evict_ticks;		/* dedicated: idle + time to refill completely */
@@ -61,6 +62,7 @@ struct sl_prof {
 	uint8_t exceed;
 	uint8_t dscp;
 	uint8_t when_full;
+	uint8_t shape;			/* exceed: shape */
 	char name[SL_NAME_MAX];
 } __attribute__((aligned(64)));
 
@@ -85,6 +87,8 @@ struct sl_tenant_state {
 	struct sl_key fdom;		/* max-flows domain of a shared tenant */
 	struct sl_counts base;		/* control thread: counts of states this one replaced */
 	uint64_t queue_hwm;		/* atomic max, any lcore */
+	uint64_t shape_delay_max;	/* atomic max, any lcore: longest wait given, ticks */
+	uint8_t shaped;			/* its buckets' tokens are shaped ones (SL_TB_SHAPE_ZERO) */
 	uint64_t evicted;		/* control thread */
 	char name[SL_NAME_MAX];
 	struct sl_lcounts lc[];		/* one per lcore */
@@ -131,6 +135,7 @@ struct sl_slot {
 	const struct sl_ptenant *pt[SL_BURST_MAX];	/* NULL: no tenant */
 	uint32_t tenant[SL_BURST_MAX];
 	int8_t shared_ok[SL_BURST_MAX];		/* several lcores: decided per burst */
+	uint64_t wait[SL_BURST_MAX];		/* exceed: shape: ticks the frame waits */
 	struct sl_key fkey[SL_BURST_MAX];
 	uint64_t fhash[SL_BURST_MAX];
 	uint32_t fhint[SL_BURST_MAX];
@@ -156,6 +161,7 @@ struct sl_engine {
 	uint64_t evict_cursor;			/* control thread: next index bucket to scan */
 	unsigned nb_lcores;
 	uint8_t multi;				/* more than one lcore: atomic bucket updates */
+	uint8_t can_shape;			/* opts.can_shape */
 	uint64_t unlinks;	/* atomic: unlinks by eviction and flow sweeps in all tables */
 	struct sl_hash_secret secret;
 	struct sl_lcore *lc;

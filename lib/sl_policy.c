@@ -265,6 +265,15 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 	const char *err;
 	int r;
 
+	if (cp->exceed == SL_ACT_SHAPE && !e->can_shape) {
+		char field[SL_NAME_MAX + 32];
+
+		snprintf(field, sizeof(field), "profiles.%s.exceed", cp->name);
+		sl_diag_add(d, cfg->path, cp->line, field, "shape needs worker mode (--workers N): "
+			    "the workers hold waiting frames in their timing wheels, and "
+			    "run-to-completion lcores send at once");
+		return -EINVAL;
+	}
 	memcpy(p->name, cp->name, sizeof(p->name));
 	p->nb = (uint8_t)cp->nb_buckets;
 	p->mode = (uint8_t)cp->mode;
@@ -274,10 +283,15 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 	p->dscp = cp->dscp;
 	p->when_full = (uint8_t)cp->when_full;
 	p->max_queue = cp->max_queue > UINT32_MAX ? UINT32_MAX : (uint32_t)cp->max_queue;
+	p->shape = cp->exceed == SL_ACT_SHAPE;
 	for (unsigned b = 0; b < cp->nb_buckets; b++) {
-		int hint = op && b < op->nb && op->bytes == p->bytes ? (int)op->tb[b].shift : -1;
+		int hint = op && b < op->nb && op->bytes == p->bytes && op->shape == p->shape
+				   ? (int)op->tb[b].shift : -1;
 
-		r = sl_tb_compile(&cp->b[b], cp->unit, e->hz, hint, &p->tb[b], &err);
+		p->floor[b] = 0;
+		r = p->shape ? sl_tb_compile_shape(&cp->b[b], sl_cfg_shape_debt(cp, b), cp->unit,
+						   e->hz, hint, &p->tb[b], &p->floor[b], &err)
+			     : sl_tb_compile(&cp->b[b], cp->unit, e->hz, hint, &p->tb[b], &err);
 		if (r) {
 			char field[SL_NAME_MAX + 32];
 
@@ -322,6 +336,7 @@ static void keysig_of(const struct sl_prof *p, struct sl_keysig *k)
 	k->key = p->key;
 	k->nb = p->nb;
 	k->bytes = p->bytes;
+	k->shape = p->shape;
 	for (unsigned b = 0; b < p->nb; b++)
 		k->shift[b] = (uint8_t)p->tb[b].shift;
 }
@@ -343,7 +358,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 
 	keysig_of(p, &ks);
 	keys_kept = old_ts != NULL && !memcmp(&old_ts->ksig, &ks, sizeof(ks));
-	same = keys_kept && old_bytes == p->bytes;
+	same = keys_kept && old_bytes == p->bytes && old_ts->shaped == p->shape;
 	for (unsigned b = 0; same && b < p->nb && b < old_ts->nb; b++)
 		same = old_ts->shift[b] == p->tb[b].shift;
 	if (same) {
@@ -379,6 +394,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 			sum->states_reset++;	/* its keys restart */
 	}
 	ts->ksig = ks;
+	ts->shaped = p->shape;
 	memcpy(ts->name, name, sizeof(ts->name));
 	ts->nb = p->nb;
 	sl_flow_domain_tenant(&ts->fdom, ts->uid);
@@ -386,7 +402,9 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	sl_tb_state_fill(p->tb, p->nb, ts->ovf, 0);
 	for (unsigned b = 0; b < p->nb; b++)
 		ts->shift[b] = (uint8_t)p->tb[b].shift;
-	if (old_ts && old_bytes == p->bytes) {
+	/* shaped tokens sit above SL_TB_SHAPE_ZERO: they carry over in the same scale only (the
+	 * `same` case above); a new scale or a change to or from shaping starts full */
+	if (old_ts && old_bytes == p->bytes && !old_ts->shaped && !p->shape) {
 		for (unsigned b = 0; b < p->nb && b < old_ts->nb; b++) {
 			ts->st[b].last = old_ts->st[b].last;
 			ts->st[b].tokens = rescale(old_ts->st[b].tokens, old_ts->shift[b], &p->tb[b]);
@@ -714,6 +732,7 @@ int sl_engine_create(const struct sl_config *cfg, const struct sl_engine_opts *o
 	e->hz = o->hz;
 	e->nb_lcores = o->nb_lcores;
 	e->multi = o->nb_lcores > 1;
+	e->can_shape = o->can_shape != 0;
 	e->next_uid = 1;
 	e->mem_probe = o->mem_probe ? o->mem_probe : mem_read;
 	e->mem_arg = o->mem_arg;
@@ -891,6 +910,8 @@ int sl_engine_stats(const struct sl_engine *ce, struct sl_stats *out)
 			counts_add(&o->c, &ts->lc[l].c);
 		o->c.keys_evicted += ts->evicted;
 		o->queue_hwm = __atomic_load_n(&ts->queue_hwm, __ATOMIC_RELAXED);
+		o->shape_delay_max_us = (uint64_t)((long double)__atomic_load_n(
+			&ts->shape_delay_max, __ATOMIC_RELAXED) * 1e6L / (long double)e->hz + 0.5L);
 		o->c.packets = o->c.conform_packets + o->c.exceed_packets;
 		o->c.bytes = o->c.conform_bytes + o->c.exceed_bytes;
 		if (ts->acct) {
@@ -1006,6 +1027,18 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 		fprintf(f, ", exceed: %s", sl_action_name(cp->exceed));
 		if (cp->exceed == SL_ACT_MARK)
 			fprintf(f, " dscp %u", cp->dscp);
+		if (cp->exceed == SL_ACT_SHAPE) {
+			uint64_t debt = sl_cfg_shape_debt(cp, 0);
+
+			fprintf(f, " (max-delay %.3f ms, ", (double)cp->max_delay_ns / 1e6);
+			if (cp->queue)
+				fprintf(f, "queue %llu %s, ", (unsigned long long)(cp->unit ==
+					SL_UNIT_BITS ? cp->queue / 8 : cp->queue),
+					cp->unit == SL_UNIT_BITS ? "B" : "pkt");
+			fprintf(f, "up to %llu %s waiting per %s)", (unsigned long long)(cp->unit ==
+				SL_UNIT_BITS ? debt / 8 : debt), cp->unit == SL_UNIT_BITS ? "B" : "pkt",
+				cp->mode == SL_MODE_DEDICATED ? "key" : "tenant");
+		}
 		fprintf(f, "\n  rate ");
 		print_bucket(f, &cp->b[0], cp->unit);
 		fprintf(f, "\n");

@@ -38,9 +38,10 @@ int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f)
 #define SL_X_JSON(n) fprintf(f, ", \"" #n "\": %llu", (unsigned long long)t->c.n);
 		SL_TENANT_COUNTERS(SL_X_JSON)
 #undef SL_X_JSON
-		fprintf(f, ", \"keys\": %llu, \"flows\": %llu, \"queue_hwm\": %llu}",
+		fprintf(f, ", \"keys\": %llu, \"flows\": %llu, \"queue_hwm\": %llu, "
+			"\"shape_delay_max_us\": %llu}",
 			(unsigned long long)t->keys, (unsigned long long)t->flows,
-			(unsigned long long)t->queue_hwm);
+			(unsigned long long)t->queue_hwm, (unsigned long long)t->shape_delay_max_us);
 	}
 	fprintf(f, "%s],\n", s->nb_tenants ? "\n  " : "");
 	pb(f, "unmatched", &s->unmatched, ",");

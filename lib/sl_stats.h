@@ -19,7 +19,10 @@
 	X(table_full)		/* dedicated: new keys refused: key budget taken */  \
 	X(quota_full)		/* dedicated: new keys refused: tenant's max-keys */ \
 	X(queue_drops)		/* forwarded, then lost at worker hand-off */        \
-	X(flow_refused)		/* packets of flows refused by max-flows */
+	X(flow_refused)		/* packets of flows refused by max-flows */               \
+	X(shaped_packets)	/* exceed: shape: conforming after a wait (in conform) */ \
+	X(shaped_bytes)                                                              \
+	X(shape_drops)		/* exceed: shape: would wait too long, dropped (in exceed) */
 
 struct sl_counts {
 #define SL_X_FIELD(n) uint64_t n;
@@ -39,6 +42,7 @@ struct sl_tenant_stats {
 	uint64_t keys;		/* live keys: dedicated = created - evicted; shared = 1 once seen */
 	uint64_t flows;		/* max-flows: flows admitted and active */
 	uint64_t queue_hwm;	/* worker mode: most frames of the tenant queued at once */
+	uint64_t shape_delay_max_us;	/* exceed: shape: the longest wait given, microseconds */
 };
 
 struct sl_stats {

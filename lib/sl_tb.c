@@ -68,3 +68,24 @@ uint64_t sl_tb_fill_ticks_max(const struct sl_tb_params *p, unsigned nb)
 		m = p[i].fill_ticks > m ? p[i].fill_ticks : m;
 	return m;
 }
+
+int sl_tb_compile_shape(const struct sl_cfg_bucket *b, uint64_t debt, enum sl_unit unit,
+			uint64_t hz, int shift_hint, struct sl_tb_params *out, uint64_t *floor,
+			const char **err)
+{
+	struct sl_cfg_bucket w = *b;
+	int r;
+
+	if (debt > (1ull << 50) || b->burst > (1ull << 50)) {
+		*err = "burst and the debt of max-delay (or queue) must be at most 2^50 tokens";
+		return -ERANGE;
+	}
+	/* the scale of everything the bucket spans, floor to full; fill_ticks spans it too */
+	w.burst = b->burst + debt;
+	r = sl_tb_compile(&w, unit, hz, shift_hint, out, err);
+	if (r)
+		return r;
+	*floor = SL_TB_SHAPE_ZERO - (debt << out->shift);
+	out->burst = SL_TB_SHAPE_ZERO + (b->burst << out->shift);
+	return 0;
+}

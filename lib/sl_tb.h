@@ -169,6 +169,60 @@ static inline void sl_tb_give_back(const struct sl_tb_params *p, struct sl_tb_st
 	}
 }
 
+/*
+ * Shaping (exceed: shape). A shaped bucket may run into a debt of at most D tokens: its tokens
+ * are kept above SL_TB_SHAPE_ZERO (a constant, so that a reload changing D or the rate keeps
+ * the tokens as they are), the capacity is ZERO + burst, and a frame of cost c is taken when
+ * the tokens after it stay at or above its floor ZERO - D (else it would wait longer than D
+ * allows: a shape drop). Tokens below ZERO after the take are a debt the refill pays in
+ * ceil((ZERO - tokens) / rate) ticks: the frame's wait. Every frame of a bucket waits for the
+ * ones before it (its debt includes theirs), so departures keep arrival order, spaced by
+ * their costs at the rate: a shaper. Compiled with the scale of burst + D, so nothing wraps:
+ * ZERO + (burst + D) << shift + a refill stays below 2^63.
+ */
+#define SL_TB_SHAPE_ZERO (1ull << 61)
+
+/* Control path: bucket b as a shaped bucket that may owe `debt` tokens; *floor receives the
+ * lowest tokens a take may leave. As sl_tb_compile otherwise. */
+int sl_tb_compile_shape(const struct sl_cfg_bucket *b, uint64_t debt, enum sl_unit unit,
+			uint64_t hz, int shift_hint, struct sl_tb_params *out, uint64_t *floor,
+			const char **err);
+
+/* Ticks a shaped bucket holding `tokens` (after a take) needs to pay its debt: the wait. */
+static inline uint64_t sl_tb_shape_wait(const struct sl_tb_params *p, uint64_t tokens)
+{
+	return tokens >= SL_TB_SHAPE_ZERO ? 0 : (SL_TB_SHAPE_ZERO - tokens + p->rate - 1) / p->rate;
+}
+
+/*
+ * Data path, one owner, shaped buckets: take `units` from every bucket if each keeps at least
+ * its floor, and give the wait (the longest of the buckets'); 1 taken, 0 not (only refilled).
+ */
+static inline int sl_tb_shape_state(const struct sl_tb_params *p, const uint64_t *floor,
+				    unsigned nb, struct sl_tb_state *s, uint64_t now,
+				    uint64_t units, uint64_t *wait)
+{
+	uint64_t v[SL_MAX_BUCKETS], c[SL_MAX_BUCKETS], w = 0;
+	int ok = 1;
+
+	for (unsigned i = 0; i < nb; i++) {
+		v[i] = sl_tb_refill(&p[i], s[i].tokens, sl_tb_elapsed(now, s[i].last));
+		c[i] = units << p[i].shift;
+		ok &= v[i] >= c[i] + floor[i];
+	}
+	for (unsigned i = 0; i < nb; i++) {
+		s[i].tokens = ok ? v[i] - c[i] : v[i];
+		s[i].last = (int64_t)(now - s[i].last) > 0 ? now : s[i].last;
+		if (ok) {
+			uint64_t wi = sl_tb_shape_wait(&p[i], s[i].tokens);
+
+			w = wi > w ? wi : w;
+		}
+	}
+	*wait = w;
+	return ok;
+}
+
 /* Tokens (whole units, rounded down) bucket i would hold at dt ticks after its update. */
 static inline uint64_t sl_tb_peek(const struct sl_tb_params *p, uint64_t tokens, uint64_t dt)
 {

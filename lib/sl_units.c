@@ -46,6 +46,8 @@ static const struct unit size_units[] = {
 };
 
 static const struct unit dur_units[] = {
+	{ "us", SL_UNIT_COUNT, 1000 },
+	{ "ms", SL_UNIT_COUNT, 1000000 },
 	{ "s", SL_UNIT_COUNT, NS_PER_S },
 	{ "m", SL_UNIT_COUNT, 60 * NS_PER_S },
 	{ "h", SL_UNIT_COUNT, 3600 * NS_PER_S },
@@ -265,11 +267,11 @@ int sl_parse_duration(const char *s, uint64_t *ns, const char **err)
 	if (d.d)
 		return fail(err, "durations are whole numbers (write 90s rather than 1.5m)");
 	if (!*s)
-		return fail(err, "missing unit; write e.g. 30s, 5m, 1h or 1d");
+		return fail(err, "missing unit; write e.g. 20ms, 30s, 5m, 1h or 1d");
 	u = find_unit(dur_units, sizeof(dur_units) / sizeof(dur_units[0]), s);
 	if (!u)
-		return fail(err, "unknown unit; durations are written Ns, Nm, Nh or Nd "
-			    "(seconds, minutes, hours, days), e.g. 30s");
+		return fail(err, "unknown unit; durations are written Nus, Nms, Ns, Nm, Nh or "
+			    "Nd (microseconds to days), e.g. 30s");
 	if (!d.m)
 		return fail(err, "must be greater than zero");
 	if ((u128)d.m * u->mult > SL_UNITS_MAX)

@@ -1,5 +1,5 @@
 /* sl_units.h - operator units: rates (bit kbit mbit gbit tbit, pps kpps mpps), sizes
- * (B KB MB GB KiB MiB GiB, pkt) and durations (Ns Nm Nh Nd). Exact integers, no floats. */
+ * (B KB MB GB KiB MiB GiB, pkt) and durations (Nus Nms Ns Nm Nh Nd). Exact integers, no floats. */
 #ifndef SL_UNITS_H
 #define SL_UNITS_H
 
@@ -22,7 +22,7 @@ int sl_parse_rate(const char *s, enum sl_unit *unit, uint64_t *amount, uint64_t 
  */
 int sl_parse_size(const char *s, enum sl_unit *unit, uint64_t *v, const char **err);
 
-/* "30s" "1m" "1h" "1d" (whole numbers, >0) -> nanoseconds. Returns 0 or -EINVAL with *err. */
+/* "20ms" "30s" "1m" "1h" "1d" (whole numbers, >0; also us) -> nanoseconds. Returns 0 or -EINVAL with *err. */
 int sl_parse_duration(const char *s, uint64_t *ns, const char **err);
 
 #endif

@@ -281,7 +281,11 @@ static void durations(void **state)
 	dur_bad("1.5m", "whole numbers", "90s", NULL);
 	dur_bad("60", "missing unit", NULL);
 	dur_bad("", "empty", NULL);
-	dur_bad("1ms", "unknown unit", "30s", NULL);
+	dur_ok("1ms", 1000000);
+	dur_ok("20ms", 20000000);
+	dur_ok("250us", 250000);
+	dur_bad("1ns", "unknown unit", "30s", NULL);
+	dur_bad("1.5ms", "whole numbers", NULL);
 	dur_bad("1M", "unknown unit", NULL);
 	dur_bad("1 s", "without a space", NULL);
 	dur_bad("-1s", "negative", NULL);

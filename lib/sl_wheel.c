@@ -1,0 +1,75 @@
+/* sl_wheel.c - control path of the timing wheel (sizing, allocation) and its drain at a
+ * graceful stop; insert and release are inline in sl_wheel.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include "sl_wheel.h"
+
+/* Slots for these arguments (a power of two), or 0 when sl_wheel_init refuses them. */
+static uint64_t nb_slots(uint64_t width, uint64_t horizon)
+{
+	uint64_t need, nb = 2;
+
+	if (!width)
+		return 0;
+	need = horizon / width;
+	/* a due in [t, t + horizon) is at most horizon / width + 1 slots past t / width */
+	if (need > SL_WHEEL_MAX_SLOTS - 2)
+		return 0;
+	need += 2;
+	while (nb < need)
+		nb <<= 1;
+	return nb;
+}
+
+uint64_t sl_wheel_bytes(uint64_t width, uint64_t horizon)
+{
+	return nb_slots(width, horizon) * sizeof(struct sl_wheel_slot);
+}
+
+int sl_wheel_init(struct sl_wheel *w, uint64_t width, uint64_t horizon, uint64_t now)
+{
+	uint64_t nb = nb_slots(width, horizon);
+
+	*w = (struct sl_wheel){0};
+	if (!nb)
+		return -EINVAL;
+	w->slot = calloc(nb, sizeof(*w->slot));
+	if (!w->slot)
+		return -ENOMEM;
+	w->width = width;
+	w->cur = now / width;
+	w->mask = (uint32_t)(nb - 1);
+	return 0;
+}
+
+void sl_wheel_free(struct sl_wheel *w)
+{
+	free(w->slot);
+	*w = (struct sl_wheel){0};
+}
+
+unsigned sl_wheel_drain(struct sl_wheel *w, struct sl_wheel_item **out, unsigned max)
+{
+	unsigned n = 0;
+
+	/* every item lies in [cur, cur + mask]: at most one pass over the ring in all calls */
+	while (w->held && n < max) {
+		struct sl_wheel_slot *sl = &w->slot[w->cur & w->mask];
+		struct sl_wheel_item *it = sl->head;
+		unsigned n0 = n;
+
+		while (it && n < max) {
+			out[n++] = it;
+			it = it->next;
+		}
+		sl->head = it;
+		if (!it)
+			sl->tail = NULL;
+		w->held -= n - n0;
+		if (it || !w->held)	/* stopped at max here, or nothing left: stay */
+			break;
+		if (n < max)
+			w->cur++;
+	}
+	return n;
+}
