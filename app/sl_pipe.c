@@ -19,10 +19,17 @@ static inline struct sl_pipe_meta *sl_pipe_meta(struct rte_mbuf *m, int off)
 	return RTE_MBUF_DYNFIELD(m, off, struct sl_pipe_meta *);
 }
 
-uint64_t sl_pipe_mbufs(unsigned nb_police, unsigned nb_workers, unsigned nb_ports)
+uint64_t sl_pipe_mbufs(unsigned nb_police, unsigned nb_workers, unsigned nb_ports,
+		       uint32_t shape_mbufs)
 {
 	return (uint64_t)nb_police * nb_workers * SL_PIPE_RING +
-	       (uint64_t)nb_workers * nb_ports * SL_FWD_BURST;
+	       (uint64_t)nb_workers * nb_ports * SL_FWD_BURST + shape_mbufs;
+}
+
+/* The mbuf whose meta field holds wheel item it (the item is the field's first member). */
+static inline struct rte_mbuf *sl_pipe_mbuf_of(struct sl_wheel_item *it, int off)
+{
+	return (struct rte_mbuf *)(void *)((char *)it - off);
 }
 
 /* ---- set-up ---- */
@@ -136,14 +143,35 @@ static void sl_pipe_info(const struct sl_pipe *p, const struct sl_ports *ps, FIL
 				p->nb_workers);
 }
 
+/* Each worker's timing wheel: slots of slot_us over the longest max-delay, from now. */
+static int sl_pipe_wheels(struct sl_pipe *p, uint64_t slot_us)
+{
+	uint64_t width = (p->hz * slot_us + US_PER_S - 1) / US_PER_S, now = rte_rdtsc();
+	uint64_t horizon = (uint64_t)((long double)SL_SHAPE_MAX_DELAY_NS * p->hz / 1e9L) + width;
+
+	for (unsigned j = 0; j < p->nb_workers; j++) {
+		int ret = sl_wheel_init(&p->workers[j]->wheel, width ? width : 1, horizon, now);
+
+		if (ret) {
+			fprintf(stderr, "sluice: --shape-slot-us %" PRIu64 ": %s (%" PRIu64
+				" slots of 1 s)\n", slot_us, ret == -ENOMEM ? "out of memory" :
+				"too fine", horizon / (width ? width : 1));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int sl_pipe_init(struct sl_pipe *p, struct sl_fwd *f, const struct sl_ports *ps,
-		 unsigned nb_workers, uint64_t hz, FILE *info)
+		 unsigned nb_workers, uint64_t hz, const struct sl_pipe_shape_opts *sh, FILE *info)
 {
 	int ret;
 
 	memset(p, 0, sizeof(*p));
 	atomic_init(&p->drain, false);
 	p->fwd = f;
+	p->hz = hz;
+	p->shape_cap = sh->mbufs;
 	p->drain_tsc = (hz + US_PER_S - 1) / US_PER_S * SL_FWD_DRAIN_US;
 	if (nb_workers > SL_PIPE_MAX_WORKERS) {
 		fprintf(stderr, "sluice: --workers %u: at most %u\n", nb_workers,
@@ -167,6 +195,8 @@ int sl_pipe_init(struct sl_pipe *p, struct sl_fwd *f, const struct sl_ports *ps,
 		fprintf(stderr, "sluice: worker mode: out of memory\n");
 	if (!ret)
 		ret = sl_pipe_rings(p);
+	if (!ret)
+		ret = sl_pipe_wheels(p, sh->slot_us);
 	if (!ret && info)
 		sl_pipe_info(p, ps, info);
 	return ret;
@@ -181,6 +211,7 @@ void sl_pipe_free(struct sl_pipe *p)
 		p->police[i] = NULL;
 	}
 	for (unsigned j = 0; j < p->nb_workers; j++) {
+		sl_wheel_free(&p->workers[j]->wheel);
 		rte_free(p->workers[j]);
 		p->workers[j] = NULL;
 	}
@@ -199,6 +230,7 @@ static inline unsigned sl_pipe_tag(struct rte_mbuf *m, int off, const struct sl_
 {
 	struct sl_pipe_meta *mt = sl_pipe_meta(m, off);
 
+	mt->wi.due = 0;		/* set by the hand-off for a frame admitted to wait */
 	mt->l3_off = d->l3_off;
 	mt->port = port;
 	mt->mark = d->mark ? (uint8_t)(SL_PIPE_MARK | d->dscp) : 0;
@@ -263,6 +295,21 @@ static inline void sl_pipe_handoff(struct sl_pipe *p, struct sl_pipe_police *pl,
 }
 
 /*
+ * Places for `want` frames that will wait in timing wheels, under the appliance-wide cap: how
+ * many were given (one atomic for the burst); raises the high-water mark.
+ */
+static uint32_t sl_pipe_shape_admit(struct sl_pipe *p, uint32_t want)
+{
+	uint32_t level, got = sl_pipe_admit(&p->shape_held, want, p->shape_cap, &level);
+	uint64_t hwm = __atomic_load_n(&p->shape_held_max, __ATOMIC_RELAXED);
+
+	while (level > hwm && !__atomic_compare_exchange_n(&p->shape_held_max, &hwm, level, 1,
+							   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	return got;
+}
+
+/*
  * Finish the oldest burst in the engine's pipeline (app/sl_fwd.h) and hand its forwarded frames
  * to the workers; its frames came from a port whose frames leave by port `out`.
  */
@@ -277,7 +324,7 @@ static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police
 	struct rte_mbuf *drop[SL_FWD_BURST];
 	unsigned nstage[SL_PIPE_MAX_WORKERS] = { 0 };
 	uint8_t out = (uint8_t)fl->tx[b->tx].port;
-	unsigned i, nd = 0, n = b->n, nbw = pl->nbw[out];
+	unsigned i, nd = 0, n = b->n, nbw = pl->nbw[out], shaped = 0;
 	struct sl_pipe_group g;
 	uint64_t now = rte_rdtsc();
 
@@ -290,6 +337,10 @@ static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police
 		grp[i] = verdict[i] == SL_V_FORWARD ?
 			 (uint8_t)sl_pipe_tag(m[i], p->meta_off, &dec[i], out, &g) : 0;
 	sl_pipe_admit_groups(p->occ, &g, fl->lc);
+	for (i = 0; i < n; i++)
+		shaped += verdict[i] == SL_V_FORWARD && dec[i].depart > now;
+	if (unlikely(shaped))
+		shaped = sl_pipe_shape_admit(p, shaped);
 	/* in burst order: policy drops, over-cap drops (freed together), the rest to its flow's
 	 * worker */
 	for (i = 0; i < n; i++) {
@@ -306,6 +357,17 @@ static inline void sl_pipe_police_burst(struct sl_pipe *p, struct sl_pipe_police
 				continue;
 			}
 			g.want[grp[i]]--;
+		}
+		if (unlikely(dec[i].depart > now)) {
+			if (!shaped) {	/* over --shape-mbufs */
+				sl_pipe_release(p->occ, &sl_pipe_meta(m[i], p->meta_off)->slot, 1);
+				sl_pipe_count_loss(pl, dec[i].tenant, len[i]);
+				__atomic_fetch_add(&p->shape_cap_drops, 1, __ATOMIC_RELAXED);
+				drop[nd++] = m[i];
+				continue;
+			}
+			shaped--;	/* it holds a shaping place until its worker sends it */
+			sl_pipe_meta(m[i], p->meta_off)->wi.due = dec[i].depart;
 		}
 		w = sl_pipe_worker(dec[i].flow_hash, nbw);
 		pl->stage[w][nstage[w]++] = (uint8_t)i;
@@ -383,13 +445,31 @@ static void sl_pipe_flush_all(struct sl_pipe *p, struct sl_pipe_worker *w)
 	}
 }
 
-/* Dequeued frames: deferred DSCP rewrite, into the TX buffer of their port. */
-static inline void sl_pipe_work(struct sl_pipe *p, struct sl_pipe_worker *w,
-				struct rte_mbuf **m, unsigned n)
+/* A frame leaves: into the TX buffer of its port (sent when full). */
+static inline void sl_pipe_out(struct sl_pipe *p, struct sl_pipe_worker *w, struct rte_mbuf *m,
+			       const struct sl_pipe_meta *mt)
 {
+	struct sl_pipe_txbuf *tb = &w->tx[mt->port];
+
+	tb->slot[tb->n] = mt->slot;
+	tb->m[tb->n++] = m;
+	w->pending |= 1ull << mt->port;
+	if (unlikely(tb->n == SL_FWD_BURST))
+		sl_pipe_flush(p, w, tb);
+}
+
+/*
+ * Dequeued frames at tick now: deferred DSCP rewrite; a frame admitted to wait (wi.due set by
+ * the policing lcore) and due later waits in the wheel, the others go to the TX buffer of
+ * their port.
+ */
+static inline void sl_pipe_work(struct sl_pipe *p, struct sl_pipe_worker *w,
+				struct rte_mbuf **m, unsigned n, uint64_t now)
+{
+	unsigned due = 0;	/* frames admitted to wait whose departure has already come */
+
 	for (unsigned i = 0; i < n; i++) {
-		const struct sl_pipe_meta *mt = sl_pipe_meta(m[i], p->meta_off);
-		struct sl_pipe_txbuf *tb = &w->tx[mt->port];
+		struct sl_pipe_meta *mt = sl_pipe_meta(m[i], p->meta_off);
 
 		if (i + 1 < n)
 			rte_prefetch0(sl_pipe_meta(m[i + 1], p->meta_off));
@@ -399,29 +479,89 @@ static inline void sl_pipe_work(struct sl_pipe *p, struct sl_pipe_worker *w,
 
 			sl_decision_mark(rte_pktmbuf_mtod(m[i], uint8_t *), m[i]->data_len, &d);
 		}
-		tb->slot[tb->n] = mt->slot;
-		tb->m[tb->n++] = m[i];
-		w->pending |= 1ull << mt->port;
-		if (unlikely(tb->n == SL_FWD_BURST))
-			sl_pipe_flush(p, w, tb);
+		if (likely(!mt->wi.due)) {
+			sl_pipe_out(p, w, m[i], mt);
+		} else if (mt->wi.due > now) {	/* its place is given back when it leaves */
+			sl_wheel_insert(&w->wheel, &mt->wi);
+		} else {
+			due++;
+			sl_pipe_out(p, w, m[i], mt);
+		}
 	}
+	if (unlikely(due))
+		__atomic_sub_fetch(&p->shape_held, due, __ATOMIC_RELAXED);
 }
 
-/* One pass over the worker's rings. Returns the frames dequeued. */
-static inline unsigned sl_pipe_pass(struct sl_pipe *p, struct sl_pipe_worker *w)
+/* Frames of the wheel due by now leave, in slot order; their shaping places are given back;
+ * the pacing error of each is counted. Returns how many left. */
+static unsigned sl_pipe_release_due(struct sl_pipe *p, struct sl_pipe_worker *w, uint64_t now)
+{
+	struct sl_wheel_item *it[SL_FWD_BURST];
+	unsigned n, total = 0;
+
+	do {
+		n = sl_wheel_release(&w->wheel, now, it, SL_FWD_BURST);
+		for (unsigned i = 0; i < n; i++) {
+			struct rte_mbuf *m = sl_pipe_mbuf_of(it[i], p->meta_off);
+			uint64_t err = now > it[i]->due ? now - it[i]->due : it[i]->due - now;
+			uint64_t b = err * 8 / w->wheel.width;
+
+			w->pace_err[b < SL_PIPE_PACE_BUCKETS - 1 ? b : SL_PIPE_PACE_BUCKETS - 1]++;
+			sl_pipe_out(p, w, m, sl_pipe_meta(m, p->meta_off));
+		}
+		if (n)
+			__atomic_sub_fetch(&p->shape_held, n, __ATOMIC_RELAXED);
+		total += n;
+	} while (n == SL_FWD_BURST);
+	return total;
+}
+
+/* One pass at tick now: what the wheel has due, then the rings. Returns the frames dequeued
+ * and released. */
+static inline unsigned sl_pipe_pass(struct sl_pipe *p, struct sl_pipe_worker *w, uint64_t now)
 {
 	struct rte_mbuf *m[SL_FWD_BURST];
 	unsigned got = 0;
 
+	if (unlikely(w->wheel.held))	/* first: a flow's earlier frames leave before it */
+		got += sl_pipe_release_due(p, w, now);
 	for (unsigned i = 0; i < w->nb_rings; i++) {
 		unsigned n = rte_ring_sc_dequeue_burst(w->ring[i], (void **)m, SL_FWD_BURST, NULL);
 
 		if (n) {
-			sl_pipe_work(p, w, m, n);
+			sl_pipe_work(p, w, m, n, now);
 			got += n;
 		}
 	}
 	return got;
+}
+
+/*
+ * The stop: frames still waiting leave on time until the wheel is empty or the deadline has
+ * passed; what is left is freed and counted in tx_dropped.
+ */
+static void sl_pipe_stop_wheel(struct sl_pipe *p, struct sl_pipe_worker *w)
+{
+	uint64_t deadline = rte_rdtsc() + p->hz / 1000 * SL_PIPE_STOP_WAIT_MS;
+	struct sl_wheel_item *it[SL_FWD_BURST];
+	unsigned n;
+
+	while (w->wheel.held && rte_rdtsc() < deadline) {
+		if (sl_pipe_release_due(p, w, rte_rdtsc()))
+			sl_pipe_flush_all(p, w);
+		else
+			rte_pause();
+	}
+	while ((n = sl_wheel_drain(&w->wheel, it, SL_FWD_BURST))) {
+		for (unsigned i = 0; i < n; i++) {
+			struct rte_mbuf *m = sl_pipe_mbuf_of(it[i], p->meta_off);
+
+			sl_pipe_release(p->occ, &sl_pipe_meta(m, p->meta_off)->slot, 1);
+			rte_pktmbuf_free(m);
+		}
+		__atomic_sub_fetch(&p->shape_held, n, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->tx_dropped, w->tx_dropped + n, __ATOMIC_RELAXED);
+	}
 }
 
 /*
@@ -439,16 +579,19 @@ int sl_pipe_worker_main(void *arg)
 		return 0;
 	prev_tsc = rte_rdtsc();
 	while (!atomic_load_explicit(&p->drain, memory_order_acquire)) {
-		unsigned got = sl_pipe_pass(p, w);
+		unsigned got;
 
 		cur_tsc = rte_rdtsc();
+		got = sl_pipe_pass(p, w, cur_tsc);
 		if (!got || unlikely(cur_tsc - prev_tsc > p->drain_tsc)) {
 			sl_pipe_flush_all(p, w);
 			prev_tsc = cur_tsc;
 		}
 	}
-	while (sl_pipe_pass(p, w))
+	while (sl_pipe_pass(p, w, rte_rdtsc()))
 		;
+	sl_pipe_flush_all(p, w);
+	sl_pipe_stop_wheel(p, w);
 	sl_pipe_flush_all(p, w);
 	return 0;
 }
@@ -498,14 +641,54 @@ uint64_t sl_pipe_tx_dropped(const struct sl_pipe *p)
 	return sum;
 }
 
-void sl_pipe_final(const struct sl_stats *s, FILE *f)
+uint64_t sl_pipe_shape_held(const struct sl_pipe *p)
 {
-	uint64_t drops = 0;
+	return __atomic_load_n(&p->shape_held, __ATOMIC_RELAXED);
+}
 
-	for (unsigned i = 0; i < s->nb_tenants; i++)
+/* Pacing error quantile q (0..1) over every worker, in slots (from eighths). */
+static double sl_pipe_pace_quantile(const struct sl_pipe *p, double q, uint64_t *total)
+{
+	uint64_t h[SL_PIPE_PACE_BUCKETS] = { 0 }, n = 0, c = 0;
+
+	for (unsigned j = 0; j < p->nb_workers; j++)
+		for (unsigned b = 0; b < SL_PIPE_PACE_BUCKETS; b++)
+			h[b] += p->workers[j]->pace_err[b];
+	for (unsigned b = 0; b < SL_PIPE_PACE_BUCKETS; b++)
+		n += h[b];
+	*total = n;
+	for (unsigned b = 0; b < SL_PIPE_PACE_BUCKETS; b++) {
+		c += h[b];
+		if (n && (double)c >= q * (double)n)
+			return (b + 1) / 8.0;	/* the bucket's upper bound */
+	}
+	return 0;
+}
+
+void sl_pipe_final(const struct sl_pipe *p, const struct sl_stats *s, FILE *f)
+{
+	uint64_t drops = 0, shaped = 0, paced;
+
+	for (unsigned i = 0; i < s->nb_tenants; i++) {
 		drops += s->t[i].c.queue_drops;
+		shaped += s->t[i].c.shaped_packets;
+	}
 	fprintf(f, "sluice: worker mode: %" PRIu64 " frame(s) lost at hand-off (queue_drops)\n",
 		drops);
+	if (shaped || p->shape_held_max) {
+		double p50 = sl_pipe_pace_quantile(p, 0.5, &paced);
+		double p99 = sl_pipe_pace_quantile(p, 0.99, &paced);
+
+		fprintf(f, "sluice: shaping: %" PRIu64 " frame(s) waited in timing wheels (slots of "
+			"%.1f us), at most %" PRIu64 " at once (cap %u), %" PRIu64 " lost to the "
+			"cap, %" PRIu64 " waiting now; pacing error p50 <= %.3f, p99 <= %.3f "
+			"slot(s) over %" PRIu64 " frames\n", shaped,
+			p->nb_workers ? (double)p->workers[0]->wheel.width * 1e6 / (double)p->hz
+				      : 0.0,
+			__atomic_load_n(&p->shape_held_max, __ATOMIC_RELAXED), p->shape_cap,
+			__atomic_load_n(&p->shape_cap_drops, __ATOMIC_RELAXED),
+			sl_pipe_shape_held(p), p50, p99, paced);
+	}
 	for (unsigned i = 0; i < s->nb_tenants; i++)
 		fprintf(f, "  %-24s queue_drops %12" PRIu64 "  most queued at once %8" PRIu64 "\n",
 			s->t[i].name, s->t[i].c.queue_drops, s->t[i].queue_hwm);

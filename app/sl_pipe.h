@@ -14,6 +14,7 @@
 #include "sl_fwd.h"
 #include "sl_pipe_cap.h"
 #include "sl_ports.h"
+#include "sl_wheel.h"
 
 /*
  * max-queue (sl_pipe_cap.h): a frame holds its place from the hand-off until its worker has
@@ -27,12 +28,17 @@
 #define SL_PIPE_RING 1024	/* frames one (policing lcore, worker) ring holds */
 #define SL_PIPE_MAX_WORKERS 32	/* --workers at most */
 #define SL_PIPE_TX_RETRIES 32	/* more rte_eth_tx_burst calls for a full TX queue, then drop */
+#define SL_PIPE_PACE_BUCKETS 65	/* pacing error histogram: 1/8 slot each, 8 slots and more */
+#define SL_PIPE_SHAPE_SLOT_US 10	/* --shape-slot-us default: timing wheel slot width */
+#define SL_PIPE_SHAPE_MBUFS 16384	/* --shape-mbufs default: frames waiting, all workers */
 
 /*
  * What a worker needs of a frame's decision, carried in a registered mbuf dynamic field
  * ("sluice_pipe_meta") from the policing lcore to the worker.
  */
 struct sl_pipe_meta {
+	struct sl_wheel_item wi;	/* exceed: shape: wi.due, the departure tick; the link
+					 * while it waits in its worker's timing wheel */
 	uint32_t slot;			/* occupancy counter taken, SL_PIPE_NO_SLOT = none */
 	uint16_t l3_off;		/* IP header offset, for the deferred DSCP rewrite */
 	uint8_t port;			/* port id the frame leaves by */
@@ -60,8 +66,13 @@ struct sl_pipe_worker {
 	unsigned lcore_id;
 	unsigned index;
 	unsigned nb_rings;
-	uint64_t tx_dropped;		/* frames the TX queue did not take after the retries */
+	uint64_t tx_dropped;		/* frames the TX queue did not take after the retries, and
+					 * shaped frames still waiting at the stop's deadline */
 	uint64_t pending;		/* bit per port id: tx[] may hold frames */
+	/* exceed: shape: frames waiting for their departure, and how late they left (|release
+	 * tick - departure| in eighths of a slot, the last bucket 8 slots or more) */
+	struct sl_wheel wheel;
+	uint64_t pace_err[SL_PIPE_PACE_BUCKETS];
 	struct rte_ring *ring[RTE_MAX_LCORE];	/* by policing index */
 	struct sl_pipe_txbuf tx[RTE_MAX_ETHPORTS] __rte_cache_aligned;	/* by port id */
 } __rte_cache_aligned;
@@ -81,8 +92,27 @@ struct sl_pipe_police {
 } __rte_cache_aligned;
 
 /* Shared context of worker mode; set up by the main lcore before launch. */
+/*
+ * Shaping (exceed: shape; the engine gives each forwarded frame its departure tick): a frame
+ * due later than its worker's clock waits in the worker's timing wheel (sl_wheel.h, slots of
+ * --shape-slot-us) and goes to its TX buffer when its slot comes; the others go at once. A
+ * worker releases what is due before it takes new frames from its rings, so a flow's frames
+ * keep their order (their departures are in arrival order). Frames waiting are capped
+ * appliance-wide (--shape-mbufs, one atomic per burst): a frame over the cap is lost at
+ * hand-off (its tenant's queue_drops, and shape_cap_drops). A waiting frame keeps its
+ * max-queue place until it leaves. Graceful stop: workers keep releasing on time until their
+ * wheels are empty or SL_PIPE_STOP_WAIT_MS has passed; what is left is freed and counted in
+ * tx_dropped.
+ */
+#define SL_PIPE_STOP_WAIT_MS 1500	/* longer than the longest max-delay (1 s) */
+
 struct sl_pipe {
 	atomic_bool drain;		/* policing lcores are done: empty rings, flush, return */
+	uint64_t hz;
+	uint32_t shape_cap;		/* frames that may wait at once, all workers */
+	uint32_t shape_held;		/* atomic: frames waiting now (admitted, not yet left) */
+	uint64_t shape_cap_drops;	/* atomic: frames lost to the cap */
+	uint64_t shape_held_max;	/* atomic max: most frames waiting at once */
 	int meta_off;			/* offset of struct sl_pipe_meta in the mbuf */
 	uint64_t drain_tsc;		/* TSC ticks between TX flushes of partly filled buffers */
 	uint32_t *occ;			/* SL_PIPE_COUNTERS occupancy counters (sl_pipe_cap.h) */
@@ -95,18 +125,25 @@ struct sl_pipe {
 	struct sl_pipe_worker *worker_by_id[RTE_MAX_LCORE];
 };
 
-/* Mbufs worker mode may hold at once beyond what the ports hold: rings and TX buffers. */
-uint64_t sl_pipe_mbufs(unsigned nb_police, unsigned nb_workers, unsigned nb_ports);
+/* Mbufs worker mode may hold at once beyond what the ports hold: rings, TX buffers and the
+ * frames waiting in timing wheels (shape_mbufs). */
+uint64_t sl_pipe_mbufs(unsigned nb_police, unsigned nb_workers, unsigned nb_ports,
+		       uint32_t shape_mbufs);
 
 /*
  * Control path, after sl_ports_assign (policing lcores have their RX queues, ports their TX
  * queue counts) and before launch: the lcores that f did not take (the last nb_workers) become
  * workers; one SPSC ring per (policing lcore, worker); the occupancy counters; the mbuf
- * field. A port with fewer TX queues than workers is sent to by the first nb_txq workers only.
+ * field; a timing wheel per worker (slots of sh->slot_us over 1 s, the longest max-delay). A
+ * port with fewer TX queues than workers is sent to by the first nb_txq workers only.
  * Returns 0 or -errno after a message on stderr; sl_pipe_free undoes a partial set-up.
  */
+struct sl_pipe_shape_opts {
+	uint64_t slot_us;		/* timing wheel slot width (--shape-slot-us) */
+	uint32_t mbufs;			/* frames that may wait at once (--shape-mbufs) */
+};
 int sl_pipe_init(struct sl_pipe *p, struct sl_fwd *f, const struct sl_ports *ps,
-		 unsigned nb_workers, uint64_t hz, FILE *info);
+		 unsigned nb_workers, uint64_t hz, const struct sl_pipe_shape_opts *sh, FILE *info);
 void sl_pipe_free(struct sl_pipe *p);
 
 /* Launch the workers, then the policing lcores. Returns 0 or -errno (launched ones run). */
@@ -130,7 +167,11 @@ int sl_pipe_worker_main(void *arg);
  */
 uint64_t sl_pipe_tx_dropped(const struct sl_pipe *p);
 
-/* Final lines of worker mode: per tenant, frames lost at hand-off and the high-water mark. */
-void sl_pipe_final(const struct sl_stats *s, FILE *f);
+/* Final lines of worker mode: per tenant, frames lost at hand-off and the high-water mark;
+ * with shaped profiles, frames waiting, lost to the cap, and the pacing error. */
+void sl_pipe_final(const struct sl_pipe *p, const struct sl_stats *s, FILE *f);
+
+/* Frames waiting in the timing wheels now (any thread). */
+uint64_t sl_pipe_shape_held(const struct sl_pipe *p);
 
 #endif

@@ -41,6 +41,8 @@ struct sl_args {
 	unsigned mbufs;			/* 0 = sized from the plan */
 	unsigned workers;		/* worker mode: the last N lcores transmit; 0 = none */
 	unsigned top;			/* --top: most tenant rows per table; 0 = every tenant */
+	uint64_t shape_slot_us;		/* worker mode: timing wheel slot width */
+	uint64_t shape_mbufs;		/* worker mode: frames that may wait to be shaped */
 	bool quiet;
 	bool watch;			/* reload when the file changes */
 	bool check;			/* validate, print the compiled policy, exit */
@@ -89,6 +91,12 @@ static void sl_usage(FILE *f)
 		"  --workers N            worker mode: the last N lcores transmit, the others\n"
 		"                         police and hand frames over by flow (default: every\n"
 		"                         lcore polices and transmits, run-to-completion)\n"
+		"  --shape-slot-us N      worker mode, exceed: shape: the timing wheels' slot\n"
+		"                         width in microseconds (default %u): a shaped frame\n"
+		"                         leaves within about one slot of its departure\n"
+		"  --shape-mbufs N        worker mode: frames that may wait to be shaped at once,\n"
+		"                         all workers (default %u; the pool grows by as many);\n"
+		"                         a frame over it is dropped at hand-off (queue_drops)\n"
 		"  --top N                tenant rows in the live table and the final counters:\n"
 		"                         with more tenants, the N busiest and one row summing\n"
 		"                         the rest (default 20; 0 = every tenant)\n"
@@ -105,7 +113,8 @@ static void sl_usage(FILE *f)
 		"Without hugepages or NICs, for example:\n"
 		"  sluice --no-huge -m 2048 --no-shconf --no-pci -l 0-1 \\\n"
 		"    --vdev=net_pcap0,rx_pcap=F.pcap,infinite_rx=1 --vdev=net_null0,no-rx=1 \\\n"
-		"    -- --config config/sluice.yaml --duration 5\n");
+		"    -- --config config/sluice.yaml --duration 5\n",
+		SL_PIPE_SHAPE_SLOT_US, SL_PIPE_SHAPE_MBUFS);
 }
 
 static int sl_arg_seconds(const char *name, const char *v, double *out)
@@ -206,7 +215,7 @@ static int sl_arg_report(const char *path)
 
 enum sl_opt { SL_O_CONFIG, SL_O_DURATION, SL_O_REPORT, SL_O_INTERVAL, SL_O_MAX_KEYS,
 	      SL_O_KEY_MEMORY, SL_O_MBUFS, SL_O_WORKERS, SL_O_TOP, SL_O_QUIET, SL_O_WATCH,
-	      SL_O_CHECK, SL_O_COUNT };
+	      SL_O_CHECK, SL_O_SHAPE_SLOT, SL_O_SHAPE_MBUFS, SL_O_COUNT };
 
 static const struct {
 	const char *name;
@@ -224,6 +233,8 @@ static const struct {
 	[SL_O_QUIET] = { "quiet", false },
 	[SL_O_WATCH] = { "watch", false },
 	[SL_O_CHECK] = { "check", true },
+	[SL_O_SHAPE_SLOT] = { "shape-slot-us", true },
+	[SL_O_SHAPE_MBUFS] = { "shape-mbufs", true },
 };
 
 static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
@@ -273,6 +284,12 @@ static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 			a->config = v;
 		a->check = true;
 		break;
+	case SL_O_SHAPE_SLOT:
+		ret = sl_arg_count(sl_opts[o].name, v, 100000, &a->shape_slot_us);
+		break;
+	case SL_O_SHAPE_MBUFS:
+		ret = sl_arg_count(sl_opts[o].name, v, 1u << 24, &a->shape_mbufs);
+		break;
 	case SL_O_COUNT:
 		break;
 	}
@@ -285,6 +302,8 @@ static int sl_args_parse(int argc, char **argv, struct sl_args *a)
 	memset(a, 0, sizeof(*a));
 	a->interval = 1;
 	a->top = 20;
+	a->shape_slot_us = SL_PIPE_SHAPE_SLOT_US;
+	a->shape_mbufs = SL_PIPE_SHAPE_MBUFS;
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i], *eq, *v = NULL;
 		size_t len;
@@ -381,7 +400,8 @@ static int sl_app_config(struct sl_app *app)
 static int sl_app_engine(struct sl_app *app, unsigned nb_fwd)
 {
 	struct sl_engine_opts o = { .hz = app->hz, .nb_lcores = nb_fwd,
-				    .max_keys = sl_args_keys(&app->a) };
+				    .max_keys = sl_args_keys(&app->a),
+				    .can_shape = app->a.workers > 0 };
 	struct sl_diag d = { 0 };
 	int ret = sl_engine_create(app->cfg, &o, &app->e, &d);
 
@@ -445,10 +465,13 @@ static int sl_app_setup(struct sl_app *app)
 	if (sl_ports_assign(&app->ports, &app->fwd, app->info))
 		return SL_EXIT_ARGS;
 	if (nb_workers) {
-		if (sl_pipe_init(&app->pipe, &app->fwd, &app->ports, nb_workers, app->hz,
+		struct sl_pipe_shape_opts sh = { app->a.shape_slot_us,
+						 (uint32_t)app->a.shape_mbufs };
+
+		if (sl_pipe_init(&app->pipe, &app->fwd, &app->ports, nb_workers, app->hz, &sh,
 				 app->info))
 			return SL_EXIT_DPDK;
-		app->ports.held = sl_pipe_mbufs(nb_fwd, nb_workers, app->ports.nb);
+		app->ports.held = sl_pipe_mbufs(nb_fwd, nb_workers, app->ports.nb, sh.mbufs);
 	}
 	if (sl_ports_start(&app->ports, app->a.mbufs, app->info))
 		return SL_EXIT_DPDK;
@@ -590,7 +613,7 @@ static int sl_app_finish(struct sl_app *app, uint64_t end)
 	s.tx_dropped = sl_app_tx_dropped(app);
 	sl_live_final(&s, elapsed, app->a.top, stdout);	/* sl_stats_print, --top rows */
 	if (app->a.workers)
-		sl_pipe_final(&s, stdout);
+		sl_pipe_final(&app->pipe, &s, stdout);
 	if (app->a.report)
 		code = sl_app_report(app, &s, elapsed);
 	sl_stats_free(&s);
