@@ -693,6 +693,231 @@ class Units(unittest.TestCase):
             RM.Profile('x', {'mode': 'shared', 'rate': '8mbit', 'burst': '2KB', 'exceed': 'mark'})
 
 
+def shaped(rate, burst, extra='', mode='shared'):
+    """shared() with exceed: shape (extra: more profile lines, e.g. max-delay)."""
+    pol = shared(rate, burst, extra).replace('exceed: drop', 'exceed: shape')
+    return pol.replace('mode: shared', f'mode: {mode}') if mode != 'shared' else pol
+
+
+def outcomes(m):
+    """'C' conform, 'S' shaped (waited), 'x' dropped by shaping, 'd' other drops, per frame."""
+    return ''.join({RM.V_CONFORM: 'C', RM.V_SHAPED: 'S', RM.V_SHAPE_DROP: 'x'}.get(v, 'd')
+                   for v in m.verdicts)
+
+
+def shape_counts(t):
+    return tuple(t[k] for k in ('conform_packets', 'shaped_packets', 'shape_drops',
+                                'exceed_packets', 'shape_delay_max_us'))
+
+
+class Shaping(unittest.TestCase):
+    """exceed: shape: debts, waits, departures (hand-computed)."""
+
+    def test_burst_then_spaced_by_cost_over_rate(self):
+        # 800 bits/ms, burst 24000 bits, 1000 B (8000 bits) frames; max-delay 1s: debt
+        # 800000 bits, never reached. Six frames at T0: three take the burst (0 left), then
+        # -8000, -16000, -24000: waits 10, 20, 30 ms, one frame per cost / rate = 10 ms.
+        fr = [(T0, v4udp('10.0.0.1', '10.0.0.2', 1000, sport=i)) for i in range(6)]
+        rep, m = run(shaped('800kbit', '3000B', '    max-delay: 1s'), fr)
+        self.assertEqual(m.pol.profiles['p'].buckets[0].debt, 800000)
+        self.assertEqual(outcomes(m), 'CCCSSS')
+        self.assertEqual(m.depart, [T0, T0, T0, T0 + 10 * MS, T0 + 20 * MS, T0 + 30 * MS])
+        t = tenant(rep, 't')
+        self.assertEqual(shape_counts(t), (6, 3, 0, 0, 30000))
+        self.assertEqual((t['shaped_bytes'], t['conform_bytes']), (3000, 6000))
+        self.assertEqual(rep['dropped']['packets'], 0)
+        self.assertEqual(m.output_order(), list(range(6)))
+
+    def test_over_max_delay_dropped(self):
+        # as above with max-delay 20ms: debt 16000 bits. At T0: C C C, -8000 (10 ms), -16000
+        # (20 ms), -24000 < -16000: dropped (tokens stay at -16000). At T0 + 5 ms: -12000 -
+        # 8000 = -20000 < -16000: dropped. At T0 + 10 ms: -8000 - 8000 = -16000, exactly the
+        # debt: taken, waits 20 ms (leaves at T0 + 30 ms). elapsed_s is arrivals only: 10 ms.
+        fr = [(T0, v4udp('10.0.0.1', '10.0.0.2', 1000, sport=i)) for i in range(6)]
+        fr += [(T0 + 5 * MS, v4udp('10.0.0.1', '10.0.0.2', 1000, sport=6)),
+               (T0 + 10 * MS, v4udp('10.0.0.1', '10.0.0.2', 1000, sport=7))]
+        rep, m = run(shaped('800kbit', '3000B', '    max-delay: 20ms'), fr)
+        self.assertEqual(m.pol.profiles['p'].buckets[0].debt, 16000)
+        self.assertEqual(outcomes(m), 'CCCSSxxS')
+        self.assertEqual(m.depart, [T0] * 3 + [T0 + 10 * MS, T0 + 20 * MS, None, None,
+                                                T0 + 30 * MS])
+        t = tenant(rep, 't')
+        self.assertEqual(shape_counts(t), (6, 3, 2, 2, 20000))
+        self.assertEqual((t['exceed_bytes'], rep['dropped']), (2000, {'packets': 2,
+                                                                       'bytes': 2000}))
+        self.assertEqual(rep['elapsed_s'], 0.01)
+        self.assertEqual(m.ts[0].keys[None].tokens, [-16000])
+
+    def test_queue_cap_in_packets(self):
+        # 1000 pps (1 token per ms), burst 10pkt, queue 3pkt, no max-delay: the default is
+        # 8 packets / 1000 pps = 8 ms, raised to 20 ms (a debt of 20 tokens), and the queue
+        # caps it at 3. 20 frames at T0: 10 conform, 3 wait 1, 2, 3 ms, 7 dropped. At
+        # T0 + 2.5 ms: -3 + 2.5 - 1 = -1.5: waits 1.5 ms, leaves at T0 + 4 ms, after the
+        # others (FIFO). Then T0 + 2.6 ms: -1.5 + 0.1 - 1 = -2.4 (2.4 ms, at T0 + 5 ms).
+        fr = [(T0, v4udp('10.0.0.1', '10.0.0.2', 100, sport=i)) for i in range(20)]
+        fr += [(T0 + 2500 * 1000, v4udp('10.0.0.1', '10.0.0.2', 100, sport=20)),
+               (T0 + 2600 * 1000, v4udp('10.0.0.1', '10.0.0.2', 100, sport=21))]
+        rep, m = run(shaped('1000pps', '10pkt', '    queue: 3pkt'), fr)
+        prof = m.pol.profiles['p']
+        self.assertEqual((prof.max_delay_ns, prof.queue, prof.buckets[0].debt),
+                         (20 * MS, 3, 3))
+        self.assertEqual(outcomes(m), 'C' * 10 + 'SSS' + 'x' * 7 + 'SS')
+        self.assertEqual(m.depart[10:13] + m.depart[20:],
+                         [T0 + MS, T0 + 2 * MS, T0 + 3 * MS, T0 + 4 * MS, T0 + 5 * MS])
+        self.assertEqual(shape_counts(tenant(rep, 't')), (15, 5, 7, 7, 3000))
+
+    def test_limit_bucket_sets_the_wait(self):
+        # rate 8 Mbit/s (debt 8,000,000 bits at max-delay 1s), burst 16000 B; a limit of
+        # 3000 B per 1 s: 24000 bits, refilling 24 bits/ms, its debt 24000 bits. 1000 B frames
+        # at T0: the limit bucket empties after 3; then it owes 8000, 16000, 24000 bits (the
+        # rate bucket is still positive): waits 333.33.. ms, 666.66.. ms, 1 s exactly,
+        # rounded up to whole ns; the 7th would owe 32000 > 24000: dropped.
+        fr = [(T0, v4udp('10.0.0.1', '10.0.0.2', 1000, sport=i)) for i in range(7)]
+        rep, m = run(shaped('8mbit', '16000B', '    max-delay: 1s\n'
+                            '    limits: [ { limit: 3000B, per: 1s } ]'), fr)
+        self.assertEqual([b.debt for b in m.pol.profiles['p'].buckets], [8000000, 24000])
+        self.assertEqual(outcomes(m), 'CCCSSSx')
+        self.assertEqual(m.depart, [T0] * 3 + [T0 + 333333334, T0 + 666666667, T0 + 10**9,
+                                               None])
+        self.assertEqual(shape_counts(tenant(rep, 't')), (6, 3, 1, 1, 1000000))
+        self.assertEqual(m.ts[0].keys[None].tokens, [128000 - 48000, -24000])
+        # the wait is the largest of the buckets': 10 ms (8000 bits at 800 bits/ms) over 1.5 ms
+        b = [RM.Bucket(Fraction(800, MS), 24000, 9000), RM.Bucket(Fraction(16, MS), 16000, 100)]
+        k = RM.KeyState(b, 0)
+        k.tokens = [Fraction(-8000), Fraction(-24)]
+        self.assertEqual(k.wait(b), 10 * MS)
+        k.tokens = [Fraction(8000), Fraction(-24)]
+        self.assertEqual(k.wait(b), Fraction(3 * MS, 2))
+        self.assertFalse(k.take(b, 0, 77))  # -24 - 77 < -100: nothing taken
+        self.assertTrue(k.take(b, 0, 76))  # -100 = -debt: taken
+        self.assertEqual(k.tokens, [8000 - 76, -100])
+
+    def test_default_max_delay(self):
+        # ceil(8 x 1514 x 8 bits / rate) or ceil(8 pkt / rate) ns, within 20 ms..1 s
+        cases = [('50mbit', 20 * MS),  # 1,937,920 ns: raised to 20 ms
+                 ('1mbit', 96896000),  # 96896 bits at 1 bit/us
+                 ('700kbit', 138422858),  # 138,422,857.14.. rounded up
+                 ('100kbit', 968960000),
+                 ('64kbit', 10**9),  # 1.514 s: lowered to 1 s
+                 ('100pps', 80 * MS), ('30pps', 266666667), ('7pps', 10**9),
+                 ('1kpps', 20 * MS)]
+        for rate, want in cases:
+            unit = RM.parse_rate(rate)[0]
+            d = {'mode': 'shared', 'rate': rate, 'exceed': 'shape',
+                 'burst': '10pkt' if unit == 'packets' else '10KB'}
+            p = RM.Profile('x', d)
+            self.assertEqual(p.max_delay_ns, want, rate)
+            self.assertEqual(RM.shape_default_delay(unit, RM.parse_rate(rate)[1]), want)
+        # the debt: floor(rate x max-delay): 700 bits/ms x 138.422858 ms = 96896.0006
+        p = RM.Profile('x', {'mode': 'shared', 'rate': '700kbit', 'burst': '1KB',
+                             'exceed': 'shape'})
+        self.assertEqual(p.buckets[0].debt, 96896)
+        p = RM.Profile('x', {'mode': 'shared', 'rate': '30pps', 'burst': '1pkt',
+                             'exceed': 'shape'})
+        self.assertEqual(p.buckets[0].debt, 8)  # 30 x 0.266666667 = 8.00000001
+        p = RM.Profile('x', {'mode': 'shared', 'rate': '1mbit', 'burst': '1KB',
+                             'exceed': 'shape', 'queue': '1KB', 'max-delay': '500ms',
+                             'limits': [{'limit': '100B', 'per': '1s'}]})
+        self.assertEqual([b.debt for b in p.buckets], [8000, 400])  # queue, then 800 x 0.5
+
+    def test_shape_fields_validated(self):
+        base = {'mode': 'shared', 'rate': '8mbit', 'burst': '2KB', 'exceed': 'shape'}
+        good = [({'max-delay': '1us'}, 1000), ({'max-delay': '1s'}, 10**9),
+                ({'max-delay': '1000ms'}, 10**9), ({'max-delay': '250us'}, 250000),
+                ({'max-delay': '20ms', 'queue': '64KB'}, 20 * MS)]
+        for extra, want in good:
+            self.assertEqual(RM.Profile('x', dict(base, **extra)).max_delay_ns, want, extra)
+        self.assertEqual(RM.Profile('x', dict(base, queue='64KB')).queue, 512000)
+        bad = [{'max-delay': '0ms'}, {'max-delay': '1001ms'}, {'max-delay': '2s'},
+               {'max-delay': '999ns'}, {'max-delay': '1.5ms'}, {'max-delay': '20'},
+               {'queue': '10pkt'}, {'queue': '0B'}, {'queue': '1.5B'},
+               {'exceed': 'drop', 'max-delay': '20ms'}, {'exceed': 'pass', 'queue': '1KB'},
+               {'exceed': 'mark', 'dscp': 1, 'max-delay': '20ms'}, {'exceed': 'shaping'},
+               {'dscp': 5}]
+        for extra in bad:
+            with self.assertRaises(RM.PolicyError, msg=str(extra)):
+                RM.Profile('x', dict(base, **extra))
+        with self.assertRaises(RM.PolicyError):
+            RM.Profile('x', dict(base, rate='1kpps', burst='5pkt', queue='10KB'))
+        self.assertEqual(RM.Profile('x', dict(base, rate='1kpps', burst='5pkt',
+                                              queue='10pkt')).queue, 10)
+        # us and ms are durations everywhere now: a limit per 500 ms
+        p = RM.Profile('x', dict(base, exceed='drop', limits=[{'limit': '1KB',
+                                                               'per': '500ms'}]))
+        self.assertEqual(p.buckets[1].rate, Fraction(8000, 500 * MS))
+        self.assertEqual(RM.parse_duration('20ms'), 20 * MS)
+        self.assertEqual(RM.parse_duration('7us'), 7000)
+
+    def test_departure_order_across_keys(self):
+        # dedicated per source, 1000 pps, burst 1pkt, max-delay 5ms. A: 3 frames at T0 (leave
+        # at T0, +1, +2 ms); B: 2 frames at T0 + 0.5 ms (+0.5, +1.5 ms); C: a new key at
+        # T0 + 1 ms conforms and leaves then, as A's second: equal departures in input order.
+        seq = [('10.0.0.1', 0), ('10.0.0.1', 0), ('10.0.0.1', 0), ('10.0.0.2', 500000),
+               ('10.0.0.2', 500000), ('10.0.0.3', MS)]
+        fr = [(T0 + t, v4udp(src, '10.0.0.9', 100, sport=i)) for i, (src, t) in enumerate(seq)]
+        rep, m = run(shaped('1000pps', '1pkt', '    max-delay: 5ms', 'dedicated'), fr)
+        self.assertEqual(outcomes(m), 'CSSCSC')
+        self.assertEqual(m.depart, [T0, T0 + MS, T0 + 2 * MS, T0 + MS // 2, T0 + 3 * MS // 2,
+                                    T0 + MS])
+        self.assertEqual(m.output_order(), [0, 3, 1, 5, 4, 2])
+        t = tenant(rep, 't')
+        self.assertEqual((t['keys'], t['shaped_packets'], t['shape_delay_max_us']), (3, 3, 2000))
+
+    def test_delay_max_rounds_half_up(self):
+        # 1000 pps, burst 1pkt: a frame at T0 empties it; one at T0 + 1500 ns finds 0.0015
+        # tokens and owes 0.9985: waits 998,500 ns -> 999 us (half up, as sluice-replay).
+        # One at T0 + 2500 ns instead waits 997,500 ns -> 998 us.
+        pol = shaped('1000pps', '1pkt', '    max-delay: 5ms')
+        for dt, us in ((1500, 999), (2500, 998), (500, 1000)):
+            fr = [(T0, v4udp('10.0.0.1', '10.0.0.2', 100)),
+                  (T0 + dt, v4udp('10.0.0.1', '10.0.0.2', 100, sport=2))]
+            rep, m = run(pol, fr)
+            self.assertEqual(tenant(rep, 't')['shape_delay_max_us'], us, dt)
+            self.assertEqual(m.depart[1], T0 + 10**6)
+
+    def test_refused_frames_of_a_shaped_profile(self):
+        # max-flows 1: the second flow's frame is refused: dropped at once (V_DROP), in
+        # exceed and flow_refused, not in shape_drops; it takes no token.
+        pol = shaped('1000pps', '1pkt', '    max-delay: 5ms\n    max-flows: 1')
+        fr = [(T0, v4udp('10.0.0.1', '10.0.0.2', 100, sport=1)),
+              (T0, v4udp('10.0.0.1', '10.0.0.2', 100, sport=2)),
+              (T0, v4udp('10.0.0.1', '10.0.0.2', 100, sport=1))]
+        rep, m = run(pol, fr)
+        self.assertEqual(list(m.verdicts), [RM.V_CONFORM, RM.V_DROP, RM.V_SHAPED])
+        t = tenant(rep, 't')
+        self.assertEqual((t['flow_refused'], t['exceed_packets'], t['shape_drops'],
+                          t['shaped_packets']), (1, 1, 0, 1))
+        self.assertEqual(m.depart, [T0, None, T0 + MS])
+        # max-keys 1: sources 1 2 3 2 1 at T0. when-full drop: 2, 3, 2 dropped (no slot);
+        # pass: forwarded at once; shared: 2 takes the overflow set's token, 3 and 2 wait
+        # 1 and 2 ms on it; 1's second frame waits 1 ms on its own bucket.
+        order = [1, 2, 3, 2, 1]
+        fr = [(T0, v4udp(f'10.0.0.{s}', '10.9.9.9', 100, sport=i)) for i, s in enumerate(order)]
+        C, S, ND, NF = RM.V_CONFORM, RM.V_SHAPED, RM.V_NOSLOT_DROP, RM.V_NOSLOT_FWD
+        want = {'drop': ([C, ND, ND, ND, S], [T0, None, None, None, T0 + MS], 0),
+                'pass': ([C, NF, NF, NF, S], [T0, T0, T0, T0, T0 + MS], 0),
+                'shared': ([C, C, S, S, S], [T0, T0, T0 + MS, T0 + 2 * MS, T0 + MS], 0)}
+        for wf, (verdicts, depart, drops) in want.items():
+            rep, m = run(shaped('1000pps', '1pkt', f'    max-delay: 5ms\n    max-keys: 1\n'
+                                f'    when-full: {wf}', 'dedicated'), fr)
+            self.assertEqual(list(m.verdicts), verdicts, wf)
+            self.assertEqual(m.depart, depart, wf)
+            t = tenant(rep, 't')
+            self.assertEqual((t['quota_full'], t['shape_drops']), (3, drops), wf)
+            self.assertEqual(t['shaped_packets'], verdicts.count(S), wf)
+
+    def test_non_shaped_unchanged(self):
+        # a drop profile reports the shaping counters as 0 and forwards at arrival
+        fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.0.0.2', 1000)) for i in range(100)]
+        rep, m = run(shared('800kbit', '3000B'), fr)
+        t = tenant(rep, 't')
+        self.assertEqual((t['shaped_packets'], t['shaped_bytes'], t['shape_drops'],
+                          t['shape_delay_max_us']), (0, 0, 0, 0))
+        self.assertEqual([d for d in m.depart if d is not None],
+                         [T0 + i * MS for i in [0, 1, 2] + list(range(10, 100, 10))])
+        self.assertEqual(m.pol.profiles['p'].buckets[0].debt, 0)
+
+
 def main():
     global RM, WORKDIR
     ap = argparse.ArgumentParser()

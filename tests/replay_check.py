@@ -25,6 +25,17 @@ tenant's conforming bytes, over the span of its frames, to be its rate x span + 
 few %, in the model and the replay report, and every address family among its frames to get
 some of them (in the frames the replay forwarded).
 
+Shaping scenarios ('shape': True, exceed: shape) are checked frame by frame whatever else
+failed (check_shaped_output): the output pcap (nanosecond) holds exactly the frames the model
+forwards, matched by their bytes (sl-gen numbers its frames; DSCP aside for marked ones), in
+non-decreasing timestamps with equal ones in input order, each at the model's departure
+within 1 ns (early ones also within sluice's documented fixed-point drift, drift_eps()), no
+shaped frame later than max-delay + 1 ns after its arrival, every other one at its arrival;
+conform/exceed/shaped/shape_drops counters and dropped equal the model's exactly,
+shape_delay_max_us within what the departure tolerance allows; 'shape_rate' requires the rate
+delivered on the output timestamps (from a time on) within a tolerance of the profile's;
+'shape_expect', 'src_taken' and 'max_delay' hold hand-computed figures for the model.
+
 The max-flows scenario uses a capture built here (TCP connections with SYN/FIN/RST, UDP flows
 that go idle), checked against hand-computed counts and the model, then against the replay
 report's flow_refused and flows. Until sluice-replay enforces max-flows (its report has no
@@ -43,6 +54,9 @@ import time
 from pathlib import Path
 
 TOLERANCE = 0.005  # conform counts: |replay - model| <= 0.5% of the model
+DEPART_TOL_NS = 1  # shaped departures: sluice rounds its fixed-point wait up, the model its
+# exact one: |replay - model| <= 1 ns, plus, early only, the drift of drift_eps()
+SHAPE_COUNTERS = ('shaped_packets', 'shaped_bytes', 'shape_drops')
 REPLAY_TIMEOUT = 120  # seconds for one sluice-replay run (each takes well under one)
 
 # --- the max-flows capture, built here: sl-gen has no TCP flags ------------------------------
@@ -622,6 +636,118 @@ tenants:
         'keys': {'transit': 5},
         'conform_rate': {'up': (2 * 10**6, 5000), 'down': (10 * 10**6, 25000)},
     },
+    # --- exceed: shape: every forwarded frame matched to the model's, departures within
+    # DEPART_TOL_NS, counters exact (check_shaped_output) -------------------------------------
+    {
+        # 200 Mbit/s of 1000-byte frames every 40 us into 50 Mbit/s: the bucket (512000 bits,
+        # debt 50 bits/us x 20 ms = 1,000,000 bits) never refills to full, so the frames taken
+        # are floor((burst + debt + rate x t_last) / cost) = floor((512000 + 1000000 + 50 x
+        # 1999960) / 8000) = 12688; after frame k the bucket holds 512000 + 2000 k - 8000
+        # (k + 1) >= 0 for k <= 84: 85 leave at once, 12603 wait. The rest are shape drops.
+        'name': 'shape-shared-200-into-50',
+        'seconds': 2, 'seed': 101, 'malformed': 0, 'shape': True,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  shaper: { mode: shared, rate: 50mbit, burst: 64KB, exceed: shape, max-delay: 20ms }
+tenants:
+  - { name: shaped, profile: shaper, match: { src: 10.0.0.1/32 } }
+""",
+        'flows': ['src=10.0.0.1,proto=udp,rate=200mbit,size=1000,arrival=exact'],
+        'analytic': {'shaped': (12688, 0)},
+        'shape_expect': {'shaped': (12603, 37312)},  # shaped_packets, shape_drops
+        # delivered bits over the output's span (from its first departure): within 1%
+        'shape_rate': {'shaped': (50 * 10**6, 0, 0.01)},
+    },
+    {
+        # per source at 1000 pps, burst 10, max-delay 100 ms (a debt of 100 packets) capped
+        # by queue 50pkt: no wait over 50 ms. 10.2.0.1 below the rate; 10.2.0.2 at exactly
+        # 1100 pps (3300 frames but the few sl-gen turns malformed), never full again after
+        # its first frame: taken floor(10 + 50 + 1000 x 3299 / 1100) = 3059 (+-1: ns
+        # timestamps); 3 keys at 2000 pps (Poisson) from 10.2.1.0/24; 10.2.2.1 3000 pps from
+        # 1 s to 1.5 s (1500 frames over 0.5 s): 10 + 50 + 1000 x 0.5 = 560 taken (+-1).
+        'name': 'shape-dedicated-pps',
+        'seconds': 3, 'seed': 102, 'malformed': 0.002, 'shape': True,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  perhost: { mode: dedicated, key: src-ip, rate: 1000pps, burst: 10pkt, exceed: shape,
+             max-delay: 100ms, queue: 50pkt }
+tenants:
+  - { name: hosts, profile: perhost, match: { src: 10.2.0.0/16 } }
+""",
+        'flows': [
+            'src=10.2.0.1,proto=udp,rate=600pps,size=64-300',
+            'src=10.2.0.2,proto=udp,rate=1100pps,size=100,arrival=exact',
+            'src=10.2.1.0/24,keys=3,proto=tcp,rate=6000pps,size=64-1500,arrival=poisson',
+            'src=10.2.2.1,proto=udp,rate=3000pps,size=80,arrival=exact,start=1,end=1.5',
+            'src=10.9.0.0/16,proto=udp,rate=200pps,size=100-200',  # unmatched
+        ],
+        'keys': {'hosts': 6},
+        'src_taken': {'10.2.0.2': (3059, 1), '10.2.2.1': (560, 1)},
+    },
+    {
+        # a window that binds: 12 Mbit/s (Poisson, 1000-1500 B) against 20 Mbit/s with a
+        # limit of 1 MB per second (8 Mbit/s): the limit bucket (8e6 bits) drains at about
+        # 4 Mbit/s and is empty after some 2 s; from then on it sets the waits (its debt:
+        # 8 bits/us x 50 ms = 400,000 bits) and the output runs at 8 Mbit/s.
+        'name': 'shape-limit-window',
+        'seconds': 3, 'seed': 103, 'malformed': 0, 'shape': True,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  win:
+    mode: shared
+    rate: 20mbit
+    burst: 50KB
+    limits: [ { limit: 1MB, per: 1s } ]
+    exceed: shape
+    max-delay: 50ms
+tenants:
+  - { name: bulk, profile: win, match: { src: 10.4.0.0/16 } }
+""",
+        'flows': ['src=10.4.0.0/16,proto=udp,rate=12mbit,size=1000-1500,arrival=poisson'],
+        'shape_rate': {'bulk': (8 * 10**6, 2.4, 0.01)},  # from 2.4 s into the capture
+    },
+    {
+        # shaped tenants among others: a shared shaper (IPv4 and IPv6 blocks; no max-delay:
+        # 8 x 1514 B at 10 Mbit/s is 9.7 ms, the default is 20 ms), a policed (drop) tenant
+        # per source, a marking one, a dedicated shaper whose queue (6000 B) caps its debt
+        # below the default max-delay's (96896 bits: 96.9 ms at 1 Mbit/s) and whose third
+        # and fourth sources share the overflow buckets (max-keys 2, when-full: shared), a
+        # slow shaper on the default alone (ceil(96896 / 700 bits/ms) = 138,422,858 ns, a
+        # debt of 96896 bits); unmatched and malformed frames pass at their arrival.
+        'name': 'shape-mixed',
+        'seconds': 3, 'seed': 104, 'malformed': 0.002, 'shape': True,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  shape-bits: { mode: shared, rate: 10mbit, burst: 20KB, exceed: shape }
+  police:     { mode: dedicated, key: src-ip, rate: 2mbit, burst: 5000B, exceed: drop }
+  remark:     { mode: shared, rate: 3mbit, burst: 6KB, exceed: mark, dscp: 12 }
+  shape-keys: { mode: dedicated, key: src-ip, rate: 1mbit, burst: 3000B, exceed: shape,
+                queue: 6000B, max-keys: 2, when-full: shared }
+  slow:       { mode: shared, rate: 700kbit, burst: 2000B, exceed: shape }
+tenants:
+  - { name: shaped, profile: shape-bits,
+      match: [ { src: 10.1.0.0/16 }, { src: "2001:db8:1::/48" } ] }
+  - { name: policed, profile: police, match: { src: 10.2.0.0/16 } }
+  - { name: marked, profile: remark, match: { src: 10.3.0.0/16 } }
+  - { name: keyed, profile: shape-keys, match: { src: 10.4.0.0/24 } }
+  - { name: slow, profile: slow, match: { src: 10.5.0.1/32 } }
+""",
+        'flows': [
+            'src=10.1.0.0/16,proto=udp,rate=9mbit,size=64-1500,arrival=poisson',
+            'src=2001:db8:1::/48,dst=2001:db8:ffff::1,proto=tcp,rate=6mbit,size=100-1500',
+            'src=10.2.0.0/16,keys=5,proto=udp,rate=15mbit,size=200-1500',
+            'src=10.3.0.0/16,proto=tcp,rate=5mbit,size=60-1500',
+            'src=10.4.0.0/24,keys=4,proto=udp,rate=8mbit,size=500-1500,arrival=poisson',
+            'src=10.5.0.1,proto=udp,rate=1mbit,size=200-1500,arrival=poisson',
+            'src=172.16.0.0/12,proto=udp,rate=1mbit',  # unmatched: passed
+        ],
+        'keys': {'keyed': 2, 'policed': 5},
+        'max_delay': {'shaped': 20 * 10**6, 'keyed': 96896000, 'slow': 138422858},
+    },
 ]
 
 
@@ -794,6 +920,35 @@ def compare_reports(ck, rep, mod, flows=True):
         for k in ('packets', 'bytes'):
             if t.get(f'conform_{k}', 0) + t.get(f'exceed_{k}', 0) != t.get(k):
                 ck.fail(f'{n}: conform_{k} + exceed_{k} != {k} in the replay report')
+        if not (mt['shaped_packets'] or mt['shape_drops']):
+            for k in SHAPE_COUNTERS + ('shape_delay_max_us',):  # nothing shaped: all 0
+                ck.eq(f'{n}.{k}', t.get(k), mt[k])
+
+
+def compare_shaped_reports(ck, pol, rep, mod, model):
+    """A shaping scenario: every counter exact (the verdicts are, frame by frame), but
+    shape_delay_max_us: sluice's longest wait may be DEPART_TOL_NS longer or shorter than the
+    model's ceil(wait) (shorter by the drift of drift_eps() too), which may cross a half
+    microsecond."""
+    deps = [d for d in model.depart if d is not None]
+    drift = int(drift_eps(pol) * (max(deps) - model.first_fwd)) if deps else 0
+    ck.eq('dropped', rep.get('dropped'), mod['dropped'])
+    rt = {t['name']: t for t in rep.get('tenants', [])}
+    for mt, tp, ts in zip(mod['tenants'], pol.tenants, model.ts):
+        t = rt.get(mt['name'], {})
+        n = mt['name']
+        for k in ('conform_packets', 'conform_bytes', 'exceed_packets', 'exceed_bytes') + \
+                SHAPE_COUNTERS:
+            ck.eq(f'{n}.{k}', t.get(k), mt[k])
+        w = mt['shape_delay_max_us']
+        if tp.profile.exceed == 'shape' and mt['shaped_packets']:
+            wns = ts.max_wait  # ns, the model's longest ceil(wait)
+            ok = {(x + 500) // 1000 for x in range(wns - DEPART_TOL_NS - drift,
+                                                   wns + DEPART_TOL_NS + 1)}
+        else:
+            ok = {w}
+        if t.get('shape_delay_max_us') not in ok:
+            ck.fail(f'{n}.shape_delay_max_us: replay {t.get("shape_delay_max_us")}, model {w}')
 
 
 def flows_enforced(rep, mod):
@@ -807,8 +962,9 @@ def flows_enforced(rep, mod):
 
 
 def expected_dropped(pol, rep):
-    """Frames the replay's own counters say it dropped."""
-    n = sum(t['exceed_packets'] if pt.profile.exceed == 'drop' else
+    """Frames the replay's own counters say it dropped (exceed: shape drops its exceed: the
+    frames over the debt and those max-flows refuses)."""
+    n = sum(t['exceed_packets'] if pt.profile.exceed in ('drop', 'shape') else
             t['table_full'] + t['quota_full'] if pt.profile.when_full == 'drop' else 0
             for t, pt in zip(rep['tenants'], pol.tenants))
     if pol.unmatched == 'drop':
@@ -916,6 +1072,172 @@ def check_output(RM, ck, pol, rep, frames, outp, model):
     return sum(fa != model_outcome(RM, v) for fa, v in zip(fate, model.verdicts)), fate
 
 
+def canon(RM, data):
+    """A frame's bytes with the DSCP and the IPv4 header checksum zeroed: what marking leaves
+    alone. sl-gen numbers its frames in the payload, so this names one input frame."""
+    p = RM.parse(data)
+    if p is None or not p.family:
+        return bytes(data)
+    b, o = bytearray(data), p.l3off
+    if p.family == 4:
+        b[o + 1] &= 0x03
+        b[o + 10:o + 12] = b'\0\0'
+    else:
+        b[o] &= 0xF0
+        b[o + 1] &= 0x3F
+    return bytes(b)
+
+
+def delivered_rate(outs, t_from):
+    """bit/s of (ts, length) departures at or after t_from: the bits after the first over the
+    time from the first to the last; None if fewer than two."""
+    sel = [(ts, n) for ts, n in outs if ts >= t_from]
+    if len(sel) < 2 or sel[-1][0] == sel[0][0]:
+        return None
+    return 8 * sum(n for _, n in sel[1:]) * 1e9 / (sel[-1][0] - sel[0][0])
+
+
+def drift_eps(pol):
+    """How much faster than its rate a shaped bucket of sluice may refill, relative: the most
+    of any shaped bucket of the policy.
+
+    sluice keeps tokens in fixed point, 2^-shift token units, with the rate rounded UP to a
+    whole unit per ns (lib/sl_tb.h: rate_fp = ceil(rate x 2^shift), shift = 58 -
+    bitlen(burst + debt), at most 43 in bit mode, 61 in packet mode; so 2^shift >= 2^57 /
+    (burst + debt)). The excess, < 1 / rate_fp relative, accumulates for as long as a bucket
+    stays below full: a frame departing T ns after the bucket was last full may leave up to
+    T x eps early, eps = max((burst + debt) / rate / 2^57, 1 / (rate x 2^cap)). That is sub-ns
+    for a burst-sized bucket (shape-shared-200-into-50: eps 2.1e-10, 0.4 ns over its 2 s) but
+    not for a long window: in shape-limit-window the 1 MB / 1 s limit (8.4e6 bits with its
+    debt, shift 34, rate_fp 137438954 for 137438953.47) gains 3.8e-9: frames left up to 11 ns
+    early after 3 s in debt (eps bound 7.3e-9, 22 ns). Never late: late stays DEPART_TOL_NS."""
+    eps = 0
+    for prof in pol.profiles.values():
+        if prof.exceed != 'shape':
+            continue
+        cap = 43 if prof.unit == 'bits' else 61
+        for b in prof.buckets:
+            eps = max(eps, float((b.burst + b.debt) / b.rate) / 2**57,
+                      1 / (float(b.rate) * 2**cap))
+    return eps
+
+
+def check_shaped_output(RM, ck, sc, pol, rep, frames, outp, model):
+    """The forwarded pcap of a shaping scenario against the model, frame by frame: every
+    output frame is an input frame (by its bytes, DSCP aside), each at most once; exactly the
+    model's forwarded frames, each at its model departure within DEPART_TOL_NS (frames of
+    other profiles exactly at their arrival), shaped ones no later than max-delay (+ 1 ns)
+    after their arrival; timestamps never go back, equal ones keep input order; the model's
+    departure order but where two departures are within the tolerance; a nanosecond pcap;
+    marked frames carry their DSCP. Early departures may also drift by drift_eps() x the time
+    since the first frame. Returns (frames whose fate differs, lines to print)."""
+    out = list(RM.read_pcap(outp))
+    if out and not RM.pcap_is_nano(outp):
+        ck.fail('output: not a nanosecond pcap')
+    where = {}
+    for i, f in enumerate(frames):
+        where.setdefault(canon(RM, f[2]), []).append(i)
+    for v in where.values():
+        v.reverse()  # pop() gives the earliest input frame first
+    src = []  # input index of each output frame
+    names = [t.name for t in pol.tenants]
+    diffmax, early, late, errs, drifted, driftmax = 0, 0, 0, 0, 0, 0
+    eps = drift_eps(pol)
+    t0 = frames[0][0] if frames else 0
+    waitmax = {}
+    prev = None
+    dis = 0
+
+    def fail(msg):
+        nonlocal errs
+        errs += 1
+        if errs <= 10:
+            ck.fail(msg)
+
+    for k, (ts, length, data) in enumerate(out):
+        q = where.get(canon(RM, data))
+        if not q:
+            fail(f'output: frame {k} (ts {ts}) is no input frame, or one written twice')
+            continue
+        i = q.pop()
+        src.append(i)
+        ti = model.tenant_of[i]
+        prof = pol.tenants[ti].profile if ti >= 0 else None
+        if length != frames[i][1]:
+            fail(f'output: frame {k} (input {i}): length {length}, input {frames[i][1]}')
+        if data != frames[i][2]:
+            why = ('a frame outside any mark tenant was modified'
+                   if not prof or prof.exceed != 'mark' or model.verdicts[i] != RM.V_MARK
+                   else mark_problem(frames[i][2], data, RM.parse(frames[i][2]), prof.dscp))
+            if why:
+                fail(f'output: frame {k} (input {i}): {why}')
+        if prev is not None and (ts, i) < prev:
+            fail(f'output: frame {k} (input {i}, ts {ts}) comes after input {prev[1]} at '
+                 f'{prev[0]}: not in departure order, equal times in input order')
+        prev = (ts, i)
+        d = model.depart[i]
+        if d is None:
+            dis += 1
+            fail(f'output: input {i} ({names[ti] if ti >= 0 else "-"}) forwarded at {ts}, '
+                 f'the model drops it (verdict {model.verdicts[i]})')
+            continue
+        diffmax = max(diffmax, abs(ts - d))
+        if DEPART_TOL_NS < d - ts <= DEPART_TOL_NS + int(eps * (d - t0)):
+            drifted += 1  # early, within sluice's fixed-point drift
+            driftmax = max(driftmax, d - ts)
+        elif ts - d > DEPART_TOL_NS or d - ts > DEPART_TOL_NS:
+            late += ts > d
+            early += ts < d
+            fail(f'output: input {i} ({names[ti] if ti >= 0 else "-"}, arrived '
+                 f'{frames[i][0]}) leaves at {ts}, the model says {d} ({ts - d:+d} ns)')
+        if prof is not None and prof.exceed == 'shape':
+            w = ts - frames[i][0]
+            waitmax[names[ti]] = max(waitmax.get(names[ti], 0), w)
+            if w > prof.max_delay_ns + DEPART_TOL_NS or w < 0:
+                fail(f'output: input {i} ({names[ti]}) waited {w} ns, max-delay '
+                     f'{prof.max_delay_ns} ns')
+        elif ts != frames[i][0]:
+            fail(f'output: input {i} (not shaped) leaves at {ts}, arrived {frames[i][0]}')
+    sent = set(src)
+    missing = [i for i, d in enumerate(model.depart) if d is not None and i not in sent]
+    dis += len(missing)
+    for i in missing[:5]:
+        ti = model.tenant_of[i]
+        fail(f'output: input {i} ({names[ti] if ti >= 0 else "-"}) missing; the model '
+             f'forwards it at {model.depart[i]}')
+    want = [i for i in model.output_order() if i in sent]
+    got = [i for i in src if model.depart[i] is not None]
+    if got != want:
+        # two frames may swap where their departures are within both tolerances
+        dx = model.depart
+        bad = [k for k, (x, y) in enumerate(zip(got, want)) if x != y and abs(dx[x] - dx[y])
+               > 2 * DEPART_TOL_NS + int(eps * (max(dx[x], dx[y]) - t0))]
+        if bad:
+            k = bad[0]
+            fail(f'output: {len(bad)} frames out of the model\'s order, first at {k}: input '
+                 f'{got[k]}, the model has {want[k]}')
+    lines = [f'  {len(out)} frames out, max |departure - model| {diffmax} ns'
+             + (f' ({early} early, {late} late beyond {DEPART_TOL_NS} ns)' if early + late
+                else '')
+             + (f'; {drifted} frames early by more than {DEPART_TOL_NS} ns (at most '
+                f'{driftmax} ns), within the fixed-point drift (eps {eps:.2g})' if drifted
+                else '')]
+    for name, w in waitmax.items():
+        lines.append(f'  {name}: longest wait {w} ns')
+    for name, (rate, t_from, tol) in sc.get('shape_rate', {}).items():
+        ti = names.index(name)
+        outs = [(ts, length) for (ts, length, _), i in zip(out, src) if model.tenant_of[i] == ti]
+        got = delivered_rate(outs, t0 + int(t_from * 1e9))
+        if got is None or abs(got - rate) > tol * rate:
+            ck.fail(f'output: {name} delivered {got} bit/s from {t_from} s, the rate is '
+                    f'{rate} (+-{tol:.0%})')
+        if got is None:
+            continue
+        lines.append(f'  {name}: delivered {got / 1e6:.4f} Mbit/s from {t_from} s on the output '
+                     f'timestamps ({(got - rate) / rate:+.3%} of {rate / 1e6:g})')
+    return dis, lines
+
+
 def run_scenario(a, RM, sc):
     ck = Check(sc['name'])
     wd = Path(a.workdir)
@@ -952,6 +1274,20 @@ def run_scenario(a, RM, sc):
     for name in sc.get('never_exceed', []):
         if mt[name]['exceed_packets']:
             ck.fail(f'model: {name} is below its rate but exceeds')
+    for name, want in sc.get('max_delay', {}).items():
+        got = pol.tenants[[t.name for t in pol.tenants].index(name)].profile.max_delay_ns
+        if got != want:
+            ck.fail(f'model: {name} has max-delay {got} ns, hand-computed {want}')
+    for name, (shaped, drops) in sc.get('shape_expect', {}).items():
+        if (mt[name]['shaped_packets'], mt[name]['shape_drops']) != (shaped, drops):
+            ck.fail(f'model: {name} shaped/shape_drops {mt[name]["shaped_packets"]}/'
+                    f'{mt[name]["shape_drops"]}, hand-computed {shaped}/{drops}')
+    for addr, (want, tol) in sc.get('src_taken', {}).items():
+        a4 = bytes(map(int, addr.split('.')))
+        got = sum(1 for f, d in zip(frames, model.depart) if d is not None and
+                  (p := RM.parse(f[2])) is not None and p.src == a4)
+        if abs(got - want) > tol:
+            ck.fail(f'model: {addr} has {got} frames forwarded, hand-computed {want} (+-{tol})')
     for name, want in sc.get('flows_expect', {}).items():
         got = tuple(mt[name][k] for k in ('packets', 'flow_refused', 'flows'))
         if got != want or mt[name]['exceed_packets'] != want[1]:
@@ -987,13 +1323,21 @@ def run_scenario(a, RM, sc):
             print_table(sc['name'], None, mod)
             return ck, line + ' (replay skipped: only the model was checked)'
         compare_reports(ck, rep, mod, flows=enforced)
+        if sc.get('shape'):
+            compare_shaped_reports(ck, pol, rep, mod, model)
         if 'expect' in sc:
             rt = {t['name']: t for t in rep['tenants']}
             for name, want in sc['expect'](RM, frames).items():
                 if rt[name]['packets'] != want:
                     ck.fail(f'{name}: replay has {rt[name]["packets"]} frames, the captures '
                             f'say {want}')
-        if not ck.errors:
+        if sc.get('shape'):  # frame by frame, whatever failed above
+            dis, lines = check_shaped_output(RM, ck, sc, pol, rep, frames, outp, model)
+            rates += lines
+            line += f', {dis} frame verdicts differ from the model'
+            if dis:
+                ck.fail(f'{dis} frame verdicts differ from the model (shaping is exact)')
+        elif not ck.errors:
             dis, fate = check_output(RM, ck, pol, rep, frames, outp, model)
             if fate is not None:
                 rates = check_conform_rate(RM, ck, sc, pol, model, frames, rep, fate)
@@ -1059,6 +1403,13 @@ def print_table(name, rep, mod):
             else ''
         print(f'  {t["name"]:<10} {t["packets"]:>8} {t["keys"]:>5} {t["conform_bytes"]:>13} '
               f'{"" if r is None else r:>13} {diff:>8}')
+        rs = rt.get(t['name'], {})
+        if t['shaped_packets'] or t['shape_drops'] or rs.get('shaped_packets') or \
+                rs.get('shape_drops'):
+            print(f'  {"":<10} shaped {t["shaped_packets"]} / {rs.get("shaped_packets", "-")}, '
+                  f'shape_drops {t["shape_drops"]} / {rs.get("shape_drops", "-")}, '
+                  f'delay_max_us {t["shape_delay_max_us"]} / '
+                  f'{rs.get("shape_delay_max_us", "-")} (model / replay)')
     print(f'  unmatched {mod["unmatched"]["packets"]}, malformed {mod["malformed"]["packets"]}')
 
 

@@ -27,6 +27,26 @@ continuously at amount/per_ns tokens per ns, capped at burst; a frame conforms i
 holds at least its cost (8 x frame length in bits mode, 1 in packet mode), and only then the
 cost is taken from all of them. Time is the pcap timestamp in ns.
 
+Shaping (exceed: shape): a frame that does not fit may wait instead of being dropped. Every
+bucket b of a shaped profile (the rate/burst one and each limit) may owe a debt of at most
+D_b = floor(rate_b x max_delay_ns) tokens, and at most queue_tokens when `queue` is given
+(queue: bytes for a bit rate, 8 x bytes tokens; Npkt for a packet rate). Without max-delay
+(1us..1s) it is ceil(C / rate) ns, C = 8 x 1514 x 8 bits (bit rates) or 8 packets, at least
+20 ms and at most 1 s; max-delay and queue are refused on a profile that does not shape. A
+bucket's tokens t_b start at burst_b and refill as above (v_b = min(burst_b, t_b + rate_b x dt),
+from a negative t_b too). A frame of cost c is taken iff v_b - c >= -D_b for every bucket: then
+t_b = v_b - c everywhere, and it waits w = max over b of -t_b / rate_b (0 when no t_b < 0) ns:
+it leaves at now + ceil(w) (Model.depart), V_SHAPED when w > 0, else V_CONFORM. Taken frames
+count in conform_*, those with w > 0 in shaped_packets / shaped_bytes too; shape_delay_max_us
+is the largest ceil(w) in us, rounded half up. A frame not taken is dropped (V_SHAPE_DROP), its
+buckets only refilled; it counts in exceed_* and shape_drops. A frame refused by max-flows, or
+by a full key table with when-full: drop, is dropped (V_DROP / V_NOSLOT_DROP, not in
+shape_drops): there is nothing to wait for; when-full: pass forwards it at once, when-full:
+shared shapes it on the tenant's overflow buckets by the same rules. Every other forwarded frame
+leaves at its arrival. sluice-replay --out writes forwarded frames in departure order (equal
+departures in input order: Model.output_order()); elapsed_s stays first forwarded arrival to
+last arrival.
+
 max-flows (the rules of lib/sl_flow.h, class Flows): a frame of a flow the profile refuses gets
 the exceed action without touching any bucket or key, and counts in flow_refused (and exceed).
 Idle flows are swept at sluice-replay's maintenance times: at the first frame at or after one
@@ -34,7 +54,8 @@ second of capture time since the previous sweep (the first frame starts the cloc
 that frame; a tenant's flows is its active admitted flows at the end. The flow and domain
 tables are assumed never to fill.
 
-Used as a module by tests/replay_check.py: load_policy(), read_pcap(), merge(), Model.
+Used as a module by tests/replay_check.py: load_policy(), read_pcap(), merge(), Model (its
+verdicts, tenant_of and depart per frame, output_order(), report()).
 """
 import argparse
 import ipaddress
@@ -59,8 +80,9 @@ V_CONFORM, V_DROP, V_MARK, V_PASS = 0, 1, 2, 3  # tenant frames
 V_UNMATCHED_FWD, V_UNMATCHED_DROP = 4, 5
 V_MALFORMED_FWD, V_MALFORMED_DROP = 6, 7
 V_NOSLOT_FWD, V_NOSLOT_DROP = 8, 9  # dedicated table full: when-full pass / drop
+V_SHAPED, V_SHAPE_DROP = 10, 11  # exceed: shape: taken but waited / over its debt, dropped
 FORWARDED = frozenset((V_CONFORM, V_MARK, V_PASS, V_UNMATCHED_FWD, V_MALFORMED_FWD,
-                       V_NOSLOT_FWD))
+                       V_NOSLOT_FWD, V_SHAPED))
 
 
 class PolicyError(Exception):
@@ -75,7 +97,8 @@ RATE_UNITS = {'bit': ('bits', 1), 'kbit': ('bits', 10**3), 'mbit': ('bits', 10**
               'kpps': ('packets', 10**3), 'mpps': ('packets', 10**6)}
 SIZE_UNITS = {'B': 1, 'KB': 10**3, 'MB': 10**6, 'GB': 10**9, 'KiB': 1 << 10, 'MiB': 1 << 20,
               'GiB': 1 << 30}
-DURATION_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400}
+DURATION_UNITS = {'us': 10**3, 'ms': 10**6, 's': 10**9, 'm': 60 * 10**9, 'h': 3600 * 10**9,
+                  'd': 86400 * 10**9}  # -> ns
 NUM_UNIT = re.compile(r'^([0-9]+(?:\.[0-9]+)?)([A-Za-z]+)$')
 
 
@@ -113,19 +136,33 @@ def parse_size(s):
 def parse_duration(s):
     v, u = _num_unit('duration', s)
     if u not in DURATION_UNITS or v.denominator != 1 or v <= 0:
-        raise PolicyError(f'duration: {s!r}: expected N s|m|h|d, N whole and > 0')
-    return int(v) * DURATION_UNITS[u] * 10**9
+        raise PolicyError(f'duration: {s!r}: expected N us|ms|s|m|h|d, N whole and > 0')
+    return int(v) * DURATION_UNITS[u]
 
 
 # ---------------------------------------------------------------------------------------------
 # Policy
 
-class Bucket:
-    __slots__ = ('rate', 'burst')
+SHAPE_MIN_DELAY_NS, SHAPE_MAX_DELAY_NS = 10**3, 10**9  # max-delay: 1us..1s
+SHAPE_DEFAULT_MIN_NS = 20 * 10**6  # the default max-delay is at least 20 ms
+SHAPE_DEFAULT_COST = {'bits': 8 * 1514 * 8, 'packets': 8}  # 8 full frames: the default delay
 
-    def __init__(self, rate, burst):
+
+def shape_default_delay(unit, rate):
+    """Default max-delay (ns) of a shaped profile of rate (tokens per ns): the time 8 frames
+    of 1514 bytes (8 packets) take, rounded up, within 20 ms..1 s."""
+    c = SHAPE_DEFAULT_COST[unit]
+    ns = -(-c // rate)  # ceil of a Fraction
+    return int(min(max(ns, SHAPE_DEFAULT_MIN_NS), SHAPE_MAX_DELAY_NS))
+
+
+class Bucket:
+    __slots__ = ('rate', 'burst', 'debt')
+
+    def __init__(self, rate, burst, debt=0):
         self.rate = rate  # Fraction, tokens per ns
         self.burst = Fraction(burst)  # tokens
+        self.debt = debt  # tokens it may owe (exceed: shape), an integer; 0 otherwise
 
 
 class Profile:
@@ -152,8 +189,8 @@ class Profile:
                 raise PolicyError(f'profile {name}: limit {lim["limit"]!r} not in {self.unit}')
             self.buckets.append(Bucket(Fraction(amount, parse_duration(lim['per'])), amount))
         self.exceed = d.get('exceed')
-        if self.exceed not in ('drop', 'mark', 'pass'):
-            raise PolicyError(f'profile {name}: exceed: drop, mark or pass (required)')
+        if self.exceed not in ('drop', 'mark', 'pass', 'shape'):
+            raise PolicyError(f'profile {name}: exceed: drop, mark, pass or shape (required)')
         self.dscp = d.get('dscp')
         if self.exceed == 'mark' and not (isinstance(self.dscp, int) and 0 <= self.dscp <= 63):
             raise PolicyError(f'profile {name}: exceed: mark needs dscp 0..63')
@@ -161,6 +198,7 @@ class Profile:
             raise PolicyError(f'profile {name}: dscp is only for exceed: mark')
         if len(self.buckets) > 4:
             raise PolicyError(f'profile {name}: at most 3 limits')
+        self._shape(name, d)
         self.idle_ns = parse_duration(d['idle']) if 'idle' in d else DEFAULT_IDLE_NS
         self.max_keys = int(d.get('max-keys', 0))
         self.when_full = d.get('when-full', 'shared')
@@ -178,6 +216,29 @@ class Profile:
         if self.max_queue is not None and not (isinstance(self.max_queue, int)
                                                and 1 <= self.max_queue <= 1 << 32):
             raise PolicyError(f'profile {name}: max-queue: 1..2^32')
+
+    def _shape(self, name, d):
+        """max-delay and queue (exceed: shape only) and the debt of every bucket."""
+        self.max_delay_ns = self.queue = None
+        if self.exceed != 'shape':
+            for f in ('max-delay', 'queue'):
+                if f in d:
+                    raise PolicyError(f'profile {name}: {f} is only for exceed: shape')
+            return
+        if 'max-delay' in d:
+            self.max_delay_ns = parse_duration(d['max-delay'])
+            if not SHAPE_MIN_DELAY_NS <= self.max_delay_ns <= SHAPE_MAX_DELAY_NS:
+                raise PolicyError(f'profile {name}: max-delay {d["max-delay"]!r}: 1us..1s')
+        else:
+            self.max_delay_ns = shape_default_delay(self.unit, self.buckets[0].rate)
+        if 'queue' in d:
+            qunit, self.queue = parse_size(d['queue'])
+            if qunit != self.unit:
+                raise PolicyError(f'profile {name}: queue {d["queue"]!r} is not in {self.unit}')
+        for b in self.buckets:
+            b.debt = int(b.rate * self.max_delay_ns)  # floor: both are >= 0
+            if self.queue is not None:
+                b.debt = min(b.debt, self.queue)
 
 
 def _port_range(what, v):
@@ -498,12 +559,18 @@ class KeyState:
         self.last = now
 
     def take(self, buckets, now, cost):
+        """Refills to now; takes cost from every bucket iff each may go to -debt (0 when not
+        shaping: it must hold the cost). Returns whether it was taken."""
         dt = now - self.last if now > self.last else 0
         self.last = max(self.last, now)
         vals = [min(b.burst, t + b.rate * dt) for b, t in zip(buckets, self.tokens)]
-        ok = all(v >= cost for v in vals)
+        ok = all(v - cost >= -b.debt for b, v in zip(buckets, vals))
         self.tokens = [v - cost for v in vals] if ok else vals
         return ok
+
+    def wait(self, buckets):
+        """ns (a Fraction) until every bucket's debt is paid: 0 when none is negative."""
+        return max([-t / b.rate for b, t in zip(buckets, self.tokens) if t < 0], default=0)
 
 
 class Flow:
@@ -605,7 +672,9 @@ class TenantState:
         self.t = tenant
         self.c = dict.fromkeys(('packets', 'bytes', 'conform_packets', 'conform_bytes',
                                 'exceed_packets', 'exceed_bytes', 'table_full', 'quota_full',
-                                'flow_refused'), 0)
+                                'flow_refused', 'shaped_packets', 'shaped_bytes',
+                                'shape_drops'), 0)
+        self.max_wait = 0  # ns, the longest ceil(wait) of a shaped frame
         self.keys = {}  # dedicated: key -> KeyState; shared: None -> KeyState
         self.overflow = None  # dedicated, key refused, when-full: shared
         self.quota = tenant.profile.max_keys  # 0: none
@@ -666,6 +735,7 @@ class Model:
         self.dropped = [0, 0]
         self.first_fwd = self.last = None
         self.verdicts = bytearray()  # one V_* per frame
+        self.depart = []  # per frame: departure (ns) when forwarded, else None
         self.tenant_of = []  # tenant index per frame, -1 none
         self.next_sweep = None
 
@@ -685,7 +755,7 @@ class Model:
         self.total[0] += 1
         self.total[1] += length
         p = parse(data)
-        ti = -1
+        ti, wait = -1, 0
         if p is None:
             v = self._count(self.malformed, length, V_MALFORMED_FWD, V_MALFORMED_DROP)
         else:
@@ -696,7 +766,7 @@ class Model:
             if ti < 0:
                 v = self._count(self.unmatched, length, V_UNMATCHED_FWD, V_UNMATCHED_DROP)
             else:
-                v = self._police(self.ts[ti], p, now, length)
+                v, wait = self._police(self.ts[ti], p, now, length)
         if v not in FORWARDED:
             self.dropped[0] += 1
             self.dropped[1] += length
@@ -705,6 +775,7 @@ class Model:
         self.last = now if self.last is None else max(self.last, now)
         self.verdicts.append(v)
         self.tenant_of.append(ti)
+        self.depart.append(now + wait if v in FORWARDED else None)
         return v
 
     def _count(self, pb, length, fwd, drop):
@@ -712,7 +783,10 @@ class Model:
         pb[1] += length
         return fwd if self.pol.unmatched == 'pass' else drop
 
+    EXCEED = {'drop': V_DROP, 'mark': V_MARK, 'pass': V_PASS, 'shape': V_DROP}
+
     def _police(self, ts, p, now, length):
+        """(V_* outcome, wait in whole ns) of a tenant's frame."""
         prof = ts.t.profile
         c = ts.c
         c['packets'] += 1
@@ -722,7 +796,7 @@ class Model:
             c['flow_refused'] += 1
             c['exceed_packets'] += 1
             c['exceed_bytes'] += length
-            return {'drop': V_DROP, 'mark': V_MARK, 'pass': V_PASS}[prof.exceed]
+            return self.EXCEED[prof.exceed], 0
         st = ts.state_for(ts.key_of(p), now)
         if isinstance(st, str):  # no slot, when-full pass / drop
             ok = st == 'pass'
@@ -732,10 +806,26 @@ class Model:
         c[kind + '_packets'] += 1
         c[kind + '_bytes'] += length
         if isinstance(st, str):
-            return V_NOSLOT_FWD if ok else V_NOSLOT_DROP
-        if ok:
-            return V_CONFORM
-        return {'drop': V_DROP, 'mark': V_MARK, 'pass': V_PASS}[prof.exceed]
+            return (V_NOSLOT_FWD if ok else V_NOSLOT_DROP), 0
+        if prof.exceed != 'shape':
+            return (V_CONFORM if ok else self.EXCEED[prof.exceed]), 0
+        if not ok:
+            c['shape_drops'] += 1
+            return V_SHAPE_DROP, 0
+        w = st.wait(prof.buckets)
+        if not w:
+            return V_CONFORM, 0
+        c['shaped_packets'] += 1
+        c['shaped_bytes'] += length
+        w = -(-w.numerator // w.denominator)  # ceil: departures are whole ns
+        ts.max_wait = max(ts.max_wait, w)
+        return V_SHAPED, w
+
+    def output_order(self):
+        """Indices of the forwarded frames in the order sluice-replay --out writes them: by
+        departure, equal departures in input order."""
+        return sorted((i for i, d in enumerate(self.depart) if d is not None),
+                      key=lambda i: (self.depart[i], i))
 
     def run(self, frames):
         """frames: (ts_ns, orig_len, data) all of port 0, or (ts_ns, orig_len, data, port)."""
@@ -753,19 +843,28 @@ class Model:
             d.update(ts.c)
             d['keys'] = len(ts.keys)
             d['flows'] = ts.flows.active() if ts.flows else 0
+            d['shape_delay_max_us'] = (ts.max_wait + 500) // 1000  # nearest, half up
             tenants.append(d)
         return {'elapsed_s': el, 'packets': self.total[0], 'bytes': self.total[1],
                 'dropped': pb(self.dropped), 'tenants': tenants,
                 'unmatched': pb(self.unmatched), 'malformed': pb(self.malformed)}
 
 
-def print_table(r, f):
+def print_table(r, f, shaping=None):
+    """The report as a table; shaping (default: whether any tenant shaped or refused a frame
+    by shaping) adds shaped_pkt, shape_drops and the longest wait in us."""
+    if shaping is None:
+        shaping = any(t.get('shaped_packets') or t.get('shape_drops') for t in r['tenants'])
     f.write(f'{"tenant":<20} {"packets":>12} {"bytes":>14} {"conform_pkt":>12} '
-            f'{"conform_B":>14} {"exceed_pkt":>12} {"exceed_B":>14} {"keys":>8}\n')
+            f'{"conform_B":>14} {"exceed_pkt":>12} {"exceed_B":>14} {"keys":>8}' +
+            (f' {"shaped_pkt":>12} {"shape_drops":>12} {"delay_max_us":>12}' if shaping
+             else '') + '\n')
     for t in r['tenants']:
         f.write(f'{t["name"]:<20} {t["packets"]:>12} {t["bytes"]:>14} {t["conform_packets"]:>12} '
                 f'{t["conform_bytes"]:>14} {t["exceed_packets"]:>12} {t["exceed_bytes"]:>14} '
-                f'{t["keys"]:>8}\n')
+                f'{t["keys"]:>8}' +
+                (f' {t["shaped_packets"]:>12} {t["shape_drops"]:>12} '
+                 f'{t["shape_delay_max_us"]:>12}' if shaping else '') + '\n')
     for k in ('unmatched', 'malformed', 'dropped'):
         f.write(f'{"(" + k + ")":<20} {r[k]["packets"]:>12} {r[k]["bytes"]:>14}\n')
     f.write(f'{"(total)":<20} {r["packets"]:>12} {r["bytes"]:>14}  elapsed '
