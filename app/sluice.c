@@ -518,8 +518,10 @@ static void sl_app_tick(struct sl_app *app, struct sl_live *lv, uint64_t now)
 	struct sl_stats s;
 
 	memset(&s, 0, sizeof(s));
-	if (sl_engine_stats(app->e, &s) == 0)
+	if (sl_engine_stats(app->e, &s) == 0) {
+		s.shape_held = app->a.workers ? sl_pipe_shape_held(&app->pipe) : 0;
 		sl_live_tick(lv, &s, sl_app_tx_dropped(app), now);
+	}
 	sl_stats_free(&s);
 }
 
@@ -611,6 +613,7 @@ static int sl_app_finish(struct sl_app *app, uint64_t end)
 		return SL_EXIT_DPDK;
 	}
 	s.tx_dropped = sl_app_tx_dropped(app);
+	s.shape_held = app->a.workers ? sl_pipe_shape_held(&app->pipe) : 0;
 	sl_live_final(&s, elapsed, app->a.top, stdout);	/* sl_stats_print, --top rows */
 	if (app->a.workers)
 		sl_pipe_final(&app->pipe, &s, stdout);

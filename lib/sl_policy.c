@@ -1035,7 +1035,8 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 				fprintf(f, "queue %llu %s, ", (unsigned long long)(cp->unit ==
 					SL_UNIT_BITS ? cp->queue / 8 : cp->queue),
 					cp->unit == SL_UNIT_BITS ? "B" : "pkt");
-			fprintf(f, "up to %llu %s waiting per %s)", (unsigned long long)(cp->unit ==
+			fprintf(f, "up to %llu %s waiting per %s; worker mode)",
+				(unsigned long long)(cp->unit ==
 				SL_UNIT_BITS ? debt / 8 : debt), cp->unit == SL_UNIT_BITS ? "B" : "pkt",
 				cp->mode == SL_MODE_DEDICATED ? "key" : "tenant");
 		}

@@ -28,7 +28,8 @@ int sl_stats_write_json(const struct sl_stats *s, double elapsed_s, FILE *f)
 		(unsigned long long)s->dropped.packets, (unsigned long long)s->dropped.bytes);
 	fprintf(f, "  \"generation\": %llu,\n  \"reload_failures\": %llu,\n",
 		(unsigned long long)s->generation, (unsigned long long)s->reload_failures);
-	fprintf(f, "  \"tx_dropped\": %llu,\n", (unsigned long long)s->tx_dropped);
+	fprintf(f, "  \"tx_dropped\": %llu,\n  \"shape_held\": %llu,\n",
+		(unsigned long long)s->tx_dropped, (unsigned long long)s->shape_held);
 	fprintf(f, "  \"tenants\": [");
 	for (unsigned i = 0; i < s->nb_tenants; i++) {
 		const struct sl_tenant_stats *t = &s->t[i];

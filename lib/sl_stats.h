@@ -53,6 +53,7 @@ struct sl_stats {
 	uint64_t generation;		/* of the running policy: 1 at start, +1 per reload */
 	uint64_t reload_failures;	/* reloads refused (bad file), policy kept */
 	uint64_t tx_dropped;		/* set by the caller: frames lost at TX (not accepted) */
+	uint64_t shape_held;		/* set by the caller: frames waiting to be shaped now */
 	unsigned nb_tenants;
 	struct sl_tenant_stats *t;	/* owned */
 };
