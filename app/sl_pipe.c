@@ -266,8 +266,8 @@ static inline void sl_pipe_count_loss(struct sl_pipe_police *pl, uint32_t tenant
 
 /*
  * Enqueue each worker's share of the burst. What a full ring refuses is lost: counted, its
- * places given back (one atomic per run of a slot), freed in bulk, so that an overloaded
- * policing lcore sheds load cheaply.
+ * places (max-queue, shaping) given back, freed in bulk, so that an overloaded policing lcore
+ * sheds load cheaply.
  */
 static inline void sl_pipe_handoff(struct sl_pipe *p, struct sl_pipe_police *pl,
 				   struct rte_mbuf **m, const struct sl_decision *dec,
@@ -276,7 +276,7 @@ static inline void sl_pipe_handoff(struct sl_pipe *p, struct sl_pipe_police *pl,
 	for (unsigned w = 0; w < pl->nb_workers; w++) {
 		struct rte_mbuf *batch[SL_FWD_BURST];
 		uint32_t slot[SL_FWD_BURST];
-		unsigned k = nstage[w], sent;
+		unsigned k = nstage[w], sent, shaped = 0;
 
 		if (!k)
 			continue;
@@ -286,10 +286,17 @@ static inline void sl_pipe_handoff(struct sl_pipe *p, struct sl_pipe_police *pl,
 		if (likely(sent == k))
 			continue;
 		for (unsigned j = sent; j < k; j++) {
-			slot[j] = sl_pipe_meta(batch[j], p->meta_off)->slot;
+			const struct sl_pipe_meta *mt = sl_pipe_meta(batch[j], p->meta_off);
+
+			slot[j] = mt->slot;
+			shaped += mt->wi.due != 0;
 			sl_pipe_count_loss(pl, dec[pl->stage[w][j]].tenant, batch[j]->pkt_len);
 		}
 		sl_pipe_release(p->occ, &slot[sent], k - sent);
+		if (shaped) {	/* their shaping places too */
+			__atomic_sub_fetch(&p->shape_held, shaped, __ATOMIC_RELAXED);
+			shaped = 0;
+		}
 		rte_pktmbuf_free_bulk(&batch[sent], k - sent);
 	}
 }
@@ -677,17 +684,18 @@ void sl_pipe_final(const struct sl_pipe *p, const struct sl_stats *s, FILE *f)
 		drops);
 	if (shaped || p->shape_held_max) {
 		double p50 = sl_pipe_pace_quantile(p, 0.5, &paced);
+		double p90 = sl_pipe_pace_quantile(p, 0.9, &paced);
 		double p99 = sl_pipe_pace_quantile(p, 0.99, &paced);
 
 		fprintf(f, "sluice: shaping: %" PRIu64 " frame(s) waited in timing wheels (slots of "
 			"%.1f us), at most %" PRIu64 " at once (cap %u), %" PRIu64 " lost to the "
-			"cap, %" PRIu64 " waiting now; pacing error p50 <= %.3f, p99 <= %.3f "
-			"slot(s) over %" PRIu64 " frames\n", shaped,
+			"cap, %" PRIu64 " waiting now; pacing error p50 <= %.3f, p90 <= %.3f, p99 "
+			"<= %.3f slot(s) over %" PRIu64 " frames\n", shaped,
 			p->nb_workers ? (double)p->workers[0]->wheel.width * 1e6 / (double)p->hz
 				      : 0.0,
 			__atomic_load_n(&p->shape_held_max, __ATOMIC_RELAXED), p->shape_cap,
 			__atomic_load_n(&p->shape_cap_drops, __ATOMIC_RELAXED),
-			sl_pipe_shape_held(p), p50, p99, paced);
+			sl_pipe_shape_held(p), p50, p90, p99, paced);
 	}
 	for (unsigned i = 0; i < s->nb_tenants; i++)
 		fprintf(f, "  %-24s queue_drops %12" PRIu64 "  most queued at once %8" PRIu64 "\n",

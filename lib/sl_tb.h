@@ -178,7 +178,10 @@ static inline void sl_tb_give_back(const struct sl_tb_params *p, struct sl_tb_st
  * ceil((ZERO - tokens) / rate) ticks: the frame's wait. Every frame of a bucket waits for the
  * ones before it (its debt includes theirs), so departures keep arrival order, spaced by
  * their costs at the rate: a shaper. Compiled with the scale of burst + D, so nothing wraps:
- * ZERO + (burst + D) << shift + a refill stays below 2^63.
+ * ZERO + (burst + D) << shift + a refill stays below 2^63. The rate is rounded up as a
+ * policer's (a frame due exactly at a tick is taken): a bucket long in debt sends early by
+ * less than 1/rate of the time since it was full, parts per billion (tests/replay_check.py's
+ * drift_eps bounds it).
  */
 #define SL_TB_SHAPE_ZERO (1ull << 61)
 
