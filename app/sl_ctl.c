@@ -119,6 +119,9 @@ static void sl_ctl_outcome(struct sl_ctl *c, const char *trigger, struct sl_ctl_
 			"reload failures %" PRIu64 ":\n", trigger, s->generation, r->failures);
 		sl_diag_print(&r->d, c->log);
 	} else {
+		__atomic_store_n(&c->reloads, c->reloads + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->last_reload_ns, (uint64_t)((r->parse_s + s->seconds) * 1e9),
+				 __ATOMIC_RELAXED);
 		fprintf(c->log, "sluice: reload generation %" PRIu64 " (%s): tenants +%u -%u ~%u, "
 			"profiles +%u -%u ~%u, states reset %u, %.2f ms (parse %.2f ms, "
 			"compile+publish %.2f ms)\n", s->generation, trigger, s->tenants_added,

@@ -54,6 +54,9 @@ struct sl_ctl {
 	uint64_t evicted;		/* keys evicted since start */
 	struct sl_ctl_full *full;	/* tenants with table_full > 0 at the last note */
 	unsigned nb_full;
+	/* metrics (relaxed atomics, any thread): reloads and edits applied, the last one's time */
+	uint64_t reloads;
+	uint64_t last_reload_ns;	/* parse + compile + publish + grace period */
 };
 
 /* The result of one reload or edit, for the log line and the telemetry answer. */

@@ -134,17 +134,21 @@ int sl_fwd_main(void *arg)
 	struct sl_fwd *f = arg;
 	struct sl_fwd_lcore *fl = f->by_id[rte_lcore_id()];
 	const uint64_t drain_tsc = f->drain_tsc;
-	uint64_t prev_tsc, cur_tsc;
+	uint64_t prev_tsc, cur_tsc, pass_tsc, idle = 0;
 
 	if (!fl || !fl->nb_rxq)
 		return 0;
 	rcu_register_thread();	/* a QSBR reader of the policy: reloads wait for this lcore */
-	prev_tsc = rte_rdtsc();
+	prev_tsc = pass_tsc = rte_rdtsc();
 	fl->head = fl->nin = 0;
 	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
 		unsigned got = 0;
 
 		cur_tsc = rte_rdtsc();
+		if (idle)	/* the pass before received nothing: its time was idle */
+			__atomic_store_n(&fl->idle_tsc, fl->idle_tsc + (cur_tsc - pass_tsc),
+					 __ATOMIC_RELAXED);
+		pass_tsc = cur_tsc;
 		if (unlikely(cur_tsc - prev_tsc > drain_tsc)) {
 			sl_fwd_flush_all(fl);
 			prev_tsc = cur_tsc;
@@ -155,6 +159,7 @@ int sl_fwd_main(void *arg)
 				sl_fwd_finish(fl);
 		}
 		/* nothing came in: what is in flight goes out now rather than wait for traffic */
+		idle = !got;
 		if (!got)
 			while (fl->nin)
 				sl_fwd_finish(fl);

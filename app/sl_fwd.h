@@ -55,6 +55,7 @@ struct sl_fwd_lcore {
 	struct sl_fwd_rxq rxq[SL_FWD_MAX_RXQ];
 	uint64_t first_tsc;		/* TSC of the first burst that forwarded a frame; 0 = none */
 	uint64_t tx_dropped;		/* frames the TX queue did not accept, freed */
+	uint64_t idle_tsc;		/* TSC ticks in passes that received nothing (metrics) */
 	unsigned head, nin;		/* oldest burst in flight (slot), how many */
 	struct sl_fwd_inflight inflight[SL_SLOTS] __rte_cache_aligned;	/* by engine slot */
 	struct sl_fwd_txbuf tx[SL_FWD_MAX_RXQ] __rte_cache_aligned;

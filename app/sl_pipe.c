@@ -397,15 +397,22 @@ int sl_pipe_police_main(void *arg)
 	struct sl_pipe *p = arg;
 	struct sl_pipe_police *pl = p->police_by_id[rte_lcore_id()];
 	struct sl_fwd_lcore *fl;
+	uint64_t pass_tsc, cur_tsc;
+	unsigned got = 1;
 
 	if (!pl || !pl->fl->nb_rxq)
 		return 0;
 	fl = pl->fl;
 	fl->head = fl->nin = 0;
 	rcu_register_thread();
+	pass_tsc = rte_rdtsc();
 	while (!atomic_load_explicit(&p->fwd->stop, memory_order_relaxed)) {
-		unsigned got = 0;
-
+		cur_tsc = rte_rdtsc();
+		if (!got)	/* the pass before received nothing: its time was idle */
+			__atomic_store_n(&fl->idle_tsc, fl->idle_tsc + (cur_tsc - pass_tsc),
+					 __ATOMIC_RELAXED);
+		pass_tsc = cur_tsc;
+		got = 0;
 		for (unsigned i = 0; i < fl->nb_rxq; i++) {
 			got += sl_fwd_rx_stage(fl, &fl->rxq[i]);
 			if (fl->nin == SL_SLOTS)
@@ -433,6 +440,7 @@ static void sl_pipe_flush(struct sl_pipe *p, struct sl_pipe_worker *w, struct sl
 		rte_pause();
 		sent += rte_eth_tx_burst(tb->port, tb->queue, &tb->m[sent], n - sent);
 	}
+	__atomic_store_n(&w->sent, w->sent + sent, __ATOMIC_RELAXED);
 	if (unlikely(sent < n)) {
 		rte_pktmbuf_free_bulk(&tb->m[sent], n - sent);
 		__atomic_store_n(&w->tx_dropped, w->tx_dropped + (n - sent), __ATOMIC_RELAXED);
@@ -580,15 +588,18 @@ int sl_pipe_worker_main(void *arg)
 {
 	struct sl_pipe *p = arg;
 	struct sl_pipe_worker *w = p->worker_by_id[rte_lcore_id()];
-	uint64_t prev_tsc, cur_tsc;
+	uint64_t prev_tsc, cur_tsc, pass_tsc;
+	unsigned got = 1;
 
 	if (!w)
 		return 0;
-	prev_tsc = rte_rdtsc();
+	prev_tsc = pass_tsc = rte_rdtsc();
 	while (!atomic_load_explicit(&p->drain, memory_order_acquire)) {
-		unsigned got;
-
 		cur_tsc = rte_rdtsc();
+		if (!got)	/* the pass before moved nothing: its time was idle */
+			__atomic_store_n(&w->idle_tsc, w->idle_tsc + (cur_tsc - pass_tsc),
+					 __ATOMIC_RELAXED);
+		pass_tsc = cur_tsc;
 		got = sl_pipe_pass(p, w, cur_tsc);
 		if (!got || unlikely(cur_tsc - prev_tsc > p->drain_tsc)) {
 			sl_pipe_flush_all(p, w);

@@ -69,6 +69,8 @@ struct sl_pipe_worker {
 	uint64_t tx_dropped;		/* frames the TX queue did not take after the retries, and
 					 * shaped frames still waiting at the stop's deadline */
 	uint64_t pending;		/* bit per port id: tx[] may hold frames */
+	uint64_t sent;			/* frames rte_eth_tx_burst took (metrics) */
+	uint64_t idle_tsc;		/* TSC ticks in passes that moved nothing (metrics) */
 	/* exceed: shape: frames waiting for their departure, and how late they left (|release
 	 * tick - departure| in eighths of a slot, the last bucket 8 slots or more) */
 	struct sl_wheel wheel;

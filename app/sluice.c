@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -23,6 +24,7 @@
 #include "sl_engine.h"
 #include "sl_fwd.h"
 #include "sl_live.h"
+#include "sl_metrics.h"
 #include "sl_pipe.h"
 #include "sl_ports.h"
 #include "sl_stats.h"
@@ -43,6 +45,7 @@ struct sl_args {
 	unsigned top;			/* --top: most tenant rows per table; 0 = every tenant */
 	uint64_t shape_slot_us;		/* worker mode: timing wheel slot width */
 	uint64_t shape_mbufs;		/* worker mode: frames that may wait to be shaped */
+	const char *metrics;		/* --metrics ADDR:PORT, or NULL */
 	bool quiet;
 	bool watch;			/* reload when the file changes */
 	bool check;			/* validate, print the compiled policy, exit */
@@ -59,6 +62,8 @@ struct sl_app {
 	struct sl_pipe pipe;		/* worker mode (a.workers > 0) */
 	struct sl_ports ports;
 	struct sl_ctl ctl;		/* reloads, telemetry, eviction (sl_ctl.h) */
+	struct sl_metrics *metrics;	/* --metrics: the Prometheus endpoint, or NULL */
+	struct sl_metrics_src msrc;	/* what it reads */
 	FILE *info;			/* set-up lines: stdout, or NULL with --quiet */
 };
 
@@ -97,6 +102,9 @@ static void sl_usage(FILE *f)
 		"  --shape-mbufs N        worker mode: frames that may wait to be shaped at once,\n"
 		"                         all workers (default %u; the pool grows by as many);\n"
 		"                         a frame over it is dropped at hand-off (queue_drops)\n"
+		"  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics (off\n"
+		"                         by default; e.g. 127.0.0.1:9100, [::1]:9100): per\n"
+		"                         tenant, port and lcore, reloads, build info\n"
 		"  --top N                tenant rows in the live table and the final counters:\n"
 		"                         with more tenants, the N busiest and one row summing\n"
 		"                         the rest (default 20; 0 = every tenant)\n"
@@ -215,7 +223,7 @@ static int sl_arg_report(const char *path)
 
 enum sl_opt { SL_O_CONFIG, SL_O_DURATION, SL_O_REPORT, SL_O_INTERVAL, SL_O_MAX_KEYS,
 	      SL_O_KEY_MEMORY, SL_O_MBUFS, SL_O_WORKERS, SL_O_TOP, SL_O_QUIET, SL_O_WATCH,
-	      SL_O_CHECK, SL_O_SHAPE_SLOT, SL_O_SHAPE_MBUFS, SL_O_COUNT };
+	      SL_O_CHECK, SL_O_SHAPE_SLOT, SL_O_SHAPE_MBUFS, SL_O_METRICS, SL_O_COUNT };
 
 static const struct {
 	const char *name;
@@ -235,6 +243,7 @@ static const struct {
 	[SL_O_CHECK] = { "check", true },
 	[SL_O_SHAPE_SLOT] = { "shape-slot-us", true },
 	[SL_O_SHAPE_MBUFS] = { "shape-mbufs", true },
+	[SL_O_METRICS] = { "metrics", true },
 };
 
 static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
@@ -290,6 +299,14 @@ static int sl_arg_set(struct sl_args *a, enum sl_opt o, const char *v)
 	case SL_O_SHAPE_MBUFS:
 		ret = sl_arg_count(sl_opts[o].name, v, 1u << 24, &a->shape_mbufs);
 		break;
+	case SL_O_METRICS: {
+		struct sockaddr_storage sa;
+		unsigned len;
+
+		a->metrics = v;
+		ret = sl_metrics_parse_addr(v, &sa, &len);
+		break;
+	}
 	case SL_O_COUNT:
 		break;
 	}
@@ -631,6 +648,15 @@ static int sl_app_run(struct sl_app *app)
 
 	sl_app_signals();
 	code = sl_app_ctl(app);
+	if (!code && app->a.metrics) {
+		app->msrc = (struct sl_metrics_src){ .e = app->e, .fwd = &app->fwd,
+			.pipe = app->a.workers ? &app->pipe : NULL, .ctl = &app->ctl, .hz = app->hz,
+			.start_tsc = rte_rdtsc(), .tx_dropped = sl_app_tx_dropped_of, .tx_arg = app };
+		if (sl_metrics_start(&app->metrics, app->a.metrics, &app->msrc))
+			code = SL_EXIT_ARGS;
+		else if (app->info)
+			fprintf(app->info, "sluice: metrics at http://%s/metrics\n", app->a.metrics);
+	}
 	if (!code)
 		code = sl_app_launch(app);
 	if (!code)
@@ -650,7 +676,9 @@ static int sl_app_run(struct sl_app *app)
 
 static void sl_app_fini(struct sl_app *app)
 {
-	sl_ctl_fini(&app->ctl);	/* first: no telemetry command runs after this */
+	sl_metrics_stop(app->metrics);	/* first: no scrape reads the engine after this */
+	app->metrics = NULL;
+	sl_ctl_fini(&app->ctl);	/* no telemetry command runs after this */
 	if (app->eal)
 		sl_ports_close(&app->ports);
 	sl_pipe_free(&app->pipe);

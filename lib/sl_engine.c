@@ -811,6 +811,17 @@ void sl_lcore_queue_level(struct sl_lcore *lc, uint32_t tenant, uint32_t level)
 		;
 }
 
+struct sl_pktbytes sl_engine_lcore_total(const struct sl_engine *e, unsigned i)
+{
+	struct sl_pktbytes t = {0, 0};
+
+	if (i < e->nb_lcores) {
+		t.packets = __atomic_load_n(&e->lc[i].total.packets, __ATOMIC_RELAXED);
+		t.bytes = __atomic_load_n(&e->lc[i].total.bytes, __ATOMIC_RELAXED);
+	}
+	return t;
+}
+
 struct sl_lcore *sl_engine_lcore(struct sl_engine *e, unsigned i)
 {
 	return i < e->nb_lcores ? &e->lc[i] : NULL;

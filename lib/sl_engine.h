@@ -223,4 +223,7 @@ void sl_lcore_queue_level(struct sl_lcore *lc, uint32_t tenant, uint32_t level);
 /* Sum counters over all contexts (safe while they run). Returns 0 or -ENOMEM. */
 int sl_engine_stats(const struct sl_engine *e, struct sl_stats *out);
 
+/* Frames (and bytes) context i has read so far (safe while it runs), or zeros. */
+struct sl_pktbytes sl_engine_lcore_total(const struct sl_engine *e, unsigned i);
+
 #endif
