@@ -9,6 +9,7 @@
 #include <string.h>
 #include "sl_config.h"
 #include "sl_engine.h"
+#include "sl_html.h"
 
 #define MAX_IN 16
 
@@ -18,6 +19,7 @@ struct replay_opts {
 	unsigned nb_in;
 	const char *out;
 	const char *report;
+	const char *html;
 	uint64_t max_keys;		/* the key budget; 0: the engine's default (1M) */
 	int quiet;
 };
@@ -26,7 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice-replay --config FILE --in IN.pcap [--in IN.pcap ...] [--out OUT.pcap]\n"
-		"                     [--report FILE.json] [--max-keys N] [--quiet]\n"
+		"                     [--report FILE.json] [--html FILE.html] [--max-keys N]\n"
+		"                     [--quiet]\n"
 		"  Polices every frame of the captures with the policy in FILE, using their\n"
 		"  timestamps as the clock. The k-th --in (from 0, at most %d) is the traffic of\n"
 		"  DPDK port k (what a tenant's 'port' match compares); the captures are merged in\n"
@@ -35,7 +38,10 @@ static void usage(FILE *f)
 		"  unmatched with 'unmatched: pass') with the time it leaves: its own timestamp,\n"
 		"  or for a frame of an 'exceed: shape' profile that waits, its departure (frames\n"
 		"  in departure order, equal times in input order); --report writes the counters\n"
-		"  as JSON. --max-keys: the appliance's\n"
+		"  as JSON. --html writes one self-contained page (no script, nothing fetched):\n"
+		"  the policy, and per tenant its offered, conforming, dropped, marked and\n"
+		"  shaped rates over the capture's time, its live keys and the keys that\n"
+		"  exceeded most. --max-keys: the appliance's\n"
 		"  key budget (default 1M keys, as sluice --max-keys). Exit 0, or 1 on a bad\n"
 		"  argument, policy or capture.\n", MAX_IN);
 }
@@ -45,13 +51,14 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 	static const struct option lo[] = {
 		{"config", required_argument, NULL, 'c'}, {"in", required_argument, NULL, 'i'},
 		{"out", required_argument, NULL, 'o'},    {"report", required_argument, NULL, 'r'},
+		{"html", required_argument, NULL, 'H'},
 		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
 		{"max-keys", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0}};
 	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "c:i:o:r:k:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:o:r:H:k:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'i':
@@ -63,6 +70,7 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 			break;
 		case 'o': o->out = optarg; break;
 		case 'r': o->report = optarg; break;
+		case 'H': o->html = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'k':
 			errno = 0;
@@ -98,6 +106,7 @@ struct replay_run {
 	struct sl_lcore *lc;
 	uint64_t next_maintain_ns;
 	pcap_dumper_t *dump;
+	struct sl_html *html;		/* --html, else NULL */
 	uint64_t first_fwd_ns;
 	uint64_t last_ns;
 	int any_fwd;
@@ -203,10 +212,12 @@ static int read_next(struct replay_in *f)
  * Police one group of frames of one port sharing a timestamp and write the forwarded ones:
  * frames that waited before it and are due by now first, then the group's frames that leave
  * at once, in input order; frames of shaped profiles that wait are held until their
- * departure. 0 or -ENOMEM.
+ * departure. html (a constant): --html samples the counters before and records the decisions
+ * after. 0 or -ENOMEM.
  */
-static int flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[],
-		       struct pcap_pkthdr *hdr, unsigned n, uint64_t now)
+static inline __attribute__((always_inline)) int
+flush_group_with(struct replay_run *r, uint16_t port, uint8_t *const data[],
+		 struct pcap_pkthdr *hdr, unsigned n, uint64_t now, const int html)
 {
 	uint32_t caplen[SL_BURST_MAX] = {0}, len[SL_BURST_MAX] = {0};
 	uint8_t verdict[SL_BURST_MAX];
@@ -217,7 +228,13 @@ static int flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[
 		len[i] = hdr[i].len;
 	}
 	release_held(r, now, 0);
+	if (html && sl_html_tick(r->html, now)) {
+		fprintf(stderr, "sluice-replay: out of memory sampling counters for --html\n");
+		return -ENOMEM;
+	}
 	sl_process_ex(r->lc, port, data, caplen, len, n, now, verdict, dec);
+	if (html)
+		sl_html_frames(r->html, data, caplen, len, n, now, verdict, dec);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t seq = r->seq++;
 
@@ -242,6 +259,30 @@ static int flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[
 		emit_frame(r, &hdr[i], data[i], now);
 	}
 	return 0;
+}
+
+/* Without --html the loop is exactly the plain one; with it, a copy of its own. */
+static __attribute__((noinline)) int flush_group_plain(struct replay_run *r, uint16_t port,
+							uint8_t *const data[],
+							struct pcap_pkthdr *hdr, unsigned n,
+							uint64_t now)
+{
+	return flush_group_with(r, port, data, hdr, n, now, 0);
+}
+
+static __attribute__((noinline)) int flush_group_html(struct replay_run *r, uint16_t port,
+						       uint8_t *const data[],
+						       struct pcap_pkthdr *hdr, unsigned n,
+						       uint64_t now)
+{
+	return flush_group_with(r, port, data, hdr, n, now, 1);
+}
+
+static int flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[],
+		       struct pcap_pkthdr *hdr, unsigned n, uint64_t now)
+{
+	return r->html ? flush_group_html(r, port, data, hdr, n, now)
+		       : flush_group_plain(r, port, data, hdr, n, now);
 }
 
 static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
@@ -368,6 +409,15 @@ int main(int argc, char **argv)
 	}
 	run.e = e;
 	run.lc = sl_engine_lcore(e, 0);
+	if (o.html) {
+		struct sl_html_meta hm = {o.config, o.in, o.nb_in, o.max_keys};
+
+		run.html = sl_html_create(cfg, e, &hm);
+		if (!run.html) {
+			fprintf(stderr, "sluice-replay: out of memory for --html\n");
+			goto out;
+		}
+	}
 	if (replay(in, o.nb_in, &run))
 		goto out;
 	if (sl_engine_stats(e, &st))
@@ -377,6 +427,8 @@ int main(int argc, char **argv)
 		sl_stats_print(&st, el, stdout);
 	rc = o.report && write_report(o.report, &st, el) ? 1 : 0;
 	sl_stats_free(&st);
+	if (run.html && sl_html_write(run.html, run.last_ns, run.held_max, o.html))
+		rc = 1;
 out:
 	if (run.dump)
 		pcap_dump_close(run.dump);
@@ -385,6 +437,8 @@ out:
 	for (unsigned k = 0; k < o.nb_in; k++)
 		if (in[k].pc)
 			pcap_close(in[k].pc);
+	sl_html_free(run.html);
+	free(run.heap);
 	sl_engine_free(e);
 	sl_config_free(cfg);
 	sl_diag_free(&d);
