@@ -3,6 +3,7 @@
  * port k; the captures are merged in timestamp order (ties: the lower port first). */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "sl_html.h"
 
 #define MAX_IN 16
+#define MAX_RELOADS 16
 
 struct replay_opts {
 	const char *config;
@@ -22,6 +24,12 @@ struct replay_opts {
 	const char *html;
 	uint64_t max_keys;		/* the key budget; 0: the engine's default (1M) */
 	int quiet;
+	struct replay_reload {		/* --reload SECONDS:FILE, sorted by time before the run */
+		uint64_t at_ns;		/* after the first frame */
+		const char *path;
+		struct sl_config *cfg;	/* loaded before the replay starts */
+	} reload[MAX_RELOADS];
+	unsigned nb_reload;
 };
 
 static void usage(FILE *f)
@@ -41,9 +49,11 @@ static void usage(FILE *f)
 		"  as JSON. --html writes one self-contained page (no script, nothing fetched):\n"
 		"  the policy, and per tenant its offered, conforming, dropped, marked and\n"
 		"  shaped rates over the capture's time, its live keys and the keys that\n"
-		"  exceeded most. --max-keys: the appliance's\n"
+		"  exceeded most. --reload SECONDS:FILE (up to %d, in any order): SECONDS\n"
+		"  after the first frame, the policy becomes FILE as a SIGHUP makes it in\n"
+		"  sluice (tenants keep their state by name). --max-keys: the appliance's\n"
 		"  key budget (default 1M keys, as sluice --max-keys). Exit 0, or 1 on a bad\n"
-		"  argument, policy or capture.\n", MAX_IN);
+		"  argument, policy or capture.\n", MAX_IN, MAX_RELOADS);
 }
 
 static int parse_args(int argc, char **argv, struct replay_opts *o)
@@ -53,12 +63,13 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 		{"out", required_argument, NULL, 'o'},    {"report", required_argument, NULL, 'r'},
 		{"html", required_argument, NULL, 'H'},
 		{"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-		{"max-keys", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0}};
+		{"max-keys", required_argument, NULL, 'k'},
+		{"reload", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0}};
 	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "c:i:o:r:H:k:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:o:r:H:k:R:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case 'i':
@@ -82,6 +93,22 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 				return -EINVAL;
 			}
 			break;
+		case 'R': {
+			const char *colon = strchr(optarg, ':');
+			long double s;
+
+			errno = 0;
+			s = colon ? strtold(optarg, &end) : -1;
+			if (o->nb_reload == MAX_RELOADS || !colon || errno || end != colon ||
+			    end == optarg || !(s >= 0 && s < 1e9) || !colon[1]) {
+				fprintf(stderr, "sluice-replay: --reload: expected SECONDS:FILE (at most "
+					"%d), got '%s'\n", MAX_RELOADS, optarg);
+				return -EINVAL;
+			}
+			o->reload[o->nb_reload].at_ns = (uint64_t)llroundl(s * 1e9L);
+			o->reload[o->nb_reload++].path = colon + 1;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -107,6 +134,11 @@ struct replay_run {
 	uint64_t next_maintain_ns;
 	pcap_dumper_t *dump;
 	struct sl_html *html;		/* --html, else NULL */
+	const struct replay_opts *o;	/* --reload: o->reload[next_reload ..] still to come */
+	unsigned next_reload;
+	int quiet;
+	uint64_t first_ns;		/* the first frame's timestamp */
+	int first_ns_set;
 	uint64_t first_fwd_ns;
 	uint64_t last_ns;
 	int any_fwd;
@@ -285,6 +317,36 @@ static int flush_group(struct replay_run *r, uint16_t port, uint8_t *const data[
 		       : flush_group_plain(r, port, data, hdr, n, now);
 }
 
+/* --reload: the policy becomes rl->cfg (as SIGHUP in sluice), before the frame at ns. */
+static int apply_reload(struct replay_run *r, const struct replay_reload *rl, uint64_t ns)
+{
+	struct sl_reload_summary sum;
+	struct sl_diag d = {0};
+	int rc = sl_engine_reload(r->e, rl->cfg, &sum, &d);
+
+	if (rc) {
+		sl_diag_print(&d, stderr);
+		fprintf(stderr, "sluice-replay: --reload %s at %.9f s: refused\n", rl->path,
+			(double)(ns - r->first_ns) / 1e9);
+	} else if (!r->quiet) {
+		printf("sluice-replay: reload at %.9f s (frame time %.9f s): %s, generation %llu: "
+		       "tenants +%u -%u ~%u, profiles +%u -%u ~%u, states reset %u\n",
+		       (double)rl->at_ns / 1e9, (double)(ns - r->first_ns) / 1e9, rl->path,
+		       (unsigned long long)sum.generation, sum.tenants_added, sum.tenants_removed,
+		       sum.tenants_changed, sum.profiles_added, sum.profiles_removed,
+		       sum.profiles_changed, sum.states_reset);
+	}
+	sl_diag_free(&d);
+	return rc;
+}
+
+static int reload_cmp(const void *a, const void *b)
+{
+	const struct replay_reload *x = a, *y = b;
+
+	return (x->at_ns > y->at_ns) - (x->at_ns < y->at_ns);
+}
+
 static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
 {
 	static uint8_t buf[SL_BURST_MAX][65536];
@@ -319,6 +381,23 @@ static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
 			n = 0;
 			if (rc)
 				break;
+		}
+		if (!r->first_ns_set) {
+			r->first_ns = ns;
+			r->first_ns_set = 1;
+		}
+		/* --reload: the policy changes before the first frame at or after its time */
+		while (r->next_reload < r->o->nb_reload &&
+		       ns - r->first_ns >= r->o->reload[r->next_reload].at_ns) {
+			if (n) {
+				rc = flush_group(r, group_port, data, hdr, n, group_ns);
+				n = 0;
+				if (rc)
+					return rc;
+			}
+			rc = apply_reload(r, &r->o->reload[r->next_reload++], ns);
+			if (rc)
+				return rc;
 		}
 		/* idle-key eviction once per second of capture time, as the appliance does */
 		if ((int64_t)(ns - r->next_maintain_ns) >= 0) {
@@ -383,6 +462,18 @@ int main(int argc, char **argv)
 		sl_diag_print(&d, stderr);
 		goto out;
 	}
+	if (o.nb_reload && o.html) {
+		fprintf(stderr, "sluice-replay: --html does not follow --reload yet (tenants change "
+			"between policies): give one of them\n");
+		goto out;
+	}
+	/* in time order (equal times: any order) */
+	qsort(o.reload, o.nb_reload, sizeof(o.reload[0]), reload_cmp);
+	for (unsigned k = 0; k < o.nb_reload; k++)
+		if (sl_config_load(o.reload[k].path, &o.reload[k].cfg, &d)) {
+			sl_diag_print(&d, stderr);
+			goto out;
+		}
 	for (unsigned k = 0; k < o.nb_in; k++) {
 		in[k].path = o.in[k];
 		in[k].pc = pcap_open_offline_with_tstamp_precision(o.in[k],
@@ -408,6 +499,8 @@ int main(int argc, char **argv)
 		}
 	}
 	run.e = e;
+	run.o = &o;
+	run.quiet = o.quiet;
 	run.lc = sl_engine_lcore(e, 0);
 	if (o.html) {
 		struct sl_html_meta hm = {o.config, o.in, o.nb_in, o.max_keys};
@@ -441,6 +534,8 @@ out:
 	free(run.heap);
 	sl_engine_free(e);
 	sl_config_free(cfg);
+	for (unsigned k = 0; k < o.nb_reload; k++)
+		sl_config_free(o.reload[k].cfg);
 	sl_diag_free(&d);
 	return rc;
 }
