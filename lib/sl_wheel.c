@@ -54,19 +54,10 @@ unsigned sl_wheel_drain(struct sl_wheel *w, struct sl_wheel_item **out, unsigned
 
 	/* every item lies in [cur, cur + mask]: at most one pass over the ring in all calls */
 	while (w->held && n < max) {
-		struct sl_wheel_slot *sl = &w->slot[w->cur & w->mask];
-		struct sl_wheel_item *it = sl->head;
-		unsigned n0 = n;
+		int rest;
 
-		while (it && n < max) {
-			out[n++] = it;
-			it = it->next;
-		}
-		sl->head = it;
-		if (!it)
-			sl->tail = NULL;
-		w->held -= n - n0;
-		if (it || !w->held)	/* stopped at max here, or nothing left: stay */
+		n = sl_wheel_pop_slot(w, out, n, max, &rest);
+		if (rest || !w->held)	/* stopped at max here, or nothing left: stay */
 			break;
 		if (n < max)
 			w->cur++;

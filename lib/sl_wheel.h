@@ -81,6 +81,26 @@ static inline void sl_wheel_insert(struct sl_wheel *w, struct sl_wheel_item *it)
 	w->held++;
 }
 
+/* Slot cur's items, FIFO, into out[n .. max): the new n; *rest: the slot still holds items. */
+static inline unsigned sl_wheel_pop_slot(struct sl_wheel *w, struct sl_wheel_item **out,
+					 unsigned n, unsigned max, int *rest)
+{
+	struct sl_wheel_slot *sl = &w->slot[w->cur & w->mask];
+	struct sl_wheel_item *it = sl->head;
+	unsigned n0 = n;
+
+	while (it && n < max) {
+		out[n++] = it;
+		it = it->next;
+	}
+	sl->head = it;
+	if (!it)
+		sl->tail = NULL;
+	w->held -= n - n0;
+	*rest = it != NULL;
+	return n;
+}
+
 /*
  * Data path: up to max items whose slot number <= now / width, slot by slot in slot order,
  * FIFO within a slot, into out[]; returns how many. Stops at max in the middle of a slot and
@@ -101,23 +121,14 @@ static inline unsigned sl_wheel_release(struct sl_wheel *w, uint64_t now,
 	if (end < w->cur)
 		return 0;
 	for (;;) {
-		struct sl_wheel_slot *sl = &w->slot[w->cur & w->mask];
-		struct sl_wheel_item *it = sl->head;
-		unsigned n0 = n;
+		int rest;
 
-		while (it && n < max) {
-			out[n++] = it;
-			it = it->next;
-		}
-		sl->head = it;
-		if (!it)
-			sl->tail = NULL;
-		w->held -= n - n0;
+		n = sl_wheel_pop_slot(w, out, n, max, &rest);
 		if (!w->held) {		/* nothing left anywhere: skip the empty slots at once */
 			w->cur = end;
 			break;
 		}
-		if (it || n == max || w->cur == end)
+		if (rest || n == max || w->cur == end)
 			break;
 		w->cur++;
 	}
