@@ -388,7 +388,7 @@ static int replay(struct replay_in *in, unsigned nb_in, struct replay_run *r)
 		}
 		/* --reload: the policy changes before the first frame at or after its time */
 		while (r->next_reload < r->o->nb_reload &&
-		       ns - r->first_ns >= r->o->reload[r->next_reload].at_ns) {
+		       (int64_t)(ns - r->first_ns) >= (int64_t)r->o->reload[r->next_reload].at_ns) {
 			if (n) {
 				rc = flush_group(r, group_port, data, hdr, n, group_ns);
 				n = 0;

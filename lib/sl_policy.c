@@ -367,8 +367,8 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 			old_ts->ovf[b] = old_ts->st[b];
 			old_ts->shift[b] = (uint8_t)p->tb[b].shift;
 		}
-		if (p->nb > old_ts->nb)
-			old_ts->nb = p->nb;
+		/* a limit removed is forgotten: added back later, it starts full */
+		old_ts->nb = p->nb;
 		return old_ts;
 	}
 	ts = tenant_state_new(e);

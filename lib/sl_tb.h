@@ -17,9 +17,9 @@
  * grow the burst 16x and keep the scale, and with it every bucket's tokens) and, in byte
  * mode, the cost of the biggest frame (65535 * 8 bits < 2^19) << shift <= 2^62 (shift <= 43);
  * in packet mode <= 61. A reload reuses the previous shift whenever the bucket fits it.
- * Refill after dt ticks is min(dt, fill_ticks) * rate: at most burst + rate <= 2^63, so
- * tokens + refill <= 2^62 + 2^63 never wraps a uint64_t, and an idle of any length (hours,
- * days) costs one multiply, never a loop. Refill loses nothing between packets (the product is
+ * Refill after dt ticks is dt * rate, capped at the burst (sl_tb_refill: a product or sum
+ * that would wrap is past the burst), so an idle of any length (hours, days) costs one
+ * multiply, never a loop; fill_ticks is what eviction waits for. Refill loses nothing between packets (the product is
  * exact); the only error is the rounding up of `rate`: at most one fixed-point unit per tick,
  * so a packet due exactly at a tick conforms, a packet one tick early never does within
  * `rate` ticks of refill, and the long-run excess is at most 1/rate relative, roughly
@@ -74,12 +74,18 @@ static inline uint64_t sl_tb_elapsed(uint64_t now, uint64_t last)
 	return (int64_t)(now - last) > 0 ? now - last : 0;
 }
 
-/* Tokens after refilling for dt ticks, capped at the burst. */
+/*
+ * Tokens after refilling for dt ticks, capped at the burst. Exact from any depth: a shaped
+ * bucket carried through a reload may owe more than its new parameters would let it (a debt
+ * of the old rate's max-delay), deeper than fill_ticks refills; a product or sum that would
+ * wrap is past the burst anyway.
+ */
 static inline uint64_t sl_tb_refill(const struct sl_tb_params *p, uint64_t tokens, uint64_t dt)
 {
-	uint64_t d = dt < p->fill_ticks ? dt : p->fill_ticks;
-	uint64_t t = tokens + d * p->rate;
+	uint64_t add, t;
 
+	if (__builtin_mul_overflow(dt, p->rate, &add) || __builtin_add_overflow(tokens, add, &t))
+		return p->burst;
 	return t < p->burst ? t : p->burst;
 }
 

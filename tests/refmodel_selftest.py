@@ -918,6 +918,202 @@ class Shaping(unittest.TestCase):
         self.assertEqual(m.pol.profiles['p'].buckets[0].debt, 0)
 
 
+def run_reloads(policy_yaml, reloads, frames, max_keys=None):
+    """run() with reloads: [(at_ns, policy_yaml)], absolute times."""
+    d = Path(WORKDIR)
+    (d / 'p.yaml').write_text(policy_yaml)
+    write_pcap(d / 'c.pcap', frames)
+    m = RM.Model(RM.load_policy(d / 'p.yaml'), max_keys or RM.DEFAULT_MAX_KEYS)
+    for k, (at, y) in enumerate(reloads):
+        (d / f'r{k}.yaml').write_text(y)
+        m.reload(RM.load_policy(d / f'r{k}.yaml'), at)
+    m.run(RM.read_pcap(d / 'c.pcap'))
+    return m.report(), m
+
+
+US = 1000
+
+
+def f1000(i, src='10.0.0.1', dst='10.0.0.2'):
+    return v4udp(src, dst, 1000, sport=1000 + i)
+
+
+class Reloads(unittest.TestCase):
+    """Model.reload: the policy changes before the first frame at or after a time; tenants
+    carry their state by name as lib/sl_policy.c tenant_state_for does (hand-computed)."""
+
+    def test_policer_keeps_tokens_new_rate(self):
+        # 800 bits/ms, 24000 bits; 1000 B frames every ms: C at 0, 1, 2 (1600 left), then
+        # 1600 + 800 k, 7200 at 9 ms. At 10 ms the rate is 1600 bits/ms (same profile name):
+        # 7200 + 1600 = 8800: C (800), then 800 + 1600 k >= 8000 at k = 5: every 5 ms.
+        fr = [(T0 + i * MS, f1000(i)) for i in range(30)]
+        rep, m = run_reloads(shared('800kbit', '3000B'),
+                             [(T0 + 10 * MS, shared('1600kbit', '3000B'))], fr)
+        conf = [i for i, v in enumerate(m.verdicts) if v == RM.V_CONFORM]
+        self.assertEqual(conf, [0, 1, 2, 10, 15, 20, 25])
+        t = tenant(rep, 't')
+        self.assertEqual((t['packets'], t['conform_packets'], t['exceed_packets'], t['keys']),
+                         (30, 7, 23, 1))
+        self.assertEqual(m.applied, [(T0 + 10 * MS, T0 + 10 * MS, 1)])
+        self.assertEqual(list(m.gen_of), [0] * 10 + [1] * 20)
+
+    def test_tokens_capped_at_new_burst(self):
+        # 16000 bits left after frame 0; at 50 ms the burst is 1000 B: min(8000, 16000 +
+        # 40000) = 8000: one frame, then 800 bits at 51 ms (dropped), 8000 at 60 ms
+        fr = [(T0 + t * MS, f1000(t)) for t in (0, 50, 51, 60)]
+        rep, m = run_reloads(shared('800kbit', '3000B'),
+                             [(T0 + 50 * MS, shared('800kbit', '1000B'))], fr)
+        self.assertEqual(list(m.verdicts), [RM.V_CONFORM, RM.V_CONFORM, RM.V_DROP,
+                                            RM.V_CONFORM])
+
+    def test_shaped_debt_carried_paid_at_new_rate(self):
+        # 8000 bits/ms, burst 8000, max-delay 10 ms (debt 80000). 5 frames at T0: C, then
+        # waits 1..4 ms (-32000). At 1 ms: 4000 bits/ms, debt 40000 (same scale: burst +
+        # debt 48000 fits 88000's). The refill since T0 is at the new rate: -32000 + 4000 -
+        # 8000 = -36000 >= -40000: waits 9 ms (leaves at 10 ms); the next at 1 ms would owe
+        # 44000: dropped; at 3 ms -36000 + 8000 - 8000: 9 ms again (12 ms). The frames
+        # waiting keep their departures (1..4 ms).
+        fr = [(T0, f1000(i)) for i in range(5)] + [(T0 + MS, f1000(5)), (T0 + MS, f1000(6)),
+                                                   (T0 + 3 * MS, f1000(7))]
+        ex = '    max-delay: 10ms'
+        rep, m = run_reloads(shaped('8mbit', '1000B', ex),
+                             [(T0 + MS, shaped('4mbit', '1000B', ex))], fr)
+        self.assertEqual(outcomes(m), 'CSSSSSxS')
+        self.assertEqual(m.depart, [T0 + k * MS for k in range(5)] + [T0 + 10 * MS, None,
+                                                                      T0 + 12 * MS])
+        self.assertEqual(m.output_order(), [0, 1, 2, 3, 4, 5, 7])
+        self.assertEqual(shape_counts(tenant(rep, 't')), (7, 6, 1, 1, 9000))
+        self.assertEqual(m.policies[0][1], m.policies[1][1])  # the scale: {'p': [41]}
+        self.assertEqual(m.scales, {'p': [41]})
+
+    def test_tenant_removed_and_back(self):
+        # as above; at 1 ms the tenant is gone (another takes 10.9.9.9): its frames are
+        # unmatched (passed at arrival, among the 4 still waiting), the report lists only the
+        # running policy's tenants, totals go on. At 2 ms it is back: a new tenant, full.
+        gone = """sluice: 1
+unmatched: pass
+profiles:
+  q: { mode: shared, rate: 1gbit, burst: 1MB, exceed: drop }
+tenants:
+  - { name: other, profile: q, match: { src: 10.9.9.9/32 } }
+"""
+        ex = '    max-delay: 10ms'
+        fr = [(T0, f1000(i)) for i in range(5)] + [
+            (T0 + MS, f1000(5)), (T0 + MS, f1000(6, src='10.9.9.9')), (T0 + 2 * MS, f1000(7))]
+        rep, m = run_reloads(shaped('8mbit', '1000B', ex),
+                             [(T0 + MS, gone), (T0 + 2 * MS, shaped('8mbit', '1000B', ex))], fr)
+        self.assertEqual(list(m.verdicts), [RM.V_CONFORM] + [RM.V_SHAPED] * 4 +
+                         [RM.V_UNMATCHED_FWD, RM.V_CONFORM, RM.V_CONFORM])
+        self.assertEqual(m.depart, [T0 + k * MS for k in range(5)] + [T0 + MS, T0 + MS,
+                                                                      T0 + 2 * MS])
+        self.assertEqual(m.output_order(), [0, 1, 5, 6, 2, 7, 3, 4])
+        self.assertEqual([m.tenant_at(i) and m.tenant_at(i).name for i in range(8)],
+                         ['t'] * 5 + [None, 'other', 't'])
+        self.assertEqual([t['name'] for t in rep['tenants']], ['t'])
+        self.assertEqual((tenant(rep, 't')['packets'], rep['packets'], rep['unmatched']),
+                         (1, 8, {'packets': 1, 'bytes': 1000}))
+
+    def test_drop_to_shape_and_back_restart_full(self):
+        # policer 8000 bits/ms, burst 8000: frame 0 leaves 0. At 0.5 ms it shapes (max-delay
+        # 10 ms): full again, not 4000: C, then -8000: waits 1 ms. At 1 ms it drops again:
+        # full again (not -4000): C. The counters carry; the longest wait is the state's.
+        ex = '    max-delay: 10ms'
+        fr = [(T0, f1000(0)), (T0 + 500 * US, f1000(1)), (T0 + 500 * US, f1000(2)),
+              (T0 + MS, f1000(3))]
+        rep, m = run_reloads(shared('8mbit', '1000B'),
+                             [(T0 + 500 * US, shaped('8mbit', '1000B', ex)),
+                              (T0 + MS, shared('8mbit', '1000B'))], fr)
+        self.assertEqual(outcomes(m), 'CCSC')
+        self.assertEqual(m.depart, [T0, T0 + 500 * US, T0 + 1500 * US, T0 + MS])
+        t = tenant(rep, 't')
+        self.assertEqual((t['conform_packets'], t['shaped_packets'], t['keys']), (4, 1, 1))
+        self.assertEqual(t['shape_delay_max_us'], 0)  # sluice: it restarts with the state
+
+    def test_scale_kept_or_changed(self):
+        # shaped 8000 bits/ms, burst 8000 + debt 8000 (max-delay 1 ms): shift 43 (the cap).
+        # Frame 0 leaves 0. A burst of 10 KB (80000 + 8000 < 2^19) keeps the scale: the debt
+        # carries, 4000 - 8000: waits 0.5 ms. 100 KB (808000 > 2^19) needs shift 38: full.
+        ex = '    max-delay: 1ms'
+        fr = [(T0, f1000(0)), (T0 + 500 * US, f1000(1))]
+        for burst, want, shift in (('10KB', 'CS', 43), ('100KB', 'CC', 38)):
+            rep, m = run_reloads(shaped('8mbit', '1000B', ex),
+                                 [(T0 + 500 * US, shaped('8mbit', burst, ex))], fr)
+            self.assertEqual(outcomes(m), want, burst)
+            self.assertEqual((m.policies[0][1]['p'], m.scales['p']), ([43], [shift]), burst)
+        # a policer's tokens carry into a new scale: 4000 < 8000, dropped
+        rep, m = run_reloads(shared('8mbit', '1000B'),
+                             [(T0 + 500 * US, shared('8mbit', '100KB'))], fr)
+        self.assertEqual(list(m.verdicts), [RM.V_CONFORM, RM.V_DROP])
+        self.assertEqual((m.policies[0][1]['p'], m.scales['p']), ([43], [38]))
+
+    def test_limit_added_starts_full(self):
+        # 8000 bits/ms, burst 16000: frame 0 leaves 8000. At 1 ms a limit of 2000 B per
+        # second (16 bits/ms) is added, full: 16000 / 16000 -> C C, then 0 / 0: dropped; at
+        # 3 ms the rate bucket is full, the limit holds 32 bits: dropped.
+        fr = [(T0, f1000(0))] + [(T0 + MS, f1000(i)) for i in (1, 2, 3)] + \
+            [(T0 + 3 * MS, f1000(4))]
+        rep, m = run_reloads(shared('8mbit', '2000B'), [(T0 + MS, shared(
+            '8mbit', '2000B', '    limits:\n      - { limit: 2000B, per: 1s }'))], fr)
+        self.assertEqual(outcomes(m), 'CCCdd')
+        self.assertEqual(m.ts[0].keys[None].tokens, [16000, 32])
+
+    def test_dedicated_keys(self):
+        # per source 8000 bits/ms, burst 8000, a budget of 2 keys. Two sources at T0 (0
+        # left). At 0.5 ms 16 Mbit/s: keys and tokens kept (8000: C, then 0: dropped). At
+        # 1 ms the key is dst-ip: the keys restart (their budget freed): a new key, full.
+        ded = shared('8mbit', '1000B').replace('mode: shared', 'mode: dedicated')
+        fr = [(T0, f1000(0)), (T0, f1000(1, src='10.0.0.3')), (T0 + 500 * US, f1000(2)),
+              (T0 + 500 * US, f1000(3)), (T0 + MS, f1000(4))]
+        rep, m = run_reloads(ded, [
+            (T0 + 500 * US, ded.replace('8mbit', '16mbit')),
+            (T0 + MS, ded.replace('mode: dedicated', 'mode: dedicated\n    key: dst-ip'))],
+            fr, max_keys=2)
+        self.assertEqual(outcomes(m), 'CCCdC')
+        t = tenant(rep, 't')
+        self.assertEqual((t['keys'], t['table_full'], t['packets']), (1, 0, 5))
+
+    def test_reload_order_and_cli(self):
+        # reloads relative to the first frame, given out of order, equal times in the order
+        # given; the command line (--reload SECONDS:FILE) gives the same report
+        import contextlib
+        import io
+        import json
+        d = Path(WORKDIR)
+        ex = '    max-delay: 10ms'
+        (d / 'p.yaml').write_text(shaped('8mbit', '1000B', ex))
+        (d / 'r-4.yaml').write_text(shaped('4mbit', '1000B', ex))
+        (d / 'r-2.yaml').write_text(shaped('2mbit', '1000B', ex))
+        (d / 'r-8.yaml').write_text(shaped('8mbit', '1000B', ex))
+        fr = [(T0 + 7 + k * 250 * US, f1000(k)) for k in range(20)]
+        write_pcap(d / 'c.pcap', fr)
+        m = RM.Model(RM.load_policy(d / 'p.yaml'))
+        for at, f in ((2 * MS, 'r-8'), (MS, 'r-4'), (MS, 'r-2')):
+            m.reload(RM.load_policy(d / f'{f}.yaml'), at, since_first=True)
+        m.run(RM.read_pcap(d / 'c.pcap'))
+        self.assertEqual([(at - T0 - 7, now - T0 - 7, g) for at, now, g in m.applied],
+                         [(MS, MS, 1), (MS, MS, 2), (2 * MS, 2 * MS, 3)])
+        self.assertEqual([str(p.profiles['p'].buckets[0].rate) for p, _ in m.policies],
+                         ['1/125', '1/250', '1/500', '1/125'])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = RM.main(['--config', str(d / 'p.yaml'), '--in', str(d / 'c.pcap'), '--json',
+                          '--reload', f'0.002:{d / "r-8.yaml"}', '--reload',
+                          f'1e-3:{d / "r-4.yaml"}', '--reload', f'.0010000004:{d / "r-2.yaml"}'])
+        self.assertEqual(rc, 0)
+        self.assertEqual(json.loads(out.getvalue()), json.loads(json.dumps(m.report())))
+        # the time counts from the first frame, not the earliest: a frame earlier than the
+        # first (a capture going back) does not reach t0 + 5 ms
+        m = RM.Model(RM.load_policy(d / 'p.yaml'))
+        m.reload(RM.load_policy(d / 'r-4.yaml'), 5 * MS, since_first=True)
+        m.run([(T0 + ms * MS, 1000, f1000(k)) for k, ms in enumerate((10, 5, 14, 15))])
+        self.assertEqual(m.applied, [(T0 + 15 * MS, T0 + 15 * MS, 1)])
+        self.assertEqual(list(m.gen_of), [0, 0, 0, 1])
+        self.assertEqual(RM.parse_reload('0.0000000015:a:b'), (2, 'a:b'))  # halves up
+        for bad in ('-1:x', '1', 'x:y', '1:', '1e9:x'):
+            with self.assertRaises(ValueError):
+                RM.parse_reload(bad)
+
+
 def main():
     global RM, WORKDIR
     ap = argparse.ArgumentParser()

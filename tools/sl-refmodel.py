@@ -54,10 +54,34 @@ second of capture time since the previous sweep (the first frame starts the cloc
 that frame; a tenant's flows is its active admitted flows at the end. The flow and domain
 tables are assumed never to fill.
 
+Reloads (Model.reload, --reload SECONDS:FILE as sluice-replay's): before the first frame at
+or after t0 + SECONDS (t0 the first frame's timestamp of the merged captures; SECONDS rounded
+to the nearest ns), in time order, the running policy is replaced as sluice does on SIGHUP
+(lib/sl_policy.c tenant_state_for; TenantState.after_reload). Tenants carry over by name: the
+counters always; the tokens, their time of last update and the longest wait when the unit
+(bits / packets) and the shaping (exceed: shape or not) are unchanged and every bucket both
+profiles have keeps its fixed-point scale (bucket_shift: it changes only when a burst + debt
+grows past about 16x): the new rate, burst and debt apply from the next frame to the tokens
+as they are (the refill since the last update is at the new rate, capped at the new burst);
+a limit added starts full (also one removed by an earlier reload). Otherwise the buckets
+restart full and the longest wait from 0, but for a policer (neither profile shapes, same
+unit) whose tokens carry into the new scale. A tenant removed leaves the report (which lists
+the running policy's tenants); its later frames are classified by the new policy; a tenant
+added back later starts anew. Totals, unmatched, malformed and dropped continue. A frame
+already waiting keeps its departure; frames after the reload wait behind the debt as it
+stands, paid at the new rate (a faster rate lets them leave before frames still waiting).
+Dedicated tenants keep their keys (and tokens) only when the key signature holds (profile
+name, key, bucket count, unit, shaping, scales), else their keys restart and the old ones'
+budget units are freed at once (sluice: at its next eviction scan); max-flows carries per
+TenantState.after_reload. The dedicated and max-flows rules are read from the C, not checked
+by tests/replay_check.py.
+
 Used as a module by tests/replay_check.py: load_policy(), read_pcap(), merge(), Model (its
-verdicts, tenant_of and depart per frame, output_order(), report()).
+verdicts, tenant_of (an index into the tenants of the policy running then: tenant_at(i)),
+gen_of and depart per frame, reload(), output_order(), report()), parse_reload().
 """
 import argparse
+import array
 import ipaddress
 import json
 import re
@@ -239,6 +263,44 @@ class Profile:
             b.debt = int(b.rate * self.max_delay_ns)  # floor: both are >= 0
             if self.queue is not None:
                 b.debt = min(b.debt, self.queue)
+
+
+# The fixed-point scale of a bucket (lib/sl_tb.c sl_tb_compile): tokens are kept in units of
+# 2^-shift token. Only reloads see it: a tenant's shaped tokens carry over in the same scale
+# only. shift is the largest leaving SL_TB_HEADROOM bits for the burst (+ the shaping debt) to
+# grow, at most 43 in bits mode (61 in packets); a reload reuses the previous shift of the
+# profile of that name while the bucket fits it (its burst + debt grew at most 16x).
+SHIFT_CAP = {'bits': 43, 'packets': 61}
+TB_HEADROOM = 4
+TB_MAX_FP, TB_MIN_RATE = 1 << 62, 1 << 8
+
+
+def bucket_shift(b, unit, hint=None):
+    w = int(b.burst) + b.debt  # debt: 0 unless shaping
+    cap = SHIFT_CAP[unit]
+
+    def fits(s):
+        r = -(-(b.rate * 2**s).numerator // (b.rate * 2**s).denominator)  # ceil, per ns
+        return w <= TB_MAX_FP >> s and TB_MIN_RATE <= r <= TB_MAX_FP
+    if hint is not None and hint <= cap and fits(hint):
+        return hint
+    return min(cap, 62 - TB_HEADROOM - w.bit_length())
+
+
+def profile_scales(prof, old=None, old_shifts=None):
+    """[shift per bucket] of prof; old (the profile of that name in the running policy, or
+    None) and old_shifts (its shifts) when prof comes with a reload."""
+    hint_ok = old is not None and old.unit == prof.unit and \
+        (old.exceed == 'shape') == (prof.exceed == 'shape')
+    return [bucket_shift(b, prof.unit, old_shifts[i] if hint_ok and i < len(old.buckets)
+                         else None) for i, b in enumerate(prof.buckets)]
+
+
+def policy_scales(pol, old=None, old_scales=None):
+    """{profile name: [shift per bucket]} of pol, reloaded over old (scales old_scales)."""
+    return {n: profile_scales(p, old.profiles.get(n) if old else None,
+                              old_scales.get(n) if old_scales else None)
+            for n, p in pol.profiles.items()}
 
 
 def _port_range(what, v):
@@ -572,6 +634,14 @@ class KeyState:
         """ns (a Fraction) until every bucket's debt is paid: 0 when none is negative."""
         return max([-t / b.rate for b, t in zip(buckets, self.tokens) if t < 0], default=0)
 
+    def carried(self, buckets, keep):
+        """This state under a reloaded profile's buckets: the first keep buckets' tokens (and
+        the time of the last update) as they are, every other bucket full. The new burst caps
+        them at the next refill, as the new rate and debt apply from then on."""
+        k = KeyState(buckets, self.last)
+        k.tokens[:keep] = self.tokens[:min(keep, len(buckets))]
+        return k
+
 
 class Flow:
     """A known flow: its verdict, whether it still counts (live) and its latest packet."""
@@ -659,17 +729,26 @@ class KeyBudget:
         self.units = units
         self.used = 0
 
+    @staticmethod
+    def units_of(n_buckets):
+        return 1 if n_buckets <= 1 else 2
+
     def take(self, n_buckets):
-        u = 1 if n_buckets <= 1 else 2
+        u = self.units_of(n_buckets)
         if self.used + u > self.units:
             return False
         self.used += u
         return True
 
+    def give(self, n_buckets, n_keys):
+        """n_keys keys of n_buckets buckets are gone (a reload orphaned them)."""
+        self.used -= self.units_of(n_buckets) * n_keys
+
 
 class TenantState:
-    def __init__(self, tenant, budget):
+    def __init__(self, tenant, budget, shifts=None):
         self.t = tenant
+        self.shifts = list(shifts) if shifts is not None else profile_scales(tenant.profile)
         self.c = dict.fromkeys(('packets', 'bytes', 'conform_packets', 'conform_bytes',
                                 'exceed_packets', 'exceed_bytes', 'table_full', 'quota_full',
                                 'flow_refused', 'shaped_packets', 'shaped_bytes',
@@ -682,6 +761,74 @@ class TenantState:
         prof = tenant.profile
         self.flows = Flows(min(prof.max_flows, (1 << 32) - 1), prof.flow_idle_ns) \
             if prof.max_flows else None
+
+    def ksig(self, prof=None, shifts=None):
+        """What the keys of a dedicated tenant are made under (None for a shared one): its
+        profile's name, key, bucket count, unit, shaping and scales (lib/sl_policy.c
+        keysig_of). A reload keeps a tenant's keys only when this is unchanged."""
+        prof = prof or self.t.profile
+        if prof.mode != 'dedicated':
+            return None
+        return (prof.name, prof.key, len(prof.buckets), prof.unit, prof.exceed == 'shape',
+                tuple(self.shifts if shifts is None else shifts))
+
+    def release(self):
+        """The tenant's keys are orphaned (it was removed, or its keys restart): their budget
+        units are free again (sluice frees them at its next eviction scan)."""
+        if self.t.profile.mode == 'dedicated':
+            self.budget.give(len(self.t.profile.buckets), len(self.keys))
+        self.keys = {}
+
+    @classmethod
+    def after_reload(cls, old, tenant, budget, shifts):
+        """The state of tenant (of a reloaded policy, scales shifts) that had state old under
+        the running policy (None: a new tenant), as lib/sl_policy.c tenant_state_for makes it.
+
+        Kept (the same state: tokens, keys, overflow, longest wait) when the key signature
+        (ksig) holds, the unit (bits / packets) and shaping are unchanged and every bucket
+        both profiles have keeps its scale: the new parameters apply from the next frame to
+        the tokens as they are; a limit bucket added starts full, one removed is forgotten.
+        Otherwise a new state, full, with the counters carried (the longest wait restarts):
+        unless either profile shapes or the unit changed, the buckets both have keep their
+        tokens; a shared tenant keeps its one key, a dedicated one's keys restart (orphaned).
+        max-flows: the tenant's flows carry when its profile keeps its name, mode and key and
+        has max-flows before and after (the profile's flow set is kept; cap and idle are the
+        new ones), else they restart (not checked against sluice)."""
+        if old is None:
+            return cls(tenant, budget, shifts)
+        prof, oprof = tenant.profile, old.t.profile
+        shaped, oshaped = prof.exceed == 'shape', oprof.exceed == 'shape'
+        keys_kept = old.ksig() == old.ksig(prof, shifts)
+        same = keys_kept and oprof.unit == prof.unit and oshaped == shaped and \
+            all(a == b for a, b in zip(old.shifts, shifts))
+        flows = old.flows if (prof.max_flows and oprof.max_flows and keys_kept
+                              and (oprof.name, oprof.mode, oprof.key)
+                              == (prof.name, prof.mode, prof.key)) else None
+        if same:
+            st = old
+            st.t = tenant
+            st.keys = {k: v.carried(prof.buckets, len(v.tokens)) for k, v in old.keys.items()}
+            if st.overflow is not None:
+                st.overflow = st.overflow.carried(prof.buckets, len(st.overflow.tokens))
+            st.shifts = list(shifts)
+            st.quota = prof.max_keys
+        else:
+            st = cls(tenant, budget, shifts)
+            st.c = old.c  # the counters carry; the longest wait is the state's
+            keep = min(len(oprof.buckets), len(prof.buckets)) \
+                if oprof.unit == prof.unit and not oshaped and not shaped else 0
+            if keys_kept:  # shared: its one key (a dedicated tenant's is `same` here)
+                st.keys = {k: v.carried(prof.buckets, keep) for k, v in old.keys.items()}
+            else:
+                old.release()
+            if old.overflow is not None:
+                st.overflow = old.overflow.carried(prof.buckets, keep)
+        if flows is not None:
+            flows.cap, flows.idle = min(prof.max_flows, (1 << 32) - 1), prof.flow_idle_ns
+        elif prof.max_flows:
+            flows = Flows(min(prof.max_flows, (1 << 32) - 1), prof.flow_idle_ns)
+        st.flows = flows
+        return st
 
     def key_of(self, p):
         k = self.t.profile.key
@@ -726,9 +873,16 @@ class TenantState:
 
 class Model:
     def __init__(self, policy, max_keys=DEFAULT_MAX_KEYS):
-        self.pol = policy
-        budget = KeyBudget(max_keys)
-        self.ts = [TenantState(t, budget) for t in policy.tenants]
+        self.pol = policy  # the running policy
+        self.budget = KeyBudget(max_keys)
+        self.scales = policy_scales(policy)  # the running policy's
+        self.ts = [TenantState(t, self.budget, self.scales[t.profile.name])
+                   for t in policy.tenants]
+        self.policies = [(policy, self.scales)]  # by generation: (policy, scales)
+        self.gen_of = array.array('I')  # per frame: the generation that policed it
+        self.pending = []  # reloads to come: [at_ns or None, since_first_ns, seq, policy]
+        self.applied = []  # reloads done: (at_ns, ns of the frame before which, generation)
+        self.t0 = None  # the first frame's timestamp
         self.total = [0, 0]
         self.unmatched = [0, 0]
         self.malformed = [0, 0]
@@ -738,6 +892,54 @@ class Model:
         self.depart = []  # per frame: departure (ns) when forwarded, else None
         self.tenant_of = []  # tenant index per frame, -1 none
         self.next_sweep = None
+
+    def reload(self, policy, at_ns, since_first=False):
+        """Replaces the running policy by policy (a Policy) before the first frame whose
+        timestamp is at or after at_ns (with since_first: the first frame's timestamp +
+        at_ns, as sluice-replay --reload SECONDS:FILE), as the appliance reloads on SIGHUP
+        (TenantState.after_reload): tenants carry their state by name, a tenant removed
+        leaves the report, frames already given a departure keep it. Reloads apply in time
+        order, equal times in the order given (sluice-replay: in any order). One not applied
+        when the frames end is never applied."""
+        at = at_ns + self.t0 if since_first and self.t0 is not None else \
+            None if since_first else at_ns
+        self.pending.append([at, at_ns, len(self.applied) + len(self.pending), policy])
+        self._sort_pending()
+        return self
+
+    def _sort_pending(self):
+        if all(r[0] is not None for r in self.pending):
+            self.pending.sort(key=lambda r: (r[0], r[2]))
+
+    def _reloads(self, now):
+        """Applies every reload due at or before now (the frame at now comes after them)."""
+        if self.t0 is None:
+            self.t0 = now
+            for r in self.pending:
+                if r[0] is None:
+                    r[0] = self.t0 + r[1]
+            self._sort_pending()
+        while self.pending and self.pending[0][0] <= now:
+            at, _, _, pol = self.pending.pop(0)
+            self._apply(pol)
+            self.applied.append((at, now, len(self.policies) - 1))
+
+    def _apply(self, pol):
+        scales = policy_scales(pol, self.pol, self.scales)
+        old = {}
+        for st in self.ts:
+            old.setdefault(st.t.name, st)
+        new = [TenantState.after_reload(old.pop(t.name, None), t, self.budget,
+                                        scales[t.profile.name]) for t in pol.tenants]
+        for st in old.values():  # removed: its keys are orphans
+            st.release()
+        self.pol, self.scales, self.ts = pol, scales, new
+        self.policies.append((pol, scales))
+
+    def tenant_at(self, i):
+        """The Tenant (of the policy running then) that frame i belonged to, or None."""
+        ti = self.tenant_of[i]
+        return self.policies[self.gen_of[i]][0].tenants[ti] if ti >= 0 else None
 
     def _sweep(self, now):
         """sluice-replay's maintenance schedule: idle flows end before the frame at now."""
@@ -751,6 +953,7 @@ class Model:
 
     def frame(self, now, length, data, port=0):
         """Polices one frame that came in on port; returns its V_* outcome."""
+        self._reloads(now)
         self._sweep(now)
         self.total[0] += 1
         self.total[1] += length
@@ -775,6 +978,7 @@ class Model:
         self.last = now if self.last is None else max(self.last, now)
         self.verdicts.append(v)
         self.tenant_of.append(ti)
+        self.gen_of.append(len(self.policies) - 1)
         self.depart.append(now + wait if v in FORWARDED else None)
         return v
 
@@ -841,13 +1045,31 @@ class Model:
         for ts in self.ts:
             d = {'name': ts.t.name, 'profile': ts.t.profile.name}
             d.update(ts.c)
-            d['keys'] = len(ts.keys)
+            d['keys'] = len(ts.keys) if ts.t.profile.mode == 'dedicated' else \
+                int(ts.c['packets'] > 0)
             d['flows'] = ts.flows.active() if ts.flows else 0
             d['shape_delay_max_us'] = (ts.max_wait + 500) // 1000  # nearest, half up
             tenants.append(d)
         return {'elapsed_s': el, 'packets': self.total[0], 'bytes': self.total[1],
                 'dropped': pb(self.dropped), 'tenants': tenants,
                 'unmatched': pb(self.unmatched), 'malformed': pb(self.malformed)}
+
+
+RELOAD_ARG = re.compile(r'^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?:(.+)$', re.S)
+MAX_RELOAD_S = 10**9  # sluice-replay takes 0 <= SECONDS < 1e9
+
+
+def parse_reload(arg):
+    """'SECONDS:FILE' -> (ns, FILE): SECONDS a non-negative decimal (an exponent allowed)
+    below 1e9, converted exactly and rounded to the nearest ns (halves up)."""
+    m = RELOAD_ARG.match(arg)
+    if not m:
+        raise ValueError(f'--reload: expected SECONDS:FILE, got {arg!r}')
+    s = Fraction(m.group(1) + (m.group(2) or ''))
+    if s >= MAX_RELOAD_S:
+        raise ValueError(f'--reload: {arg!r}: SECONDS must be below {MAX_RELOAD_S}')
+    ns = s * 10**9
+    return int(ns + Fraction(1, 2)), m.group(3)  # int floors a non-negative Fraction
 
 
 def print_table(r, f, shaping=None):
@@ -883,12 +1105,23 @@ def main(argv=None):
                     help='print the report JSON (default: a table)')
     ap.add_argument('--max-keys', type=int, default=DEFAULT_MAX_KEYS,
                     help="the appliance's key budget in units (sluice-replay's: 1M)")
+    ap.add_argument('--reload', action='append', default=[], metavar='SECONDS:FILE',
+                    help='repeatable: SECONDS (a decimal) after the first frame, before the '
+                    'first frame at or after that time, the policy becomes FILE as on SIGHUP '
+                    '(as sluice-replay --reload)')
     a = ap.parse_args(argv)
     if len(a.inp) > MAX_IN:
         ap.error(f'at most {MAX_IN} --in')
     try:
+        reloads = [parse_reload(r) for r in a.reload]
+    except ValueError as e:
+        ap.error(str(e))
+    try:
         pol = load_policy(a.config)
-        m = Model(pol, a.max_keys).run(merge([read_pcap(f) for f in a.inp]))
+        m = Model(pol, a.max_keys)
+        for ns, path in reloads:
+            m.reload(load_policy(path), ns, since_first=True)
+        m.run(merge([read_pcap(f) for f in a.inp]))
     except (PolicyError, ValueError, OSError) as e:
         print(f'sl-refmodel: {e}', file=sys.stderr)
         return 1
