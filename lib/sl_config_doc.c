@@ -7,6 +7,7 @@
 #include "sl_config_int.h"
 
 #define CFG_MAX_DEPTH 32		/* nesting of YAML collections */
+_Static_assert(CFG_MAX_DEPTH == 32, "the message of a deeper document says 32");
 #define ARENA_BLOCK (1u << 20)
 
 /* Bump allocation from blocks of at least ARENA_BLOCK bytes, freed together. */
@@ -188,7 +189,8 @@ static int collection_end(struct builder *b, yaml_mark_t end)
 
 	if (!it)
 		return -ENOMEM;
-	memcpy(it, b->items + first, n * sizeof(int));
+	if (n)	/* items may be NULL: nothing was added yet */
+		memcpy(it, b->items + first, n * sizeof(int));
 	b->nb_items = first;
 	b->depth--;
 	node->end_mark = end;
@@ -252,7 +254,6 @@ static int on_event(struct builder *b, yaml_event_t *ev, unsigned *docs)
 		return r ? r : item_add(b, id);
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
-		_Static_assert(CFG_MAX_DEPTH == 32, "the message says 32");
 		if (b->depth == CFG_MAX_DEPTH)
 			return event_err(b, ev, "nested deeper than 32 levels");
 		t = ev->type == YAML_SEQUENCE_START_EVENT ? YAML_SEQUENCE_NODE : YAML_MAPPING_NODE;
@@ -353,7 +354,7 @@ int cfg_doc_load(struct cfg_ctx *x, const char *text, size_t len, struct cfg_doc
 	}
 	/* the root is node 1: a collection or scalar at depth 0 is the first node made */
 	d->doc.nodes.start = b.nodes;
-	d->doc.nodes.top = d->doc.nodes.end = b.nodes + (b.root ? b.nb_nodes : 0);
+	d->doc.nodes.top = d->doc.nodes.end = b.root ? b.nodes + b.nb_nodes : b.nodes;
 	d->arena = b.arena;
 	return 0;
 }

@@ -11,7 +11,8 @@
  * (AVX2, BMI2: three-operand vector and shift forms, about 12 instructions per packet fewer),
  * and the loader picks one for the CPU once (an ifunc, as DPDK's own per-CPU variants do).
  */
-#if defined(__x86_64__) && defined(__has_attribute)
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(__clang__)
+/* gcc only: clang 14 takes target_clones("arch=...") but emits no symbol for it */
 #if __has_attribute(target_clones) && !defined(SL_NO_CLONES)
 #define SL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif

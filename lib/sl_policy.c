@@ -36,9 +36,13 @@ static struct sl_config *config_dup(const struct sl_config *c)
 		sl_config_free(n);
 		return NULL;
 	}
-	memcpy(n->profiles, c->profiles, c->nb_profiles * sizeof(*n->profiles));
-	memcpy(n->tenants, c->tenants, c->nb_tenants * sizeof(*n->tenants));
-	memcpy(n->matches, c->matches, c->nb_matches * sizeof(*n->matches));
+	/* an empty policy's arrays may be NULL: memcpy must not be given them */
+	if (c->nb_profiles)
+		memcpy(n->profiles, c->profiles, c->nb_profiles * sizeof(*n->profiles));
+	if (c->nb_tenants)
+		memcpy(n->tenants, c->tenants, c->nb_tenants * sizeof(*n->tenants));
+	if (c->nb_matches)
+		memcpy(n->matches, c->matches, c->nb_matches * sizeof(*n->matches));
 	return n;
 }
 

@@ -57,7 +57,7 @@
  * baseline and for x86-64-v3, the loader picks one, so the inlined sl_classify runs as it does
  * in the appliance. */
 #if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
+#if __has_attribute(target_clones) && !defined(__clang__)	/* gcc: see lib/sl_engine.c */
 #define CB_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
 #endif
