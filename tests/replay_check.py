@@ -114,6 +114,17 @@ def v4_icmp(src, dst):
 SYN, ACK, FIN, RST = 0x02, 0x10, 0x11, 0x14
 
 
+def shaper_policy(rate):
+    """The reload scenarios' policy: one shared tenant shaped to rate (64KB, max-delay 20ms)."""
+    return f"""sluice: 1
+unmatched: pass
+profiles:
+  shaper: {{ mode: shared, rate: {rate}, burst: 64KB, exceed: shape, max-delay: 20ms }}
+tenants:
+  - {{ name: shaped, profile: shaper, match: {{ src: 10.0.0.1/32 }} }}
+"""
+
+
 def max_flows_frames():
     """(ts, frame) of the max-flows scenario; the expectations are in SCENARIOS."""
     ev = []  # (tick, seq, frame): frames of one tick keep the order they are added in
@@ -662,13 +673,7 @@ tenants:
         # (k + 1) >= 0 for k <= 84: 85 leave at once, 12603 wait. The rest are shape drops.
         'name': 'shape-shared-200-into-50',
         'seconds': 2, 'seed': 101, 'malformed': 0, 'shape': True,
-        'policy': """sluice: 1
-unmatched: pass
-profiles:
-  shaper: { mode: shared, rate: 50mbit, burst: 64KB, exceed: shape, max-delay: 20ms }
-tenants:
-  - { name: shaped, profile: shaper, match: { src: 10.0.0.1/32 } }
-""",
+        'policy': shaper_policy('50mbit'),
         'flows': ['src=10.0.0.1,proto=udp,rate=200mbit,size=1000,arrival=exact'],
         'analytic': {'shaped': (12688, 0)},
         'shape_expect': {'shaped': (12603, 37312)},  # shaped_packets, shape_drops
@@ -785,26 +790,8 @@ tenants:
         # at 1 s leave at 1019840 - 160 j us, j = 0..123, at their departures of 50 Mbit/s.
         'name': 'reload-shaped-rate',
         'seconds': 3, 'seed': 111, 'malformed': 0, 'shape': True,
-        'policy': """sluice: 1
-unmatched: pass
-profiles:
-  shaper: { mode: shared, rate: 50mbit, burst: 64KB, exceed: shape, max-delay: 20ms }
-tenants:
-  - { name: shaped, profile: shaper, match: { src: 10.0.0.1/32 } }
-""",
-        'reloads': [('1', """sluice: 1
-unmatched: pass
-profiles:
-  shaper: { mode: shared, rate: 20mbit, burst: 64KB, exceed: shape, max-delay: 20ms }
-tenants:
-  - { name: shaped, profile: shaper, match: { src: 10.0.0.1/32 } }
-"""), ('2', """sluice: 1
-unmatched: pass
-profiles:
-  shaper: { mode: shared, rate: 50mbit, burst: 64KB, exceed: shape, max-delay: 20ms }
-tenants:
-  - { name: shaped, profile: shaper, match: { src: 10.0.0.1/32 } }
-""")],
+        'policy': shaper_policy('50mbit'),
+        'reloads': [('1', shaper_policy('20mbit')), ('2', shaper_policy('50mbit'))],
         'flows': ['src=10.0.0.1,proto=udp,rate=200mbit,size=1000,arrival=exact'],
         'frame_counts': {('10.0.0.1', 0, 1): (85, 6353, 18562),
                          ('10.0.0.1', 1, 2): (0, 2425, 22575),
@@ -887,20 +874,8 @@ tenants:
                          '/ rate): sluice-replay keeps -82000 tokens at 0.56 s instead of '
                          '+206800, and the frames after the silence wait',
         'seconds': 1, 'seed': 114, 'malformed': 0, 'shape': True,
-        'policy': """sluice: 1
-unmatched: pass
-profiles:
-  shaper: { mode: shared, rate: 50mbit, burst: 64KB, exceed: shape, max-delay: 20ms }
-tenants:
-  - { name: shaped, profile: shaper, match: { src: 10.0.0.1/32 } }
-""",
-        'reloads': [('0.5', """sluice: 1
-unmatched: pass
-profiles:
-  shaper: { mode: shared, rate: 20mbit, burst: 64KB, exceed: shape, max-delay: 20ms }
-tenants:
-  - { name: shaped, profile: shaper, match: { src: 10.0.0.1/32 } }
-""")],
+        'policy': shaper_policy('50mbit'),
+        'reloads': [('0.5', shaper_policy('20mbit'))],
         'flows': ['src=10.0.0.1,proto=udp,rate=200mbit,size=1000,arrival=exact,end=0.5',
                   'src=10.0.0.1,proto=udp,rate=200mbit,size=1000,arrival=exact,start=0.56'],
         'frame_counts': {('10.0.0.1', 0, '0.5'): (85, 3228, 9187),
