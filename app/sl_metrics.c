@@ -131,7 +131,8 @@ static const struct {
 	const char *name;
 	size_t off;
 } tenant_counters[] = {
-#define SL_X_COUNTER(n) { #n, offsetof(struct sl_counts, n) },
+#define SL_X_COUNTER(n) { #n, offsetof(struct sl_tenant_stats, c) + \
+			      offsetof(struct sl_counts, n) },
 	SL_TENANT_COUNTERS(SL_X_COUNTER)
 #undef SL_X_COUNTER
 };
@@ -163,48 +164,26 @@ static const char *help_of(const char *name)
 	return "A per-tenant counter of the engine.";
 }
 
-/* One series per tenant of metric `name`: value(t) of each. The tenants' label sets were
- * written once into lb (offsets lo[i] .. lo[i + 1]). */
+/* One series per tenant of metric `name`: the uint64_t at byte off of each tenant's stats (a
+ * counter, keys, flows, queue_hwm). The tenants' label sets were written once into lb
+ * (offsets lo[i] .. lo[i + 1]). */
 static void per_tenant(struct buf *b, const struct sl_stats *s, const char *name,
 		       const char *type, const char *help, const struct buf *lb, const size_t *lo,
-		       uint64_t (*value)(const struct sl_tenant_stats *, size_t), size_t arg)
+		       size_t off)
 {
 	size_t nl = strlen(name);
 
 	family(b, name, type, help);
 	for (unsigned i = 0; i < s->nb_tenants; i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&s->t[i] + off, sizeof(v));
 		put(b, name, nl);
 		put(b, lb->p + lo[i], lo[i + 1] - lo[i]);
 		put(b, " ", 1);
-		put_u64(b, value(&s->t[i], arg));
+		put_u64(b, v);
 		put(b, "\n", 1);
 	}
-}
-
-static uint64_t v_counter(const struct sl_tenant_stats *t, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, (const char *)&t->c + off, sizeof(v));
-	return v;
-}
-
-static uint64_t v_keys(const struct sl_tenant_stats *t, size_t unused)
-{
-	(void)unused;
-	return t->keys;
-}
-
-static uint64_t v_flows(const struct sl_tenant_stats *t, size_t unused)
-{
-	(void)unused;
-	return t->flows;
-}
-
-static uint64_t v_hwm(const struct sl_tenant_stats *t, size_t unused)
-{
-	(void)unused;
-	return t->queue_hwm;
 }
 
 static void tenants(struct buf *b, const struct sl_stats *s)
@@ -233,14 +212,16 @@ static void tenants(struct buf *b, const struct sl_stats *s)
 	for (size_t k = 0; k < sizeof(tenant_counters) / sizeof(tenant_counters[0]); k++) {
 		snprintf(name, sizeof(name), "sluice_tenant_%s_total", tenant_counters[k].name);
 		per_tenant(b, s, name, "counter", help_of(tenant_counters[k].name), &lb, lo,
-			   v_counter, tenant_counters[k].off);
+			   tenant_counters[k].off);
 	}
 	per_tenant(b, s, "sluice_tenant_keys", "gauge", "Live keys: dedicated keys in the table "
-		   "(1 for a shared tenant that saw traffic).", &lb, lo, v_keys, 0);
+		   "(1 for a shared tenant that saw traffic).", &lb, lo,
+		   offsetof(struct sl_tenant_stats, keys));
 	per_tenant(b, s, "sluice_tenant_flows", "gauge", "Flows admitted and active (max-flows).",
-		   &lb, lo, v_flows, 0);
+		   &lb, lo, offsetof(struct sl_tenant_stats, flows));
 	per_tenant(b, s, "sluice_tenant_queue_high_water", "gauge", "Most frames of the tenant "
-		   "queued to workers at once.", &lb, lo, v_hwm, 0);
+		   "queued to workers at once.", &lb, lo,
+		   offsetof(struct sl_tenant_stats, queue_hwm));
 	family(b, "sluice_tenant_shape_delay_max_seconds", "gauge", "Longest wait given to a "
 	       "shaped frame of the tenant.");
 	for (unsigned i = 0; i < s->nb_tenants; i++) {

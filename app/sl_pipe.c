@@ -308,11 +308,8 @@ static inline void sl_pipe_handoff(struct sl_pipe *p, struct sl_pipe_police *pl,
 static uint32_t sl_pipe_shape_admit(struct sl_pipe *p, uint32_t want)
 {
 	uint32_t level, got = sl_pipe_admit(&p->shape_held, want, p->shape_cap, &level);
-	uint64_t hwm = __atomic_load_n(&p->shape_held_max, __ATOMIC_RELAXED);
 
-	while (level > hwm && !__atomic_compare_exchange_n(&p->shape_held_max, &hwm, level, 1,
-							   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	sl_stats_raise(&p->shape_held_max, level);
 	return got;
 }
 

@@ -39,19 +39,31 @@ static inline uint64_t cost_units(const struct sl_prof *p, uint32_t len)
 }
 
 /*
- * Several lcores, one packet: take from every bucket with a CAS each; if a later bucket is
- * short, give back what the earlier ones gave (all or nothing).
+ * Several lcores, one packet: take from every bucket with a CAS each, each keeping at least its
+ * floor (0 but for exceed: shape); if a later bucket is short, give back what the earlier ones
+ * gave (all or nothing). wait (shaped profiles, else NULL): the frame's wait, the longest of
+ * the buckets' debts after the take.
  */
 static int police_atomic(const struct sl_prof *p, struct sl_tb_state *st, uint64_t now,
-			 uint64_t units)
+			 uint64_t units, uint64_t *wait)
 {
+	if (wait)
+		*wait = 0;
 	for (unsigned b = 0; b < p->nb; b++) {
-		uint64_t c = units << p->tb[b].shift;
+		uint64_t c = units << p->tb[b].shift, seen;
 
-		if (!sl_tb_take_shared(&p->tb[b], &st[b], now, c, c, NULL)) {
+		if (!sl_tb_take_shared(&p->tb[b], &st[b], now, c + p->floor[b], c,
+				       wait ? &seen : NULL)) {
 			while (b--)
 				sl_tb_give_back(&p->tb[b], &st[b], units << p->tb[b].shift);
+			if (wait)
+				*wait = 0;
 			return 0;
+		}
+		if (wait) {
+			uint64_t w = sl_tb_shape_wait(&p->tb[b], seen - c);
+
+			*wait = w > *wait ? w : *wait;
 		}
 	}
 	return 1;
@@ -61,7 +73,7 @@ static inline __attribute__((always_inline)) int
 police(int multi, const struct sl_prof *p, struct sl_tb_state *st, uint64_t now, uint32_t len)
 {
 	if (multi)
-		return police_atomic(p, st, now, cost_units(p, len));
+		return police_atomic(p, st, now, cost_units(p, len), NULL);
 	if (p->nb == 1)	/* the common profile: one bucket, the loop unrolled away */
 		return sl_tb_take_state(p->tb, 1, st, now, cost_units(p, len));
 	return sl_tb_take_state(p->tb, p->nb, st, now, cost_units(p, len));
@@ -229,30 +241,7 @@ static int police_shape(int multi, const struct sl_prof *p, struct sl_tb_state *
 
 	if (!multi)
 		return sl_tb_shape_state(p->tb, p->floor, p->nb, st, now, units, wait);
-	*wait = 0;
-	for (unsigned b = 0; b < p->nb; b++) {
-		uint64_t c = units << p->tb[b].shift, seen, w;
-
-		if (!sl_tb_take_shared(&p->tb[b], &st[b], now, c + p->floor[b], c, &seen)) {
-			while (b--)
-				sl_tb_give_back(&p->tb[b], &st[b], units << p->tb[b].shift);
-			*wait = 0;
-			return 0;
-		}
-		w = sl_tb_shape_wait(&p->tb[b], seen - c);
-		*wait = w > *wait ? w : *wait;
-	}
-	return 1;
-}
-
-/* The longest wait given to tenant state ts, raised to w (relaxed atomic max: any lcore). */
-static void shape_delay_max(struct sl_tenant_state *ts, uint64_t w)
-{
-	uint64_t cur = __atomic_load_n(&ts->shape_delay_max, __ATOMIC_RELAXED);
-
-	while (w > cur && !__atomic_compare_exchange_n(&ts->shape_delay_max, &cur, w, 1,
-						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	return police_atomic(p, st, now, units, wait);
 }
 
 /*
@@ -290,7 +279,7 @@ decide_shape(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptena
 	} else if (lc->wait[i]) {
 		c->shaped_packets++;
 		c->shaped_bytes += len;
-		shape_delay_max(pt->ts, lc->wait[i]);
+		sl_stats_raise(&pt->ts->shape_delay_max, lc->wait[i]);
 	}
 	return r;
 }
@@ -801,15 +790,8 @@ void sl_lcore_queue_drop(struct sl_lcore *lc, uint32_t tenant, uint32_t len)
 
 void sl_lcore_queue_level(struct sl_lcore *lc, uint32_t tenant, uint32_t level)
 {
-	uint64_t *hwm, cur;
-
-	if (!lc->pol || tenant >= lc->pol->nb_tenants)
-		return;
-	hwm = &lc->pol->tenant[tenant].ts->queue_hwm;
-	cur = __atomic_load_n(hwm, __ATOMIC_RELAXED);
-	while (level > cur &&
-	       !__atomic_compare_exchange_n(hwm, &cur, level, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	if (lc->pol && tenant < lc->pol->nb_tenants)
+		sl_stats_raise(&lc->pol->tenant[tenant].ts->queue_hwm, level);
 }
 
 struct sl_pktbytes sl_engine_lcore_total(const struct sl_engine *e, unsigned i)

@@ -60,6 +60,16 @@ struct sl_stats {
 
 void sl_stats_free(struct sl_stats *s);
 
+/* Raise the high-water mark *hwm to v if it is higher (relaxed: any thread, never lowers). */
+static inline void sl_stats_raise(uint64_t *hwm, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(hwm, __ATOMIC_RELAXED);
+
+	while (v > cur &&
+	       !__atomic_compare_exchange_n(hwm, &cur, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 /*
  * The report: {"elapsed_s", "packets", "bytes", "tenants": [{"name", "packets", "bytes",
  * "conform_packets", "conform_bytes", "exceed_packets", "exceed_bytes", "keys", ...}],
