@@ -263,10 +263,8 @@ decide_shape(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptena
 		lc->wait[i] = 0;
 		if (en)
 			st = en->st;
-		else if (p->when_full == SL_FULL_PASS)
-			return 1;
-		else if (p->when_full == SL_FULL_DROP)
-			return -1;
+		else if (p->when_full != SL_FULL_SHARED)	/* pass or drop, as a policer */
+			return refused(pt, now, len, multi);
 		else
 			st = pt->ts->ovf;
 		r = police_shape(multi, p, st, now, len, &lc->wait[i]);
