@@ -316,9 +316,9 @@ void sl_live_tick(struct sl_live *lv, struct sl_stats *cur, uint64_t tx_dropped,
 		tx_dropped - lv->prev_tx_dropped, cur->generation, cur->reload_failures);
 	if (sum.shaped_packets || sum.shape_drops || cur->shape_held)
 		fprintf(f, "          shaped: waited %.3f Mbit/s %.0f pps, dropped for waiting too "
-			"long %.0f pps, waiting now %" PRIu64 "\n", sl_mbit(sum.shaped_bytes, dt),
-			sl_per_s(sum.shaped_packets, dt), sl_per_s(sum.shape_drops, dt),
-			cur->shape_held);
+			"long %.0f pps (over their flow's share %.0f pps), waiting now %" PRIu64
+			"\n", sl_mbit(sum.shaped_bytes, dt), sl_per_s(sum.shaped_packets, dt),
+			sl_per_s(sum.shape_drops, dt), sl_per_s(sum.fair_drops, dt), cur->shape_held);
 	fflush(f);
 	sl_stats_free(&lv->prev);	/* by_name pointed into it: done with it above */
 	lv->prev = *cur;

@@ -153,7 +153,10 @@ static const char *const tenant_help[][2] = {
 	{ "flow_refused", "Frames of flows refused by max-flows." },
 	{ "shaped_packets", "Conforming frames that waited (exceed: shape)." },
 	{ "shaped_bytes", "Bytes of the conforming frames that waited." },
-	{ "shape_drops", "Frames dropped for they would have waited longer than max-delay." },
+	{ "shape_drops", "Frames dropped for they would have waited longer than max-delay, or "
+			 "(fair_drops) held more than their flow's share of the queue." },
+	{ "fair_drops", "Shape drops of frames whose flow held more than its share of the "
+			"tenant's queue (fair: flows)." },
 };
 
 static const char *help_of(const char *name)

@@ -15,6 +15,7 @@ static const char *const mode_names[SL_MODE_COUNT] = { "shared", "dedicated" };
 static const char *const key_names[SL_KEY_COUNT] = { "src-ip", "dst-ip", "5-tuple" };
 static const char *const action_names[SL_ACT_COUNT] = { "drop", "mark", "pass", "shape" };
 static const char *const full_names[SL_FULL_COUNT] = { "shared", "pass", "drop" };
+static const char *const fair_names[SL_FAIR_COUNT] = { "none", "flows" };
 
 #define NAME_OF(t, i) ((unsigned)(i) < sizeof(t) / sizeof(t[0]) ? t[i] : "?")
 
@@ -38,13 +39,19 @@ const char *sl_when_full_name(enum sl_when_full w)
 	return NAME_OF(full_names, w);
 }
 
+const char *sl_fair_name(enum sl_fair_mode f)
+{
+	return NAME_OF(fair_names, f);
+}
+
 /* ---- profiles ---------------------------------------------------------------------------- */
 
 enum { PF_MODE, PF_KEY, PF_RATE, PF_BURST, PF_LIMITS, PF_EXCEED, PF_DSCP, PF_IDLE, PF_MAX_KEYS,
-	PF_WHEN_FULL, PF_MAX_FLOWS, PF_FLOW_IDLE, PF_MAX_QUEUE, PF_MAX_DELAY, PF_QUEUE, PF_COUNT };
+	PF_WHEN_FULL, PF_MAX_FLOWS, PF_FLOW_IDLE, PF_MAX_QUEUE, PF_MAX_DELAY, PF_QUEUE, PF_FAIR,
+	PF_COUNT };
 static const char *const profile_fields[PF_COUNT] = { "mode", "key", "rate", "burst", "limits",
 	"exceed", "dscp", "idle", "max-keys", "when-full", "max-flows", "flow-idle", "max-queue",
-	"max-delay", "queue" };
+	"max-delay", "queue", "fair" };
 
 static const char *kind_text(enum sl_unit u, int rate)
 {
@@ -164,11 +171,31 @@ static void parse_dedicated(struct cfg_ctx *x, yaml_node_t **v, const char *path
 		p->when_full = (enum sl_when_full)e;
 }
 
-/* max-delay and queue, which go with exceed: shape only; the rate and burst are parsed. */
-static void parse_shape(struct cfg_ctx *x, yaml_node_t **v, const char *path, int shape,
-			struct sl_cfg_profile *p)
+/* fair: flows (the default of a shared shaped profile) or none; exceed: shape only. */
+static void parse_fair(struct cfg_ctx *x, yaml_node_t **v, const char *path, int shape,
+		       int shared, struct sl_cfg_profile *p)
 {
-	static const unsigned only[] = { PF_MAX_DELAY, PF_QUEUE };
+	char fp[CFG_PATH_LEN];
+	unsigned e;
+
+	p->fair = shape && shared ? SL_FAIR_FLOWS : SL_FAIR_NONE;
+	if (!shape || !v[PF_FAIR])
+		return;
+	cfg_path(fp, path, "fair");
+	if (cfg_enum(x, v[PF_FAIR], fp, fair_names, SL_FAIR_COUNT, &e))
+		return;
+	if (e == SL_FAIR_FLOWS && !shared)
+		cfg_err(x, v[PF_FAIR], fp, "fair: flows is for shared profiles (a dedicated "
+			"profile's keys each wait in a queue of their own; fair: none or leave it out)");
+	else
+		p->fair = (enum sl_fair_mode)e;
+}
+
+/* max-delay, queue and fair, which go with exceed: shape only; the rate and burst are parsed. */
+static void parse_shape(struct cfg_ctx *x, yaml_node_t **v, const char *path, int shape,
+			int shared, struct sl_cfg_profile *p)
+{
+	static const unsigned only[] = { PF_MAX_DELAY, PF_QUEUE, PF_FAIR };
 	char fp[CFG_PATH_LEN], b[48];
 	const char *s, *err;
 	enum sl_unit u;
@@ -179,8 +206,10 @@ static void parse_shape(struct cfg_ctx *x, yaml_node_t **v, const char *path, in
 		cfg_path(fp, path, profile_fields[only[i]]);
 		cfg_err(x, v[only[i]], fp, "only allowed with exceed: shape (%s)",
 			only[i] == PF_QUEUE ? "the most a shaped tenant or key may have waiting"
-					    : "how long a shaped frame may wait");
+			: only[i] == PF_FAIR ? "how a shaped tenant's flows share its queue"
+					     : "how long a shaped frame may wait");
 	}
+	parse_fair(x, v, path, shape, shared, p);
 	if (!shape)
 		return;
 	p->max_delay_ns = sl_cfg_shape_default_delay(&p->b[0], p->unit);
@@ -232,7 +261,7 @@ uint64_t sl_cfg_shape_debt(const struct sl_cfg_profile *p, unsigned b)
 
 /* exceed, and dscp which goes with exceed: mark only */
 static void parse_exceed(struct cfg_ctx *x, yaml_node_t **v, yaml_node_t *where,
-			 const char *path, struct sl_cfg_profile *p)
+			 const char *path, int shared, struct sl_cfg_profile *p)
 {
 	char fp[CFG_PATH_LEN];
 	unsigned e;
@@ -254,7 +283,7 @@ static void parse_exceed(struct cfg_ctx *x, yaml_node_t **v, yaml_node_t *where,
 			action_names[p->exceed]);
 	else if (v[PF_DSCP] && !cfg_uint(x, v[PF_DSCP], fp, 0, 63, &dscp))
 		p->dscp = (uint8_t)dscp;
-	parse_shape(x, v, path, ok && p->exceed == SL_ACT_SHAPE, p);
+	parse_shape(x, v, path, ok && p->exceed == SL_ACT_SHAPE, shared, p);
 }
 
 /* Fields of both modes: max-flows with its flow-idle, and max-queue. */
@@ -315,7 +344,7 @@ static void parse_profile(struct cfg_ctx *x, yaml_node_t *key, yaml_node_t *n,
 	cfg_path(fp, path, "limits");
 	if (v[PF_LIMITS])
 		parse_limits(x, v[PF_LIMITS], fp, p, v[PF_RATE], rate_ok);
-	parse_exceed(x, v, key, path, p);
+	parse_exceed(x, v, key, path, mode_ok && p->mode == SL_MODE_SHARED, p);
 	parse_dedicated(x, v, path, mode_ok && p->mode == SL_MODE_SHARED, p);
 	parse_flows(x, v, path, p);
 }

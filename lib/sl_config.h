@@ -20,6 +20,7 @@ enum sl_keykind { SL_KEY_SRC_IP, SL_KEY_DST_IP, SL_KEY_5TUPLE, SL_KEY_COUNT };
 enum sl_unit { SL_UNIT_BITS, SL_UNIT_PACKETS, SL_UNIT_COUNT };	/* byte-mode buckets count bits */
 enum sl_action { SL_ACT_DROP, SL_ACT_MARK, SL_ACT_PASS, SL_ACT_SHAPE, SL_ACT_COUNT };
 enum sl_when_full { SL_FULL_SHARED, SL_FULL_PASS, SL_FULL_DROP, SL_FULL_COUNT };
+enum sl_fair_mode { SL_FAIR_NONE, SL_FAIR_FLOWS, SL_FAIR_COUNT };
 
 /*
  * One token bucket as a rational rate: `amount` tokens every `per_ns` nanoseconds, capacity
@@ -56,6 +57,7 @@ struct sl_cfg_profile {
 	/* exceed: shape only (sl_cfg_shape_debt says what they give each bucket) */
 	uint64_t max_delay_ns;		/* "max-delay: 20ms": longest wait (default: see below) */
 	uint64_t queue;			/* "queue: 64KB | 100pkt": most tokens waiting; 0 = no cap */
+	enum sl_fair_mode fair;		/* "fair: flows | none" (shared: default flows; sl_fair.h) */
 };
 
 /*
@@ -156,5 +158,6 @@ const char *sl_mode_name(enum sl_mode m);
 const char *sl_keykind_name(enum sl_keykind k);
 const char *sl_action_name(enum sl_action a);
 const char *sl_when_full_name(enum sl_when_full w);
+const char *sl_fair_name(enum sl_fair_mode f);
 
 #endif

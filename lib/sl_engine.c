@@ -154,7 +154,7 @@ static void police_shared_bursts(struct sl_slot *lc, const struct sl_policy *pol
 		uint32_t t = lc->tenant[i];
 
 		if (t != SL_NO_TENANT && lc->shared_ok[i] == -2 &&
-		    pol->tenant[t].prof->mode == SL_MODE_SHARED)
+		    pol->tenant[t].prof->mode == SL_MODE_SHARED && !pol->tenant[t].prof->fair)
 			police_shared_burst(lc, pol->tenant[t].prof, pol->tenant[t].ts->st, t, i, n,
 					    len, now);
 	}
@@ -244,10 +244,44 @@ static int police_shape(int multi, const struct sl_prof *p, struct sl_tb_state *
 	return police_atomic(p, st, now, units, wait);
 }
 
+/* A frame's flow: its addresses, ports and protocol, hashed (the worker ring's choice too). */
+static inline uint64_t flow_hash_of(const struct sl_pkt *pk)
+{
+	const sl_u64_alias *s = (const sl_u64_alias *)pk->src, *t = (const sl_u64_alias *)pk->dst;
+
+	return (s[0] ^ s[1] ^ t[0] ^ t[1] ^ ((uint64_t)pk->sport << 16 | pk->dport) ^
+		(uint64_t)pk->proto << 40) * 0x9e3779b97f4a7c15ull;
+}
+
+/*
+ * A shared tenant with fair: flows (sl_fair.h): a frame whose flow would hold more than its
+ * share of the queue is dropped before the buckets are asked (*fair_drop = 1); one that is
+ * taken and waits is noted in its flow's slot. Decided frame by frame, on several lcores too.
+ */
+static __attribute__((noinline)) int
+police_fair(int multi, const struct sl_prof *p, struct sl_tenant_state *ts,
+	    const struct sl_pkt *pk, uint64_t now, uint32_t len, uint64_t *wait, int *fair_drop)
+{
+	struct sl_fair_look fl;
+	uint64_t units = cost_units(p, len);
+	int r;
+
+	*wait = 0;
+	sl_fair_look(ts->fair, flow_hash_of(pk), now, p->fair_q, p->fair_hold, &fl);
+	*fair_drop = !sl_fair_admit(&fl, units);
+	if (*fair_drop)
+		return 0;
+	r = police_shape(multi, p, ts->st, now, len, wait);
+	if (r && *wait)
+		sl_fair_note(ts->fair, &fl, now, now + *wait, units);
+	return r;
+}
+
 /*
  * decide() for a profile with exceed: shape: as a policer, but the buckets may owe up to
  * max-delay's worth and the frame's wait goes to lc->wait[i]; counts frames that wait
- * (shaped_*) and frames that would wait too long (shape_drops).
+ * (shaped_*) and frames that would wait too long or over their flow's share (shape_drops,
+ * fair_drops).
  */
 static __attribute__((noinline)) int
 decide_shape(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt,
@@ -255,7 +289,7 @@ decide_shape(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptena
 {
 	const struct sl_prof *p = pt->prof;
 	struct sl_tb_state *st = pt->ts->st;
-	int r;
+	int r, fair_drop = 0;
 
 	if (lc->tab[i]) {
 		struct sl_entry *en = entry_of(l, lc, pt, i, now, c);
@@ -268,12 +302,15 @@ decide_shape(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptena
 		else
 			st = pt->ts->ovf;
 		r = police_shape(multi, p, st, now, len, &lc->wait[i]);
+	} else if (p->fair) {
+		r = police_fair(multi, p, pt->ts, &lc->pkt[i], now, len, &lc->wait[i], &fair_drop);
 	} else {
 		/* several lcores: police_shared_bursts decided it and gave its wait */
 		r = multi ? lc->shared_ok[i] : police_shape(0, p, st, now, len, &lc->wait[i]);
 	}
 	if (!r) {
 		c->shape_drops++;
+		c->fair_drops += (unsigned)fair_drop;
 	} else if (lc->wait[i]) {
 		c->shaped_packets++;
 		c->shaped_bytes += len;
@@ -311,18 +348,13 @@ decide(const struct sl_lcore *l, struct sl_slot *lc, const struct sl_ptenant *pt
 static void decision(const struct sl_slot *lc, const struct sl_ptenant *pt, unsigned i,
 		     uint8_t v, int exceeded, uint64_t now, struct sl_decision *d)
 {
-	const struct sl_pkt *pk = &lc->pkt[i];
-	const sl_u64_alias *s = (const sl_u64_alias *)pk->src, *t = (const sl_u64_alias *)pk->dst;
-	uint64_t h = (s[0] ^ s[1] ^ t[0] ^ t[1] ^ ((uint64_t)pk->sport << 16 | pk->dport) ^
-		      (uint64_t)pk->proto << 40) * 0x9e3779b97f4a7c15ull;
-
-	d->flow_hash = (uint32_t)(h >> 32);
+	d->flow_hash = (uint32_t)(flow_hash_of(&lc->pkt[i]) >> 32);
 	d->tenant = pt ? lc->tenant[i] : SL_NO_TENANT_INDEX;
 	d->max_queue = pt ? pt->prof->max_queue : 0;
 	d->queue_key = !pt ? 0 : pt->prof->table ? (uint32_t)lc->hash[i] : pt->ts->uid;
 	d->mark = v == SL_V_FORWARD && exceeded && pt->prof->exceed == SL_ACT_MARK;
 	d->dscp = pt ? pt->prof->dscp : 0;
-	d->l3_off = pk->l3_off;
+	d->l3_off = lc->pkt[i].l3_off;
 	d->depart = now + (v == SL_V_FORWARD && pt && pt->prof->shape ? lc->wait[i] : 0);
 }
 

@@ -8,6 +8,7 @@
 #include "sl_classify.h"
 #include "sl_flow.h"
 #include "sl_engine.h"
+#include "sl_fair.h"
 #include "sl_mem.h"
 #include "sl_table.h"
 #include "sl_tb.h"
@@ -63,6 +64,9 @@ struct sl_prof {
 	uint8_t dscp;
 	uint8_t when_full;
 	uint8_t shape;			/* exceed: shape */
+	uint8_t fair;			/* exceed: shape, shared, fair: flows (sl_fair.h) */
+	uint64_t fair_q;		/* fair: the tenant's queue, units: its smallest debt */
+	uint64_t fair_hold;		/* fair: ticks a flow counts after its frames left */
 	char name[SL_NAME_MAX];
 } __attribute__((aligned(64)));
 
@@ -89,6 +93,7 @@ struct sl_tenant_state {
 	uint64_t queue_hwm;		/* atomic max, any lcore */
 	uint64_t shape_delay_max;	/* atomic max, any lcore: longest wait given, ticks */
 	uint8_t shaped;			/* its buckets' tokens are shaped ones (SL_TB_SHAPE_ZERO) */
+	struct sl_fair *fair;		/* fair: flows: its flows' slots; kept with its tokens */
 	uint64_t evicted;		/* control thread */
 	char name[SL_NAME_MAX];
 	struct sl_lcounts lc[];		/* one per lcore */

@@ -143,6 +143,15 @@ static struct sl_tenant_state *tenant_state_new(const struct sl_engine *e)
 	return zalloc(sizeof(struct sl_tenant_state) + e->nb_lcores * sizeof(struct sl_lcounts));
 }
 
+static struct sl_fair *fair_new(void)
+{
+	struct sl_fair *f = aligned_alloc(64, sizeof(*f));
+
+	if (f)
+		memset(f, 0, sizeof(*f));
+	return f;
+}
+
 static int uid_cmp(const void *a, const void *b)
 {
 	const struct sl_uid_ent *x = a, *y = b;
@@ -288,6 +297,14 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 	p->when_full = (uint8_t)cp->when_full;
 	p->max_queue = cp->max_queue > UINT32_MAX ? UINT32_MAX : (uint32_t)cp->max_queue;
 	p->shape = cp->exceed == SL_ACT_SHAPE;
+	p->fair = p->shape && cp->fair == SL_FAIR_FLOWS;
+	p->fair_q = UINT64_MAX;
+	p->fair_hold = p->fair ? (uint64_t)((unsigned __int128)cp->max_delay_ns * e->hz / 1000000000u) : 0;
+	for (unsigned b = 0; p->fair && b < cp->nb_buckets; b++) {
+		uint64_t q = sl_cfg_shape_debt(cp, b);
+
+		p->fair_q = q < p->fair_q ? q : p->fair_q;
+	}
 	for (unsigned b = 0; b < cp->nb_buckets; b++) {
 		int hint = op && b < op->nb && op->bytes == p->bytes && op->shape == p->shape
 				   ? (int)op->tb[b].shift : -1;
@@ -366,6 +383,10 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	for (unsigned b = 0; same && b < p->nb && b < old_ts->nb; b++)
 		same = old_ts->shift[b] == p->tb[b].shift;
 	if (same) {
+		/* its flows' slots go with its tokens; a snapshot before this one never reads a
+		 * new one (its profile is not fair), and the publication orders the store */
+		if (p->fair && !old_ts->fair && !(old_ts->fair = fair_new()))
+			return NULL;
 		for (unsigned b = old_ts->nb; b < p->nb; b++) {	/* a limit added: full */
 			old_ts->st[b] = (struct sl_tb_state){0, p->tb[b].burst};
 			old_ts->ovf[b] = old_ts->st[b];
@@ -378,11 +399,16 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	ts = tenant_state_new(e);
 	if (!ts)
 		return NULL;
+	if (p->fair && !(ts->fair = fair_new())) {
+		free(ts);
+		return NULL;
+	}
 	if (keys_kept) {
 		ts->uid = old_ts->uid;
 		ts->acct = old_ts->acct;
 	} else {
 		if (e->next_uid >= SL_UID_PAIR) {
+			free(ts->fair);
 			free(ts);
 			return NULL;
 		}
@@ -391,6 +417,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 			ts->uid |= SL_UID_PAIR;
 		ts->acct = p->table ? zalloc(sizeof(*ts->acct)) : NULL;
 		if (p->table && !ts->acct) {
+			free(ts->fair);
 			free(ts);
 			return NULL;
 		}
@@ -427,6 +454,8 @@ static void tenant_state_free(struct sl_tenant_state *ts, const struct sl_tenant
 {
 	if (!keep || keep->acct != ts->acct)
 		free(ts->acct);
+	if (!keep || keep->fair != ts->fair)
+		free(ts->fair);
 	free(ts);
 }
 
@@ -592,6 +621,9 @@ static uint64_t policy_need(const struct sl_engine *e, const struct sl_config *c
 	b += sl_classifier_bytes(cfg);
 	b += nt * (sizeof(struct sl_tenant_state) + e->nb_lcores * sizeof(struct sl_lcounts) +
 		   sizeof(struct sl_keyacct) + 64);
+	for (unsigned t = 0; t < cfg->nb_tenants; t++)	/* fair: flows: its flows' slots */
+		if (cfg->profiles[cfg->tenants[t].profile].fair == SL_FAIR_FLOWS)
+			b += sizeof(struct sl_fair);
 	b += (nt + np + on) * (sizeof(struct name_ref) + 2 * sizeof(int));
 	for (unsigned i = 0; i < cfg->nb_profiles; i++)
 		if (cfg->profiles[i].max_flows) {
@@ -1039,10 +1071,11 @@ void sl_engine_describe(struct sl_engine *e, FILE *f)
 				fprintf(f, "queue %llu %s, ", (unsigned long long)(cp->unit ==
 					SL_UNIT_BITS ? cp->queue / 8 : cp->queue),
 					cp->unit == SL_UNIT_BITS ? "B" : "pkt");
-			fprintf(f, "up to %llu %s waiting per %s; worker mode)",
+			fprintf(f, "up to %llu %s waiting per %s%s; worker mode)",
 				(unsigned long long)(cp->unit ==
 				SL_UNIT_BITS ? debt / 8 : debt), cp->unit == SL_UNIT_BITS ? "B" : "pkt",
-				cp->mode == SL_MODE_DEDICATED ? "key" : "tenant");
+				cp->mode == SL_MODE_DEDICATED ? "key" : "tenant",
+				cp->fair == SL_FAIR_FLOWS ? ", shared fairly by its flows" : "");
 		}
 		fprintf(f, "\n  rate ");
 		print_bucket(f, &cp->b[0], cp->unit);

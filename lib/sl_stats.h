@@ -22,7 +22,8 @@
 	X(flow_refused)		/* packets of flows refused by max-flows */               \
 	X(shaped_packets)	/* exceed: shape: conforming after a wait (in conform) */ \
 	X(shaped_bytes)                                                              \
-	X(shape_drops)		/* exceed: shape: would wait too long, dropped (in exceed) */
+	X(shape_drops)		/* exceed: shape: would wait too long, dropped (in exceed) */ \
+	X(fair_drops)		/* fair: flows: its flow over its share (in shape_drops) */
 
 struct sl_counts {
 #define SL_X_FIELD(n) uint64_t n;

@@ -7,7 +7,8 @@
 #
 # usage: perf/shape-bench.sh                   environment: TENANTS (10000), RATE (200),
 #        BURST (4), SECONDS_PER_RUN (15), ROUNDS (3), SLOT_US (10), BUILD (build). Root.
-# LCORES (0@1,1@1,2@0: the worker alone on core 0, the main lcore with the policing one).
+# LCORES (0@1,1@1,2@0: the worker alone on core 0, the main lcore with the policing one),
+# FAIR (flows: the shaped profile's default; none).
 # Prints per run: frames read and forwarded per second, frames that waited per second, the
 # pacing error p50/p99 (|release - departure| in slots, from the worker's histogram: the
 # target is p99 under 2 slots), and the most frames waiting at once; then the medians and
@@ -22,17 +23,19 @@ SECS=${SECONDS_PER_RUN:-15}
 ROUNDS=${ROUNDS:-3}
 SLOT_US=${SLOT_US:-10}
 LCORES=${LCORES:-0@1,1@1,2@0}
+FAIR=${FAIR:-flows}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shape-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-python3 - "$TMP" "$TENANTS" "$RATE" "$BURST" <<'PY'
+python3 - "$TMP" "$TENANTS" "$RATE" "$BURST" "$FAIR" <<'PY'
 import struct, sys
-d, n, rate, burst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+d, n, rate, burst, fair = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 for mode in ('shape', 'drop'):
     with open(f'{d}/{mode}.yaml', 'w') as f:
         f.write('sluice: 1\nprofiles:\n')
         f.write(f'  p: {{mode: shared, rate: {rate}pps, burst: {burst}pkt, exceed: {mode}'
-                + (', max-delay: 20ms' if mode == 'shape' else '') + '}\ntenants:\n')
+                + (f', max-delay: 20ms, fair: {fair}' if mode == 'shape' else '')
+                + '}\ntenants:\n')
         for i in range(n):
             f.write(f'  - {{name: t{i}, profile: p, match: {{src: 10.{i >> 16 & 255}.'
                     f'{i >> 8 & 255}.{i & 255}/32}}}}\n')
@@ -53,7 +56,7 @@ with open(f'{d}/cap.pcap', 'wb') as f:
         f.write(struct.pack('<IIII', 0, i, len(b), len(b)) + b)
 PY
 
-echo "# shape-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); $TENANTS tenants at ${RATE} pps each (burst $BURST), ${SECS} s runs, slots of $SLOT_US us"
+echo "# shape-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); $TENANTS tenants at ${RATE} pps each (burst $BURST, fair: $FAIR), ${SECS} s runs, slots of $SLOT_US us"
 echo "| run | exceed | read Mpps | forwarded Mpps | waited Mpps | pacing p50 / p99 (slots) | most waiting |"
 echo "|---|---|---|---|---|---|---|"
 run() { # mode round

@@ -206,6 +206,18 @@ class Buckets(unittest.TestCase):
         t = tenant(rep, 't')
         self.assertEqual((t['conform_packets'], t['bytes']), (12, 100000))
 
+    def test_cost_capped_at_65535_bytes(self):
+        # a frame of 66000 bytes on the wire costs 8 x 65535 = 524,280 bits (sl_engine.c
+        # cost_of), its bytes count whole. Burst 70000 B (560,000 bits), 800 bits/ms: the
+        # first leaves 35,720, the second (T0) exceeds, the third at 612 ms finds 35,720 +
+        # 489,600 = 525,320 >= 524,280 (8 x 66000 = 528,000 would not fit)
+        f = v4udp('10.0.0.1', '10.0.0.2', 1000)[:100]
+        fr = [(T0, f, 66000), (T0, f, 66000), (T0 + 612 * MS, f, 66000)]
+        rep, _ = run(shared('800kbit', '70000B'), fr)
+        t = tenant(rep, 't')
+        self.assertEqual((t['conform_packets'], t['conform_bytes'], t['exceed_packets'],
+                          t['bytes']), (2, 132000, 1, 198000))
+
     def test_us_and_big_endian_pcaps(self):
         fr = [(T0 + i * MS, v4udp('10.0.0.1', '10.0.0.2', 1000)) for i in range(100)]
         for nano, be in ((False, False), (False, True), (True, True)):
@@ -1112,6 +1124,385 @@ tenants:
         for bad in ('-1:x', '1', 'x:y', '1:', '1e9:x'):
             with self.assertRaises(ValueError):
                 RM.parse_reload(bad)
+
+
+# --- fair: flows (lib/sl_fair.h): a shared shaped tenant's flows share its queue --------------
+
+M64 = (1 << 64) - 1
+
+
+def fhash(src, dst, proto, sport, dport):
+    """The flow hash of lib/sl_engine.c flow_hash_of, written out again here: the four
+    little-endian 64-bit words of the 16-byte addresses (IPv4 in bytes 0..3), XOR ports and
+    protocol, times 0x9e3779b97f4a7c15 mod 2^64."""
+    import ipaddress
+    a = b''.join(ipaddress.ip_address(x).packed.ljust(16, b'\0') for x in (src, dst))
+    w = struct.unpack('<4Q', a)
+    return ((w[0] ^ w[1] ^ w[2] ^ w[3] ^ (sport << 16 | dport) ^ proto << 40)
+            * 0x9E3779B97F4A7C15) & M64
+
+
+def same_group_ports(n):
+    """(group, [n UDP source ports from 10.0.0.1 to 10.0.0.2:53 whose flows share a group of
+    4 slots, distinct signatures], a port of another group)."""
+    g = fhash('10.0.0.1', '10.0.0.2', 17, 1000, 53) >> 60
+    ports, sigs, other = [], set(), None
+    for sp in range(1000, 5000):
+        h = fhash('10.0.0.1', '10.0.0.2', 17, sp, 53)
+        if h >> 60 != g:
+            other = other or sp
+        elif (h >> 32 | 1) not in sigs and len(ports) < n:
+            ports.append(sp)
+            sigs.add(h >> 32 | 1)
+    return g, ports, other
+
+
+def fair(extra='', fair_line=None, burst='1000B'):
+    """8 Mbit/s (8 bits/us), max-delay 10 ms: each bucket may owe 80,000 bits, so Q = 80000."""
+    ex = '    max-delay: 10ms' + (f'\n    fair: {fair_line}' if fair_line else '') + extra
+    return shaped('8mbit', burst, ex)
+
+
+def fa(sport):
+    """A 1000-byte (8000-bit) UDP frame of the flow from source port sport."""
+    return v4udp('10.0.0.1', '10.0.0.2', 1000, sport=sport)
+
+
+def slot_of(m, sport):
+    """[d, d0, b, sig] of the fair slot of fa(sport)'s flow in the model's first tenant (by
+    its signature, worked out from fhash), or None."""
+    sig = fhash('10.0.0.1', '10.0.0.2', 17, sport, 53) >> 32 | 1
+    return next((s for s in m.ts[0].fair.s if s[3] == sig), None)
+
+
+class Fairness(unittest.TestCase):
+    """fair: flows: FairSlots, hand-computed (rate 8 bits/us, 1000 B frames of 8000 bits,
+    Q = 80000 but where said)."""
+
+    def test_flow_hash(self):
+        cases = [(v4udp('10.0.0.1', '10.0.0.2', 100, sport=1234, dport=53),
+                  ('10.0.0.1', '10.0.0.2', 17, 1234, 53)),
+                 (eth(ipv6('2001:db8::1', '2001:db8:ffff::2', 6, tcp(40000, 443, 0x10)),
+                      0x86DD), ('2001:db8::1', '2001:db8:ffff::2', 6, 40000, 443)),
+                 (eth(ipv4('10.0.0.1', '10.0.0.2', 1, bytes(12)), 0x0800),
+                  ('10.0.0.1', '10.0.0.2', 1, 0, 0)),  # ICMP: no ports
+                 (eth(ipv4('10.0.0.1', '10.0.0.2', 17, udp(7, 9, 8), frag=0x0010), 0x0800),
+                  ('10.0.0.1', '10.0.0.2', 17, 0, 0))]  # a later fragment: no ports
+        for data, want in cases:
+            self.assertEqual(RM.flow_hash(RM.parse(data)), fhash(*want), want)
+        self.assertEqual(RM.flow_hash(RM.parse(eth(bytes(46), 0x0806))), 0)  # not IP: all 0
+        # 10.0.0.1 -> 10.0.0.2 UDP 1234 -> 53, worked out: the address words XOR to
+        # 0x0200000a ^ 0x0100000a = 0x03000000, ports 1234 << 16 | 53 = 0x04d20035,
+        # protocol 17 << 40 = 0x110000000000
+        self.assertEqual(RM.flow_hash(RM.parse(cases[0][0])),
+                         (0x110007d20035 * 0x9E3779B97F4A7C15) & M64)
+
+    def test_fields(self):
+        base = {'mode': 'shared', 'rate': '8mbit', 'burst': '2KB', 'exceed': 'shape'}
+        self.assertEqual(RM.Profile('x', base).fair, 'flows')  # the shared default
+        self.assertEqual(RM.Profile('x', dict(base, fair='none')).fair, 'none')
+        self.assertEqual(RM.Profile('x', dict(base, mode='dedicated')).fair, 'none')
+        self.assertEqual(RM.Profile('x', dict(base, mode='dedicated', fair='none')).fair,
+                         'none')
+        self.assertEqual(RM.Profile('x', dict(base, exceed='drop')).fair, 'none')
+        for bad in ({'fair': 'flows', 'mode': 'dedicated'}, {'fair': 'none', 'exceed': 'drop'},
+                    {'fair': 'flows', 'exceed': 'mark', 'dscp': 1}, {'fair': 'yes'},
+                    {'fair': None}, {'fair': True}, {'fair': 'Flows'}):
+            with self.assertRaises(RM.PolicyError, msg=str(bad)):
+                RM.Profile('x', dict(base, **bad))
+        # Q: the smallest debt of the buckets (the queue cap, or a limit's)
+        p = RM.Profile('x', dict(base, queue='5000B', **{'max-delay': '10ms'}))
+        self.assertEqual(p.fair_q, 40000)  # min(80000, 8 x 5000)
+        p = RM.Profile('x', dict(base, limits=[{'limit': '1000B', 'per': '1s'}],
+                                 **{'max-delay': '10ms'}))
+        self.assertEqual((p.buckets[1].debt, p.fair_q), (80, 80))  # 8 bits/ms x 10 ms
+        p = RM.Profile('x', dict(base, rate='1000pps', burst='5pkt', **{'max-delay': '10ms'}))
+        self.assertEqual(p.fair_q, 10)
+        self.assertIsNone(RM.Profile('x', dict(base, fair='none')).fair_q)
+
+    def test_look(self):
+        # FairSlots.look on slots set by hand: h >> 60 = 5, the group of slots 20..23; the
+        # signature: h >> 32 with its low bit set. Backlogs (b) and shares in 2^-16 units
+        # (U = 65536 a unit); a share is (Q << 16) // m, none when m = 1 (a flow alone)
+        self.assertEqual((RM.FAIR_SHIFT, RM.FAIR_CAP), (16, 1 << 62))
+        f, h = RM.FairSlots(), 0x5BCD1234 << 32 | 0x77
+        sig = 0x5BCD1235
+        # all empty: the first slot; nothing counts, so m = 0 + 1: alone, no share
+        self.assertEqual(f.look(h, 100, 1000), (20, sig, 0, None))
+        # d 150 120 50 40 at now 100: 20 -> 21 (120 < 150) -> 22 (50 < 120), which has
+        # emptied: taken, though 23 empties earlier still. Counted: 20, 21 and 0 elsewhere
+        # (22 and 23 have emptied: their bits go); 22 is not among them: m = 3 + 1, share
+        # 1000 x 65536 // 4 = 16,384,000
+        for i, d in zip(range(20, 24), (150, 120, 50, 40)):
+            f.s[i] = [d, 10, 500, 0x1111 * i | 1]
+        f.s[0] = [200, 10, 500, 3]
+        f.active = 1 | 0xF << 20
+        self.assertEqual(f.look(h, 100, 1000), (22, sig, 0, 16384000))
+        self.assertEqual(f.active, 1 | 3 << 20)
+        # held 60 ns after they empty, 22 counts again once noted (its bit), 23 does not:
+        # n = 4 with its own: m = 4
+        f.active |= 1 << 22
+        self.assertEqual(f.look(h, 100, 1000, 60), (22, sig, 0, 16384000))
+        # every slot of the group waiting: the one that empties first (23 at 110; 21 at 120);
+        # m = 5: 65,536,000 // 5 = 13,107,200
+        f.s[22][0], f.s[23][0] = 160, 110
+        f.active |= 0xF << 20
+        self.assertEqual(f.look(h, 100, 1000), (23, sig, 0, 13107200))
+        # its own slot (23, d0 0): found; backlog 900 x (300 - 100) // (300 - 0) = 600
+        f.s[23] = [300, 0, 900, sig]
+        look = f.look(h, 100, 1000)
+        self.assertEqual(look, (23, sig, 600, 13107200))
+        # at 299 only 23 counts, its own: alone (m = 1), no share; at 300 nothing waits and
+        # nothing counts: alone too
+        self.assertEqual(f.look(h, 299, 1000)[2:], (3, None))  # 900 x 1 // 300
+        self.assertEqual(f.look(h, 300, 1000)[2:], (0, None))
+        self.assertEqual(f.active, 0)
+        # taken at 100, leaving at 310: b 600 + 8 x 65536 = 524,888; d0 has passed: now; its
+        # bit set
+        f.note(look, 100, 310, 8)
+        self.assertEqual((f.s[23], f.active), ([310, 100, 524888, sig], 1 << 23))
+        # nothing of it leaves before d0 = 250: all of b waits until then, then it drains
+        f.s[23] = [300, 250, 900, sig]
+        self.assertEqual([f.look(h, now, 1000)[2] for now in (100, 249, 250, 275, 299)],
+                         [900, 900, 900, 450, 18])
+        look = f.look(h, 100, 1000)
+        self.assertEqual(look, (23, sig, 900, None))  # alone
+        f.note(look, 100, 320, 8)  # d0 to come: kept; 900 + 524,288
+        self.assertEqual(f.s[23], [320, 250, 525188, sig])
+        f.note((23, sig, 0, 1000), 400, 500, 8)  # nothing waited: d0 = its departure
+        self.assertEqual(f.s[23], [500, 500, 524288, sig])
+        # saturation at 2^62: b = min(2^62 - 5 + 8 x 65536, 2^62) (d0 500 still to come: kept)
+        f.note((23, sig, (1 << 62) - 5, None), 400, 600, 8)
+        self.assertEqual(f.s[23], [600, 500, 1 << 62, sig])
+        # shares too: two flows (slot 0 waits until 1000), m = 2: (Q << 16) // 2 = Q << 15,
+        # 2^62 for Q = 2^47 exactly, 2^62 - 2^15 for Q = 2^47 - 1, capped for Q = 2^50
+        f, h0 = RM.FairSlots(), 0x0ABC0000 << 32
+        f.s[0], f.active = [1000, 1000, 5, 3], 1
+        self.assertEqual(f.look(h, 100, 1 << 47)[3], 1 << 62)
+        self.assertEqual(f.look(h, 100, (1 << 47) - 1)[3], (1 << 62) - (1 << 15))
+        self.assertEqual(f.look(h, 100, 1 << 50)[3], 1 << 62)
+        self.assertEqual(f.look(h0, 100, 1 << 50)[2:], (0, 1 << 62))  # slot 0 (sig 3) is not its
+
+    def test_admit(self):
+        # FairSlots.admit((slot, sig, backlog, share), units): nothing waiting, alone (no
+        # share) or backlog + (units << 16) within the share
+        U = 65536
+        admit = RM.FairSlots.admit
+        self.assertTrue(admit((0, 1, 0, 0), 8))  # nothing waiting: over any share
+        self.assertTrue(admit((0, 1, 1 << 62, None), 1 << 19))  # alone: its buckets decide
+        self.assertTrue(admit((0, 1, 100, 100 + 8 * U), 8))  # exactly its share
+        self.assertFalse(admit((0, 1, 101, 100 + 8 * U), 8))  # 1/65536 of a unit over
+        self.assertFalse(admit((0, 1, 1, 8 * U), 8))
+        self.assertTrue(admit((0, 1, 1, 8 * U + 1), 8))
+
+    def test_flow_over_its_share_dropped(self):
+        # Two flows fair-dropped (b and shares in 2^-16 units: U = 65536 a bit here). A0 takes
+        # the burst (no wait: no slot). B0, alone (no share), nothing waiting: waits 1 ms (B:
+        # d = d0 = 1 ms, b 8000U), A1 2 ms (A: d = d0 = 2 ms, b 8000U). Two flows wait: a
+        # share is (80000 << 16) // 2 = 40000U. A2..A5: none of A's frames has left (d0 2 ms):
+        # its backlog is b, 8000U .. 32000U, + 8000U <= 40000U: taken (A: d 6 ms, d0 2 ms, b
+        # 40000U). A6: 48000U > 40000U: a fair drop, though the bucket (-48000) could owe 8000
+        # more. B1: 8000U + 8000U: taken, 7 ms (-56000; B: d 7, d0 1, b 16000U). At 4 ms:
+        # -56000 + 32000 = -24000. A7: A drains from 2 ms to 6 ms: 40000U x (6 - 4) // (6 - 2)
+        # = 20000U, + 8000U <= 40000U: taken, -32000, 4 ms (A: d 8, d0 4 (2 has passed: now),
+        # b 28000U). A8: 28000U x 4 // 4 + 8000U: taken (9 ms, b 36000U); A9, A10: 36000U +
+        # 8000U > 40000U: fair drops.
+        U = 65536
+        A, B = 1, 2
+        seq = [(0, A), (0, B)] + [(0, A)] * 6 + [(0, B)] + [(4, A)] * 4
+        fr = [(T0 + t * MS, fa(s)) for t, s in seq]
+        rep, m = run(fair(), fr)
+        self.assertEqual(outcomes(m), 'CSSSSSSxSSSxx')
+        self.assertEqual(m.depart, [T0] + [T0 + k * MS for k in range(1, 7)] + [None] +
+                         [T0 + k * MS for k in (7, 8, 9)] + [None, None])
+        t = tenant(rep, 't')
+        self.assertEqual((t['shaped_packets'], t['shape_drops'], t['fair_drops'],
+                          t['exceed_packets'], t['exceed_bytes']), (9, 3, 3, 3, 3000))
+        self.assertEqual(m.ts[0].keys[None].tokens, [-40000])  # the drops took nothing
+        fs = m.ts[0].fair
+        la = fs.look(RM.flow_hash(RM.parse(fa(A))), T0 + 4 * MS, 80000)
+        self.assertEqual(la[2:], (36000 * U, 40000 * U))
+        self.assertEqual(fs.s[la[0]][:3], [T0 + 9 * MS, T0 + 4 * MS, 36000 * U])
+        lb = fs.look(RM.flow_hash(RM.parse(fa(B))), T0 + 4 * MS, 80000)
+        self.assertEqual(fs.s[lb[0]][:3], [T0 + 7 * MS, T0 + MS, 16000 * U])
+        # fair: none: one FIFO, all taken (the bucket reaches -64000)
+        rep, m = run(fair(fair_line='none'), fr)
+        self.assertEqual(outcomes(m), 'C' + 'S' * 12)
+        self.assertEqual(tenant(rep, 't')['fair_drops'], 0)
+        self.assertEqual(m.ts[0].fair.s, RM.FairSlots().s)  # never used
+
+    def test_flow_counts_for_max_delay(self):
+        # A flow counts among the n for max-delay (10 ms) after its last frame left (U =
+        # 65536). As in test_flow_over_its_share_dropped: B0 leaves at 1 ms, A1..A5 at 2..6 ms
+        # (A: b 40000U, d0 2 ms), A6 is a fair drop. At 3 ms B has nothing waiting but still
+        # counts: a share is 40000U. A7: 40000U x (6 - 3) // (6 - 2) = 30000U, + 8000U: taken
+        # (-48000 + 24000 - 8000: 4 ms, at 7 ms; A: b 38000U, d0 3 ms). A8: 38000U + 8000U >
+        # 40000U: a fair drop (with B not counted A would be alone: its bucket would take it).
+        # At 11 ms (1 + 10) B no longer counts: A is alone, never a fair drop. A9 takes the
+        # burst, A10..A19 wait 1..10 ms (A: d0 12 ms, d 21 ms, b 8000U..80000U = Q), A20 is
+        # refused by the bucket (-88000 < -80000): a shape drop, not a fair one.
+        U = 65536
+        A, B = 1, 2
+        seq = [(0, A), (0, B)] + [(0, A)] * 6 + [(3, A)] * 2 + [(11, A)] * 12
+        fr = [(T0 + t * MS, fa(s)) for t, s in seq]
+        rep, m = run(fair(), fr)
+        self.assertEqual(outcomes(m), 'CSSSSSSxSxC' + 'S' * 10 + 'x')
+        self.assertEqual(m.depart[8:12] + m.depart[-2:],
+                         [T0 + 7 * MS, None, T0 + 11 * MS, T0 + 12 * MS, T0 + 21 * MS, None])
+        t = tenant(rep, 't')
+        self.assertEqual((t['shape_drops'], t['fair_drops']), (3, 2))
+        la = m.ts[0].fair.look(RM.flow_hash(RM.parse(fa(A))), T0 + 11 * MS, 80000, 10 * MS)
+        self.assertEqual(m.ts[0].fair.s[la[0]][:3], [T0 + 21 * MS, T0 + 12 * MS, 80000 * U])
+        self.assertEqual(la[3], None)  # B stopped counting at 11 ms: A alone
+
+    def test_nothing_waiting_always_admitted(self):
+        # One flow alone has the whole queue and no share (U = 65536): A1..A10 wait 1..10 ms
+        # (A's b 80000U, the bucket at -80000); A11 would hold 88000U, over Q, but a flow
+        # alone is never a fair drop: its bucket refuses it (-88000 < -80000), a shape drop.
+        # B0 has nothing waiting (m = 2, a share of 40000U): past the fairness, refused by
+        # the bucket too: a shape drop, not a fair one. At 10 ms A's frames have all left
+        # (backlog 0): A12 waits 1 ms (-8000), and B1 2 ms.
+        A, B = 1, 2
+        U = 65536
+        fr = [(T0, fa(A)) for _ in range(12)] + [(T0, fa(B)), (T0 + 10 * MS, fa(A)),
+                                                 (T0 + 10 * MS, fa(B))]
+        rep, m = run(fair(), fr)
+        self.assertEqual(outcomes(m), 'C' + 'S' * 10 + 'xxSS')
+        self.assertEqual(m.depart[11:], [None, None, T0 + 11 * MS, T0 + 12 * MS])
+        t = tenant(rep, 't')
+        self.assertEqual((t['shape_drops'], t['fair_drops']), (2, 0))
+        # A12 and B1 left nothing waiting: d = d0 = their departure, b a frame
+        self.assertEqual(slot_of(m, A)[:3], [T0 + 11 * MS, T0 + 11 * MS, 8000 * U])
+        self.assertEqual(slot_of(m, B)[:3], [T0 + 12 * MS, T0 + 12 * MS, 8000 * U])
+        # two flows: B0 second, waiting until 1 ms, so from A1 on two flows count and a share
+        # is (80000 << 16) // 2 = 40000U: A1..A5 wait 2..6 ms (A: b 8000U..40000U, d0 2 ms),
+        # A6..A10 are fair drops, though the bucket (-48000) would take 4 of them. At 10 ms
+        # (-48000 + 80000, capped at the burst: 8000) B1 leaves at once, A11 waits 1 ms.
+        fr = [(T0, fa(A)), (T0, fa(B))] + [(T0, fa(A)) for _ in range(10)] + \
+            [(T0 + 10 * MS, fa(B)), (T0 + 10 * MS, fa(A))]
+        rep, m = run(fair(), fr)
+        self.assertEqual(outcomes(m), 'CS' + 'S' * 5 + 'x' * 5 + 'CS')
+        self.assertEqual(m.depart[1:7], [T0 + k * MS for k in range(1, 7)])
+        self.assertEqual(m.depart[12:], [T0 + 10 * MS, T0 + 11 * MS])
+        t = tenant(rep, 't')
+        self.assertEqual((t['shape_drops'], t['fair_drops']), (5, 5))
+        self.assertEqual(m.ts[0].keys[None].tokens, [-8000])
+        # B1 left at once: B's slot as B0 left it
+        self.assertEqual(slot_of(m, A)[:3], [T0 + 11 * MS, T0 + 11 * MS, 8000 * U])
+        self.assertEqual(slot_of(m, B)[:3], [T0 + MS, T0 + MS, 8000 * U])
+        # a frame over any share, of a flow with nothing waiting: 8 flows wait one frame each
+        # (-64000; a share for a ninth: (80000 << 16) // 9 = 582,542,222, 8888.9 units): a
+        # ninth flow's frame of 1500 B (12000 bits) is taken (-76000), its second (24000U =
+        # 1,572,864,000 > 582,542,222) is not
+        fr = [(T0, fa(100))] + [(T0, fa(10 + k)) for k in range(8)] + \
+            [(T0, v4udp('10.0.0.1', '10.0.0.2', 1500, sport=99))] * 2
+        rep, m = run(fair(), fr)
+        self.assertEqual(outcomes(m), 'C' + 'S' * 8 + 'Sx')
+        self.assertEqual(tenant(rep, 't')['fair_drops'], 1)
+
+    def test_full_group_evicts_the_first_to_empty(self):
+        # Six flows F1..F6 of one group of 4 slots (Z: another group; U = 65536). Z takes the
+        # burst. At T0: F1..F4 wait 1..4 ms and take slots g..g+3 (F1 alone: no share); F1, F2
+        # again (backlog 8000U, + 8000U <= (80000 << 16) // 4 = 20000U): 5, 6 ms. F5 is new,
+        # the group full: it takes the slot that empties first, F3's (3 ms; F4's empties at
+        # 4), waits 7 ms. F3, evicted, is new again (its frame still waits): F4's slot (4 ms),
+        # 8 ms. F4: F1's (5 ms), 9 ms. F1: F2's (6 ms),
+        # 10 ms (-80000). F2: F5's (7 ms), past the fairness (backlog 0), refused by the
+        # bucket. At 5.5 ms (-80000 + 44000): F6 evicts F5 (7 ms; F4 9, F1 10, F3 8), waits
+        # 5.5 ms; F3 finds its slot: its one frame leaves at 8 ms (d0), so backlog 8000U, +
+        # 8000U <= 20000U (4 flows): 6.5 ms (12 ms) with b 16000U, d0 still 8 ms.
+        U = 65536
+        g, (f1, f2, f3, f4, f5, f6), z = same_group_ports(6)
+        seq = [(0, z), (0, f1), (0, f2), (0, f3), (0, f4), (0, f1), (0, f2), (0, f5), (0, f3),
+               (0, f4), (0, f1), (0, f2), (5.5, f6), (5.5, f3)]
+        fr = [(T0 + int(t * MS), fa(s)) for t, s in seq]
+        rep, m = run(fair(), fr)
+        self.assertEqual(outcomes(m), 'C' + 'S' * 10 + 'xSS')
+        self.assertEqual(m.depart, [T0] + [T0 + k * MS for k in range(1, 11)] +
+                         [None, T0 + 11 * MS, T0 + 12 * MS])
+        t = tenant(rep, 't')
+        self.assertEqual((t['shape_drops'], t['fair_drops']), (1, 0))
+        sig = {p: fhash('10.0.0.1', '10.0.0.2', 17, p, 53) >> 32 | 1 for p in (f4, f1, f6, f3)}
+        self.assertEqual(m.ts[0].fair.s[4 * g:4 * g + 4],
+                         [[T0 + 9 * MS, T0 + 9 * MS, 8000 * U, sig[f4]],
+                          [T0 + 10 * MS, T0 + 10 * MS, 8000 * U, sig[f1]],
+                          [T0 + 11 * MS, T0 + 11 * MS, 8000 * U, sig[f6]],
+                          [T0 + 12 * MS, T0 + 8 * MS, 16000 * U, sig[f3]]])
+        self.assertEqual(sum(1 for s in m.ts[0].fair.s if s != [0, 0, 0, 0]), 4)
+
+    def test_packet_units(self):
+        # 1000 pps (1 token per ms), burst 1pkt, max-delay 20ms: Q = 20 packets, a frame 1
+        # unit, U = 65536 in b and the shares. One flow alone: A0 takes the burst; frame k at
+        # 10k us finds 0.01k - (k - 1): taken while -0.99k >= -20, k <= 20 (A1 leaves at 1
+        # ms: d0; A20 waits 19.8 ms: d 20 ms). Until d0 A's backlog is all it has taken: k - 1
+        # for Ak, and A21..A29 would hold 21 > Q, but A is alone: its bucket decides, and
+        # refuses them (0.01k - 21 < -20): shape drops, not fair ones. At 1.5 ms (-19.8 + 1.3
+        # = -18.5): taken, 19.5 ms (d 21 ms); its slot from backlog 20U x (20 - 1.5) //
+        # (20 - 1) = 1,310,720 x 18.5 // 19 = 1,276,227, + U = 1,341,763, d0 1.5 ms (1 ms has
+        # passed).
+        U = 65536
+        fr = [(T0 + 10 * US * k, fa(1)) for k in range(30)] + [(T0 + 1500 * US, fa(1))]
+        pol = shaped('1000pps', '1pkt', '    max-delay: 20ms')
+        rep, m = run(pol, fr)
+        self.assertEqual(m.pol.profiles['p'].fair_q, 20)
+        self.assertEqual(outcomes(m), 'C' + 'S' * 20 + 'x' * 9 + 'S')
+        self.assertEqual((m.depart[1], m.depart[20], m.depart[30]),
+                         (T0 + MS, T0 + 20 * MS, T0 + 21 * MS))
+        t = tenant(rep, 't')
+        self.assertEqual((t['shape_drops'], t['fair_drops']), (9, 0))
+        self.assertEqual([s for s in m.ts[0].fair.s if s[3]],
+                         [[T0 + 21 * MS, T0 + 1500 * US, 1341763,
+                           fhash('10.0.0.1', '10.0.0.2', 17, 1, 53) >> 32 | 1]])
+        # Two flows: B0 takes the burst, B1 waits 1 ms (B: d = d0 = 1 ms, b U). A share is
+        # (20 << 16) // 2 = 10U: A1..A10 wait 2..11 ms (A: d0 2 ms, b 10U, the bucket at -11),
+        # A11 (11U > 10U) is a fair drop though the bucket could owe 9 more. At 5.5 ms (-5.5;
+        # B, gone at 1 ms, counts until 21 ms): A's backlog 10U x (11 - 5.5) // (11 - 2) =
+        # 655,360 x 5.5 // 9 = 400,497 (4.11 packets, which whole units would round to 4 and
+        # admit 4 frames): + U = 466,033, taken (6.5 ms: 12 ms; d0 5.5 ms), 531,569 (13 ms),
+        # 597,105 (14 ms), then 662,641 > 655,360: a fair drop. B2 has nothing waiting: taken,
+        # 9.5 ms (15 ms).
+        A, B = 1, 2
+        seq = [(0, B)] * 2 + [(0, A)] * 11 + [(5.5, A)] * 4 + [(5.5, B)]
+        fr = [(T0 + int(t * MS), fa(s)) for t, s in seq]
+        rep, m = run(pol, fr)
+        self.assertEqual(outcomes(m), 'CS' + 'S' * 10 + 'x' + 'SSSx' + 'S')
+        self.assertEqual(m.depart, [T0] + [T0 + k * MS for k in range(1, 12)] + [None] +
+                         [T0 + k * MS for k in (12, 13, 14)] + [None, T0 + 15 * MS])
+        t = tenant(rep, 't')
+        self.assertEqual((t['shape_drops'], t['fair_drops']), (2, 2))
+        self.assertEqual(slot_of(m, A)[:3], [T0 + 14 * MS, T0 + 5500 * US, 597105])
+        self.assertEqual(slot_of(m, B)[:3], [T0 + 15 * MS, T0 + 15 * MS, U])
+
+    def test_slots_carried_with_the_tokens(self):
+        # U = 65536. A0 takes the burst; A1..A5, alone, wait 1..5 ms (A: d 5 ms, d0 1 ms, b
+        # 40000U); B0 6 ms (B: d = d0 = 6 ms, b 8000U). Reloads at 0.1 ms (fair: none) and 0.2
+        # ms (fair left out: flows), both before the frames at 0.2 ms: the same tokens, the
+        # same slots. A6: backlog 40000U (nothing left before 1 ms), + 8000U > (80000 << 16)
+        # // 2 = 40000U: a fair drop. B1: 8000U + 8000U: taken (-46400 - 8000: 6.8 ms, at 7
+        # ms; B: d0 6 ms kept, b 16000U). With fair: none left running, both are taken (A6 at
+        # 6.8 ms) and the slots stay as the frames at T0 left them.
+        U = 65536
+        A, B = 1, 2
+        fr = [(T0, fa(A)) for _ in range(6)] + [(T0, fa(B)), (T0 + 200 * US, fa(A)),
+                                                (T0 + 200 * US, fa(B))]
+        rep, m = run_reloads(fair(), [(T0 + 100 * US, fair(fair_line='none')),
+                                      (T0 + 200 * US, fair())], fr)
+        self.assertEqual(outcomes(m), 'C' + 'S' * 6 + 'xS')
+        self.assertEqual(m.depart[7:], [None, T0 + 7 * MS])
+        self.assertEqual(tenant(rep, 't')['fair_drops'], 1)
+        self.assertEqual(slot_of(m, A)[:3], [T0 + 5 * MS, T0 + MS, 40000 * U])
+        self.assertEqual(slot_of(m, B)[:3], [T0 + 7 * MS, T0 + 6 * MS, 16000 * U])
+        rep, m = run_reloads(fair(), [(T0 + 100 * US, fair(fair_line='none'))], fr)
+        self.assertEqual(outcomes(m), 'C' + 'S' * 8)
+        self.assertEqual(m.depart[7:], [T0 + 7 * MS, T0 + 8 * MS])
+        self.assertEqual(slot_of(m, A)[:3], [T0 + 5 * MS, T0 + MS, 40000 * U])
+        self.assertEqual(slot_of(m, B)[:3], [T0 + 6 * MS, T0 + 6 * MS, 8000 * U])
+        # a reload that makes a new state (a burst of 1 MB: burst + debt 92 x larger, another
+        # scale) starts the slots anew, and the bucket full: A6 and B1 leave at once
+        rep, m = run_reloads(fair(), [(T0 + 100 * US, fair(burst='1MB'))], fr)
+        self.assertNotEqual(m.policies[0][1], m.policies[1][1])
+        self.assertEqual(outcomes(m), 'C' + 'S' * 6 + 'CC')
+        self.assertEqual(m.ts[0].fair.s, RM.FairSlots().s)
 
 
 def main():

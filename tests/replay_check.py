@@ -35,6 +35,13 @@ conform/exceed/shaped/shape_drops counters and dropped equal the model's exactly
 shape_delay_max_us within what the departure tolerance allows; 'shape_rate' requires the rate
 delivered on the output timestamps (from a time on) within a tolerance of the profile's;
 'shape_expect', 'src_taken' and 'max_delay' hold hand-computed figures for the model.
+fair_drops (fair: flows, the default of a shared shaped tenant; a flow alone is never a fair
+drop) is among the counters checked exactly: sl-gen's random source ports make most frames a
+flow of their own, so the earlier scenarios see a few. The fairness scenarios (fair-*,
+reload-fair-flip) add 'fair_expect' (whether the model has fair drops) and 'flow_spread'
+(check_flow_spread: per 5-tuple, the bytes delivered within a window, on the output timestamps
+and on the model's departures: their spread, the most over the least - 1, within the bounds
+given).
 
 Reload scenarios ('reloads': [(SECONDS, policy)]) run sluice-replay with --reload SECONDS:FILE
 and the model with the same reloads (Model.reload), then the shaping checks above frame by
@@ -53,6 +60,7 @@ a note.
 """
 import argparse
 import importlib.util
+import ipaddress
 import json
 import os
 import re
@@ -66,7 +74,7 @@ from pathlib import Path
 TOLERANCE = 0.005  # conform counts: |replay - model| <= 0.5% of the model
 DEPART_TOL_NS = 1  # shaped departures: sluice rounds its fixed-point wait up, the model its
 # exact one: |replay - model| <= 1 ns, plus, early only, the drift of drift_eps()
-SHAPE_COUNTERS = ('shaped_packets', 'shaped_bytes', 'shape_drops')
+SHAPE_COUNTERS = ('shaped_packets', 'shaped_bytes', 'shape_drops', 'fair_drops')
 REPLAY_TIMEOUT = 120  # seconds for one sluice-replay run (each takes well under one)
 
 # --- the max-flows capture, built here: sl-gen has no TCP flags ------------------------------
@@ -123,6 +131,25 @@ profiles:
 tenants:
   - {{ name: shaped, profile: shaper, match: {{ src: 10.0.0.1/32 }} }}
 """
+
+
+def fair_policy(fair):
+    """The fairness scenarios' policy: one shared tenant shaped to 20 Mbit/s (max-delay 50 ms:
+    a queue Q of 1,000,000 bits), fair: flows, none, or (None) left out (flows)."""
+    f = f', fair: {fair}' if fair else ''
+    return f"""sluice: 1
+unmatched: pass
+profiles:
+  shaper: {{ mode: shared, rate: 20mbit, burst: 20KB, exceed: shape, max-delay: 50ms{f} }}
+tenants:
+  - {{ name: shaped, profile: shaper, match: {{ src: 10.0.0.1/32 }} }}
+"""
+
+
+# four greedy UDP flows of one source (ports 5001..5004) offering 1, 2, 3 and 6 x 5 Mbit/s (a
+# quarter of fair_policy's rate; 60 Mbit/s in all), 1000-1500 B frames
+FAIR_FLOWS = [f'src=10.0.0.1,dst=192.0.2.1,proto=udp,sport={5001 + k},dport=9,rate={5 * m}mbit,'
+              'size=1000-1500' for k, m in enumerate((1, 2, 3, 6))]
 
 
 def max_flows_frames():
@@ -860,6 +887,87 @@ tenants:
         'shape_expect': {'bulk': (6353, 18562)},
         'phase_rates': [('10.0.0.1', 0, 1, 50 * 10**6), ('10.0.0.1', 1, None, 50 * 10**6)],
     },
+    # --- fair: flows (lib/sl_fair.h): a shared shaped tenant's flows share its queue ---------
+    {
+        # FAIR_FLOWS into 20 Mbit/s: a flow with frames waiting may hold at most Q / n of the
+        # queue (n = 4 flows waiting: 250,000 bits), so each gets about 5 Mbit/s whatever it
+        # offers; almost every drop is a fair drop (the queue as a whole seldom fills)
+        'name': 'fair-flows',
+        'seconds': 3, 'seed': 121, 'malformed': 0, 'shape': True,
+        'policy': fair_policy('flows'),
+        'flows': FAIR_FLOWS,
+        'fair_expect': {'shaped': True},
+        'flow_spread': [('shaped', '0.5', '3', 0.10, None)],
+        'shape_rate': {'shaped': (20 * 10**6, 0.5, 0.01)},
+    },
+    {
+        # the same with fair: none: one FIFO, drop-tail; the flows get the rate about in
+        # proportion to what they offer
+        'name': 'fair-none',
+        'seconds': 3, 'seed': 121, 'malformed': 0, 'shape': True,
+        'policy': fair_policy('none'),
+        'flows': FAIR_FLOWS,
+        'fair_expect': {'shaped': False},
+        'flow_spread': [('shaped', '0.5', '3', None, 1.0)],
+        'shape_rate': {'shaped': (20 * 10**6, 0.5, 0.01)},
+    },
+    {
+        # fair: flows over every kind of frame the flow hash reads (a mismatch in it would
+        # change which frames are fair drops): IPv6 TCP behind an extension header, some
+        # fragments (a later fragment has no ports: a flow of its own), ICMPv6 and ICMP (no
+        # ports), UDP fragments, UDP from a new source port per frame (a flow per frame: slots
+        # taken and evicted all along), IPv6 and IPv4 addresses in one tenant. pkts shapes in
+        # packets (a frame is 1 unit), 1500 pps offered by two flows (600 and 900 pps) into
+        # 1000 pps, Q 40 packets, a share 20: each gets its 500 pps (870 of its 952 drops are
+        # fair drops; spread 0.8%). Backlogs in whole units got none of it: once a flow's
+        # oldest frame had left (d0), b x (d - now) // (d - d0) rounded a whole unit away at
+        # every frame and its estimate stayed at 1 (no fair drops, a spread of 75%, as with
+        # fair: none); in 2^-16 units it keeps the fraction.
+        'name': 'fair-frame-kinds',
+        'seconds': 2, 'seed': 123, 'malformed': 0, 'shape': True,
+        'policy': """sluice: 1
+unmatched: pass
+profiles:
+  bits: { mode: shared, rate: 8mbit, burst: 10KB, exceed: shape, max-delay: 30ms }
+  pkts: { mode: shared, rate: 1000pps, burst: 10pkt, exceed: shape, max-delay: 40ms }
+tenants:
+  - { name: mixed, profile: bits, match: [ { src: 10.0.0.3/32 }, { src: "2001:db8::3/128" } ] }
+  - { name: pkts, profile: pkts, match: [ { src: 10.0.0.2/32 }, { src: "2001:db8::2/128" } ] }
+""",
+        'flows': [
+            'src=2001:db8::3,dst=2001:db8::9,proto=tcp,sport=7001,dport=443,rate=6mbit,'
+            'size=200-1500,v6ext=1,frag=0.2',
+            'src=2001:db8::3,dst=2001:db8::9,proto=icmp,rate=2mbit,size=300-1000',
+            'src=10.0.0.3,dst=192.0.2.1,proto=icmp,rate=3mbit,size=300-1000',
+            'src=10.0.0.3,dst=192.0.2.1,proto=udp,sport=6000,dport=53,rate=4mbit,'
+            'size=600-1400,frag=0.3',
+            'src=10.0.0.3,dst=192.0.2.1,proto=udp,dport=53,rate=1mbit,size=200-600',
+            'src=10.0.0.2,dst=192.0.2.1,proto=udp,sport=7000,dport=53,rate=600pps,size=100',
+            'src=2001:db8::2,dst=2001:db8::9,proto=tcp,sport=7001,dport=443,rate=900pps,'
+            'size=100',
+        ],
+        'fair_expect': {'mixed': True, 'pkts': True},
+        'flow_spread': [('pkts', '0.5', '2', 0.10, None)],
+    },
+    {
+        # one tenant's fairness flipped by reloads, its tokens carried (same rate, burst,
+        # shaping): none, at 1 s flows (the default: fair left out), at 2 s none, at 2.01 s
+        # flows again (the slots carry with the tokens while fair: none runs: those of
+        # frames taken before 2 s still wait at 2.01 s; with fresh slots there 2656 frames
+        # would leave at another time or not at all, 1250 verdicts differ), at 2.5 s none.
+        # Each phase's spread, from 0.2-0.3 s into it.
+        'name': 'reload-fair-flip',
+        'seconds': 3, 'seed': 122, 'malformed': 0, 'shape': True,
+        'policy': fair_policy('none'),
+        'reloads': [('1', fair_policy(None)), ('2', fair_policy('none')),
+                    ('2.01', fair_policy('flows')), ('2.5', fair_policy('none'))],
+        'flows': FAIR_FLOWS,
+        'fair_expect': {'shaped': True},
+        'flow_spread': [('shaped', '0.3', '1', None, 1.0), ('shaped', '1.3', '2', 0.10, None),
+                        ('shaped', '2.2', '2.5', 0.10, None), ('shaped', '2.8', '3', None, 1.0)],
+        'phase_rates': [('10.0.0.1', 0, 1, 20 * 10**6), ('10.0.0.1', 1, 2, 20 * 10**6),
+                        ('10.0.0.1', 2, None, 20 * 10**6)],
+    },
     # --- where sluice-replay disagreed with the reload rules, fixed since: regressions -----
     {
         # 200 Mbit/s into 50 Mbit/s until 0.5 s (as reload-shaped-rate: 85 at once, 3228
@@ -1442,7 +1550,59 @@ def check_shaped_output(RM, ck, sc, pol, rep, frames, outp, model):
         lines.append(f'  {name}: delivered {got / 1e6:.4f} Mbit/s from {t_from} s on the output '
                      f'timestamps ({(got - rate) / rate:+.3%} of {rate / 1e6:g})')
     lines += check_reload_phases(RM, ck, sc, frames, out, src, model)
+    lines += check_flow_spread(RM, ck, sc, frames, out, src, model)
     return dis, lines
+
+
+def check_flow_spread(RM, ck, sc, frames, out, src, model):
+    """'flow_spread' [(tenant, from_s, to_s, most, least)]: the bytes each flow (5-tuple) of
+    the tenant delivered with departures from from_s to to_s after the first frame, on the
+    replay's output timestamps (out, src: the input index of each output frame) and on the
+    model's departures; their spread, the most over the least - 1, at most `most` and at
+    least `least` (None: not checked). Returns lines to print."""
+    lines = []
+    t0 = frames[0][0] if frames else 0
+
+    def addr(a):
+        a = bytes(a)
+        return str(ipaddress.ip_address(a)) if len(a) == 4 else \
+            f'[{ipaddress.ip_address(a)}]' if len(a) == 16 else a.hex()
+
+    def tuple_of(i):
+        p = RM.parse(frames[i][2])
+        return (addr(p.src), p.sport, addr(p.dst), p.dport, p.proto)
+    for name, f_s, t_s, most, least in sc.get('flow_spread', []):
+        lo, hi = t0 + ns_of(f_s), t0 + ns_of(t_s)
+        mine = {i for i in range(len(frames))
+                if (t := model.tenant_at(i)) is not None and t.name == name}
+        got = {}
+        for who, deps in (('replay', ((ts, i) for (ts, _, _), i in zip(out, src))),
+                          ('model', ((d, i) for i, d in enumerate(model.depart)
+                                     if d is not None))):
+            by = {tuple_of(i): 0 for i in mine}  # every flow, those with nothing delivered too
+            for d, i in deps:
+                if i in mine and lo <= d < hi:
+                    by[tuple_of(i)] += frames[i][1]
+            got[who] = by
+        span = float(Fraction(str(t_s)) - Fraction(str(f_s)))
+        for who, by in got.items():
+            if not by:
+                ck.fail(f'{who}: {name} has no flow from {f_s} to {t_s} s')
+                continue
+            v = sorted(by.items())
+            spread = max(by.values()) / min(by.values()) - 1 if min(by.values()) else \
+                float('inf')
+            lines.append(f'  {name} {who}: delivered from {f_s} to {t_s} s, Mbit/s per flow: ' +
+                         ', '.join(f'{s}:{sp}>{d}:{dp} {8 * n / span / 1e6:.3f}'
+                                   for (s, sp, d, dp, _), n in v) +
+                         f'; spread {spread:+.1%} (most / least - 1)')
+            if most is not None and spread > most:
+                ck.fail(f'{who}: {name}\'s flows delivered {[n for _, n in v]} B from {f_s} to '
+                        f'{t_s} s: spread {spread:.1%}, at most {most:.0%} allowed')
+            if least is not None and spread < least:
+                ck.fail(f'{who}: {name}\'s flows delivered {[n for _, n in v]} B from {f_s} to '
+                        f'{t_s} s: spread {spread:.1%}, at least {least:.0%} expected')
+    return lines
 
 
 PHASE_SETTLE_S = Fraction(2, 10)  # a phase's rate is measured from 200 ms after it began
@@ -1566,6 +1726,10 @@ def run_scenario(a, RM, sc):
         if (mt[name]['shaped_packets'], mt[name]['shape_drops']) != (shaped, drops):
             ck.fail(f'model: {name} shaped/shape_drops {mt[name]["shaped_packets"]}/'
                     f'{mt[name]["shape_drops"]}, hand-computed {shaped}/{drops}')
+    for name, some in sc.get('fair_expect', {}).items():
+        if bool(mt[name]['fair_drops']) != some:
+            ck.fail(f'model: {name} has {mt[name]["fair_drops"]} fair drops, expected '
+                    f'{"some" if some else "none"}')
     for addr, (want, tol) in sc.get('src_taken', {}).items():
         a4 = bytes(map(int, addr.split('.')))
         got = sum(1 for f, d in zip(frames, model.depart) if d is not None and
@@ -1693,6 +1857,7 @@ def print_table(name, rep, mod):
                 rs.get('shape_drops'):
             print(f'  {"":<10} shaped {t["shaped_packets"]} / {rs.get("shaped_packets", "-")}, '
                   f'shape_drops {t["shape_drops"]} / {rs.get("shape_drops", "-")}, '
+                  f'fair_drops {t["fair_drops"]} / {rs.get("fair_drops", "-")}, '
                   f'delay_max_us {t["shape_delay_max_us"]} / '
                   f'{rs.get("shape_delay_max_us", "-")} (model / replay)')
     print(f'  unmatched {mod["unmatched"]["packets"]}, malformed {mod["malformed"]["packets"]}')

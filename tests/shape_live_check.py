@@ -12,9 +12,8 @@ iperf3 and ping do the traffic. Checks, each figure printed:
   - one TCP stream for 8 s: goodput at least MIN_TCP of 50 Mbit/s (the issue's target is 95%;
     TCP over 1514-byte frames carries at most 95.6% of the frame rate), and never more than the
     rate over the run plus the burst;
-  - 4 parallel TCP streams for 15 s: together as above, none starved (below 5% of the rate);
-    their spread around the mean is printed (a tenant's frames share one FIFO, as in tc
-    tbf: not fair between flows);
+  - 4 parallel TCP streams for 15 s: together as above, and each within MAX_SPREAD of their
+    mean (fair: flows, the default of a shared shaped profile: lib/sl_fair.h);
   - UDP offered at 200 Mbit/s for 6 s: frames delivered (datagrams x their frame size, after
     the first second) within 1% of 50 Mbit/s; ping through the same tenant meanwhile: RTT at
     most max-delay + 2 ms (median of the pings after the first two);
@@ -40,6 +39,7 @@ RATE = 50e6
 BURST_BITS = 64000 * 8
 MAX_DELAY_MS = 20
 MIN_TCP = 0.90  # goodput / rate asserted (measured 0.954 on the AMD EPYC VM: perf/RESULTS.md)
+MAX_SPREAD = 0.12  # 4 streams: the largest distance of one from their mean
 NS = ('sla', 'slb')
 IP = ('198.18.0.1', '198.18.0.2')
 POLICY = f"""sluice: 1
@@ -123,12 +123,15 @@ def tcp_checks(streams, secs):
         per = [s['receiver']['bytes'] * 8 / s['receiver']['seconds'] for s in end['streams']]
         mean = statistics.mean(per)
         spread = max(abs(p - mean) / mean for p in per)
-        # printed, not asserted: one FIFO per tenant is not fair between flows, no more than
-        # tc tbf is (the issue's 10% is not met: perf/RESULTS.md); every stream must progress
+        # fair: flows (the default of a shared shaped profile) gives each stream its share of
+        # the queue: 0.7-8.1% from their mean in 14 runs of perf/shape-tcp.sh, against 2.8-24%
+        # with fair: none (one FIFO, as tc tbf: 8-43%); asserted with some room for a busy host
         print(f'TCP x{streams}: streams ' + ', '.join(f'{p / 1e6:.2f}' for p in per) +
-              f' Mbit/s, at most {spread:.1%} from their mean')
-        if min(per) < 0.05 * RATE:
-            fail(f'TCP x{streams}: a stream starved ({min(per) / 1e6:.2f} Mbit/s)')
+              f' Mbit/s, at most {spread:.1%} from their mean (the fastest '
+              f'{max(per) / min(per) - 1:.1%} above the slowest)')
+        if spread > MAX_SPREAD:
+            fail(f'TCP x{streams}: a stream {spread:.1%} from their mean (more than '
+                 f'{MAX_SPREAD:.0%})')
     return good
 
 

@@ -397,6 +397,29 @@ static void profile_defaults(void **state)
 	sl_config_free(c);
 }
 
+/* fair: flows by default on a shared shaped profile only; none where given or elsewhere */
+static void fair_defaults(void **state)
+{
+	struct sl_config *c = parse_ok(
+		"sluice: 1\n"
+		"profiles:\n"
+		"  s: {mode: shared, rate: 1mbit, burst: 2KB, exceed: shape}\n"
+		"  n: {mode: shared, rate: 1mbit, burst: 2KB, exceed: shape, fair: none}\n"
+		"  f: {mode: shared, rate: 1mbit, burst: 2KB, exceed: shape, fair: flows}\n"
+		"  d: {mode: dedicated, rate: 1mbit, burst: 2KB, exceed: shape}\n"
+		"  e: {mode: dedicated, rate: 1mbit, burst: 2KB, exceed: shape, fair: none}\n"
+		"  p: {mode: shared, rate: 1mbit, burst: 2KB, exceed: drop}\n");
+	static const enum sl_fair_mode want[] = {SL_FAIR_FLOWS, SL_FAIR_NONE, SL_FAIR_FLOWS,
+						 SL_FAIR_NONE, SL_FAIR_NONE, SL_FAIR_NONE};
+
+	(void)state;
+	assert_int_equal(c->nb_profiles, 6);
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(c->profiles[i].fair, want[i]);
+	assert_string_equal(sl_fair_name(SL_FAIR_FLOWS), "flows");
+	sl_config_free(c);
+}
+
 /* max-flows, flow-idle and max-queue: both modes, defaults, bounds, flow-idle needs max-flows */
 static void flow_fields(void **state)
 {
@@ -944,6 +967,7 @@ int main(void)
 		cmocka_unit_test(match_semantics),
 		cmocka_unit_test(match_hosts_and_defaults),
 		cmocka_unit_test(profile_defaults),
+		cmocka_unit_test(fair_defaults),
 		cmocka_unit_test(flow_fields),
 		cmocka_unit_test(names_and_enums),
 		cmocka_unit_test(messages_sorted_by_line),

@@ -24,8 +24,9 @@ or dst is IPv6, else 1), src-port / dst-port (the frame has ports, and they are 
 
 Bucket semantics: every bucket of a key is full (= burst) when the key is first seen; it refills
 continuously at amount/per_ns tokens per ns, capped at burst; a frame conforms iff every bucket
-holds at least its cost (8 x frame length in bits mode, 1 in packet mode), and only then the
-cost is taken from all of them. Time is the pcap timestamp in ns.
+holds at least its cost (8 x min(frame length, 65535) in bits mode, as lib/sl_engine.c
+cost_of; 1 in packet mode), and only then the cost is taken from all of them. Time is the pcap
+timestamp in ns.
 
 Shaping (exceed: shape): a frame that does not fit may wait instead of being dropped. Every
 bucket b of a shaped profile (the rate/burst one and each limit) may owe a debt of at most
@@ -47,6 +48,34 @@ leaves at its arrival. sluice-replay --out writes forwarded frames in departure 
 departures in input order: Model.output_order()); elapsed_s stays first forwarded arrival to
 last arrival.
 
+Flow fairness (fair: flows | none, exceed: shape only, else refused; the default is flows for a
+shared profile and none for a dedicated one, which refuses flows; lib/sl_fair.h, FairSlots): a
+fair tenant's flows share its queue Q = min over b of D_b (units: bits or packets). Its frame,
+after max-flows (a refused frame never gets here), has units u = 8 x min(length, 65535) (bit
+rates) or 1 and flow hash h (flow_hash(): the XOR of the four little-endian 64-bit words of the
+16-byte source and destination (IPv4 in bytes 0..3, the rest 0; all 0 when not IP), sport << 16
+| dport (0 without ports: ICMP, later fragments, non-IP) and proto << 40 (0 for non-IP), times
+0x9e3779b97f4a7c15 mod 2^64). The tenant has 64 slots (d, d0, b, sig), all 0 at first, in 16
+groups of 4: its flow had b/2^16 units waiting, the last leaving at d, the oldest at d0 (b and
+the share below in 2^-16 units, saturating at 2^62: FAIR_SHIFT, FAIR_CAP). The frame's
+group is slots g..g+3, g = 4 x (h >> 60), its signature sig = (h >> 32) | 1. Its slot: the
+first of its group whose sig matches (found), else the first of the group, replaced by each
+later one (in order) whose d is below its d while its d > now (a slot whose frames have all
+left, else the one that empties first). n = the slots that count: a slot counts from a frame
+noted in it (below) until the tenant's first frame at a now >= d + max-delay (a flow counts
+for max-delay after its last frame left; the first such frame in capture order, as sluice's
+bitmap: a capture may go back in time); m = n + 1, or n when its slot is one of them; share =
+min((Q << 16) // m, 2^62), none when m = 1 (a flow alone is never a fair drop: its buckets
+decide). backlog = 0 when not found or d <= now, else b while d0 > now, else
+b x (d - now) // (d - d0). If backlog > 0, m > 1 and backlog + (u << 16) > share the frame is
+a fair drop:
+V_SHAPE_DROP, counted in exceed_*, shape_drops and fair_drops, its buckets untouched (not even
+refilled). Else the buckets decide as above; a frame taken with a wait (ceil(w) > 0 ns) sets
+its slot to d = now + ceil(w), b = min(backlog + (u << 16), 2^62), sig, and d0 = d when
+backlog = 0, else d0 as
+it was while d0 > now, else now (a frame taken without a wait, or dropped by its buckets,
+leaves the slots alone). All of it in integers, time in ns.
+
 max-flows (the rules of lib/sl_flow.h, class Flows): a frame of a flow the profile refuses gets
 the exceed action without touching any bucket or key, and counts in flow_refused (and exceed).
 Idle flows are swept at sluice-replay's maintenance times: at the first frame at or after one
@@ -63,8 +92,10 @@ counters always; the tokens, their time of last update and the longest wait when
 profiles have keeps its fixed-point scale (bucket_shift: it changes only when a burst + debt
 grows past about 16x): the new rate, burst and debt apply from the next frame to the tokens
 as they are (the refill since the last update is at the new rate, capped at the new burst);
-a limit added starts full (also one removed by an earlier reload). Otherwise the buckets
-restart full and the longest wait from 0, but for a policer (neither profile shapes, same
+a limit added starts full (also one removed by an earlier reload); the fair slots carry with
+them, whatever fair says before and after (untouched while a profile with fair: none runs,
+used as they are when fair: flows comes back). Otherwise the buckets restart full, the fair
+slots all 0, and the longest wait from 0, but for a policer (neither profile shapes, same
 unit) whose tokens carry into the new scale. A tenant removed leaves the report (which lists
 the running policy's tenants); its later frames are classified by the new policy; a tenant
 added back later starts anew. Totals, unmatched, malformed and dropped continue. A frame
@@ -78,7 +109,9 @@ by tests/replay_check.py.
 
 Used as a module by tests/replay_check.py: load_policy(), read_pcap(), merge(), Model (its
 verdicts, tenant_of (an index into the tenants of the policy running then: tenant_at(i)),
-gen_of and depart per frame, reload(), output_order(), report()), parse_reload().
+gen_of and depart per frame, reload(), output_order(), report()), parse_reload(); and by
+tests/refmodel_selftest.py, which also reads flow_hash(), FairSlots and a tenant's state
+(Model.ts[i]: its keys' tokens, its fair slots).
 """
 import argparse
 import array
@@ -242,13 +275,22 @@ class Profile:
             raise PolicyError(f'profile {name}: max-queue: 1..2^32')
 
     def _shape(self, name, d):
-        """max-delay and queue (exceed: shape only) and the debt of every bucket."""
-        self.max_delay_ns = self.queue = None
+        """max-delay, queue and fair (exceed: shape only) and the debt of every bucket."""
+        self.max_delay_ns = self.queue = self.fair_q = None
+        self.fair = 'none'
         if self.exceed != 'shape':
-            for f in ('max-delay', 'queue'):
+            for f in ('max-delay', 'queue', 'fair'):
                 if f in d:
                     raise PolicyError(f'profile {name}: {f} is only for exceed: shape')
             return
+        if self.mode == 'shared':
+            self.fair = 'flows'  # the default of a shared shaped profile
+        if 'fair' in d:
+            if d['fair'] not in ('none', 'flows'):
+                raise PolicyError(f'profile {name}: fair: none or flows')
+            if d['fair'] == 'flows' and self.mode != 'shared':
+                raise PolicyError(f'profile {name}: fair: flows is for shared profiles')
+            self.fair = d['fair']
         if 'max-delay' in d:
             self.max_delay_ns = parse_duration(d['max-delay'])
             if not SHAPE_MIN_DELAY_NS <= self.max_delay_ns <= SHAPE_MAX_DELAY_NS:
@@ -263,6 +305,8 @@ class Profile:
             b.debt = int(b.rate * self.max_delay_ns)  # floor: both are >= 0
             if self.queue is not None:
                 b.debt = min(b.debt, self.queue)
+        # fair: flows: the tenant's queue, what its flows share (Q): its smallest debt
+        self.fair_q = min(b.debt for b in self.buckets) if self.fair == 'flows' else None
 
 
 # The fixed-point scale of a bucket (lib/sl_tb.c sl_tb_compile): tokens are kept in units of
@@ -722,6 +766,88 @@ def flow_of(p):
     return (p.family, p.src, p.dst, p.proto, p.sport, p.dport)
 
 
+M64 = (1 << 64) - 1
+FAIR_SLOTS, FAIR_WAYS = 64, 4  # lib/sl_fair.h: 16 groups of 4 slots
+FAIR_SHIFT, FAIR_CAP = 16, 1 << 62  # backlogs and shares in 2^-16 units, saturating at 2^62
+COST_MAX_BYTES = 65535  # a frame costs at most 8 x 65535 bits (lib/sl_engine.c cost_of)
+
+
+def flow_hash(p):
+    """A parsed frame's 64-bit flow hash (lib/sl_engine.c flow_hash_of): the XOR of the four
+    little-endian 64-bit words of its 16-byte source and destination (an IPv4 address in bytes
+    0..3, the rest 0; all 0 for a non-IP frame), sport << 16 | dport (0 without ports: not
+    TCP/UDP/SCTP/UDP-Lite, or a later fragment) and proto << 40 (0 for non-IP), times
+    0x9e3779b97f4a7c15 modulo 2^64."""
+    x = ((p.sport << 16) | p.dport) ^ (p.proto << 40)
+    for a in (p.src, p.dst):
+        a = bytes(a).ljust(16, b'\0')
+        x ^= int.from_bytes(a[:8], 'little') ^ int.from_bytes(a[8:], 'little')
+    return (x * 0x9E3779B97F4A7C15) & M64
+
+
+class FairSlots:
+    """fair: flows, the 64 flow slots of one shared shaped tenant (lib/sl_fair.h): per slot
+    [d, d0, b, sig]: its flow had b units waiting when its last waiting frame was taken, that
+    frame leaving at d ns, the oldest of them at d0 ns; all 0 at first. active: bit i set by
+    note(i), cleared by the first look() at a now >= d + hold (the C's bitmap of the slots
+    that count: kept as it is, so that a capture going back in time counts as sluice does)."""
+    __slots__ = ('s', 'active')
+
+    def __init__(self):
+        self.s = [[0, 0, 0, 0] for _ in range(FAIR_SLOTS)]
+        self.active = 0
+
+    @staticmethod
+    def backlog(slot, now):
+        """2^-16 units a slot's flow has waiting at now: b until d0, then draining to 0 at d."""
+        d, d0, b, _ = slot
+        if d <= now:
+            return 0
+        return b if d0 > now else b * (d - now) // (d - d0)
+
+    def look(self, h, now, q, hold=0):
+        """(slot, sig, backlog, share) of a frame of flow hash h at now, q the queue (Q), a
+        flow counting among the n that share it until hold ns after its last frame left."""
+        s = self.s
+        g, sig = (h >> 60) * FAIR_WAYS, ((h >> 32) | 1) & 0xFFFFFFFF
+        slot = next((g + k for k in range(FAIR_WAYS) if s[g + k][3] == sig), None)
+        found = slot is not None
+        if not found:  # a slot whose frames have all left, else the one that empties first
+            slot = g
+            for k in range(1, FAIR_WAYS):
+                if s[slot][0] > now and s[g + k][0] < s[slot][0]:
+                    slot = g + k
+        n = own = 0
+        for i in range(FAIR_SLOTS):
+            if self.active >> i & 1:
+                if s[i][0] + hold > now:
+                    n += 1
+                    own |= i == slot
+                else:
+                    self.active &= ~(1 << i)
+        backlog = self.backlog(s[slot], now) if found else 0
+        n += not own
+        share = None if n == 1 else min((q << FAIR_SHIFT) // n, FAIR_CAP)  # None: alone
+        return slot, sig, backlog, share
+
+    @staticmethod
+    def admit(look, units):
+        """Whether the frame of look (look()'s answer) may be taken: its flow has nothing
+        waiting, or is alone, or stays within its share."""
+        _, _, backlog, share = look
+        return backlog == 0 or share is None or backlog + (units << FAIR_SHIFT) <= share
+
+    def note(self, look, now, depart, units):
+        """The frame of look (look()'s answer) was taken at now and leaves at depart > now:
+        b = backlog + (units << 16), saturating; d0 = depart when nothing waited, else the
+        slot's d0 while it is to come, now once it has passed."""
+        slot, sig, backlog, _ = look
+        d0 = self.s[slot][1]
+        d0 = depart if not backlog else d0 if d0 > now else now
+        self.s[slot] = [depart, d0, min(backlog + (units << FAIR_SHIFT), FAIR_CAP), sig]
+        self.active |= 1 << slot
+
+
 class KeyBudget:
     """The appliance's key budget in units: a key takes 1, or 2 with 2 to 4 buckets."""
 
@@ -752,8 +878,9 @@ class TenantState:
         self.c = dict.fromkeys(('packets', 'bytes', 'conform_packets', 'conform_bytes',
                                 'exceed_packets', 'exceed_bytes', 'table_full', 'quota_full',
                                 'flow_refused', 'shaped_packets', 'shaped_bytes',
-                                'shape_drops'), 0)
+                                'shape_drops', 'fair_drops'), 0)
         self.max_wait = 0  # ns, the longest ceil(wait) of a shaped frame
+        self.fair = FairSlots()  # fair: flows; kept with the tokens (after_reload: same)
         self.keys = {}  # dedicated: key -> KeyState; shared: None -> KeyState
         self.overflow = None  # dedicated, key refused, when-full: shared
         self.quota = tenant.profile.max_keys  # 0: none
@@ -784,13 +911,14 @@ class TenantState:
         """The state of tenant (of a reloaded policy, scales shifts) that had state old under
         the running policy (None: a new tenant), as lib/sl_policy.c tenant_state_for makes it.
 
-        Kept (the same state: tokens, keys, overflow, longest wait) when the key signature
-        (ksig) holds, the unit (bits / packets) and shaping are unchanged and every bucket
-        both profiles have keeps its scale: the new parameters apply from the next frame to
-        the tokens as they are; a limit bucket added starts full, one removed is forgotten.
-        Otherwise a new state, full, with the counters carried (the longest wait restarts):
-        unless either profile shapes or the unit changed, the buckets both have keep their
-        tokens; a shared tenant keeps its one key, a dedicated one's keys restart (orphaned).
+        Kept (the same state: tokens, keys, overflow, longest wait, fair slots) when the key
+        signature (ksig) holds, the unit (bits / packets) and shaping are unchanged and every
+        bucket both profiles have keeps its scale: the new parameters apply from the next
+        frame to the tokens as they are; a limit bucket added starts full, one removed is
+        forgotten. Otherwise a new state, full, with the counters carried (the longest wait
+        and the fair slots restart): unless either profile shapes or the unit changed, the
+        buckets both have keep their tokens; a shared tenant keeps its one key, a dedicated
+        one's keys restart (orphaned).
         max-flows: the tenant's flows carry when its profile keeps its name, mode and key and
         has max-flows before and after (the profile's flow set is kept; cap and idle are the
         new ones), else they restart (not checked against sluice)."""
@@ -1002,10 +1130,21 @@ class Model:
             c['exceed_bytes'] += length
             return self.EXCEED[prof.exceed], 0
         st = ts.state_for(ts.key_of(p), now)
+        look = None
+        if prof.fair == 'flows':  # shared, shaped: FairSlots before the buckets
+            units = 8 * min(length, COST_MAX_BYTES) if prof.unit == 'bits' else 1
+            look = ts.fair.look(flow_hash(p), now, prof.fair_q, prof.max_delay_ns)
+            if not FairSlots.admit(look, units):  # its flow over its share: buckets untouched
+                c['exceed_packets'] += 1
+                c['exceed_bytes'] += length
+                c['shape_drops'] += 1
+                c['fair_drops'] += 1
+                return V_SHAPE_DROP, 0
         if isinstance(st, str):  # no slot, when-full pass / drop
             ok = st == 'pass'
         else:
-            ok = st.take(prof.buckets, now, 8 * length if prof.unit == 'bits' else 1)
+            ok = st.take(prof.buckets, now,
+                         8 * min(length, COST_MAX_BYTES) if prof.unit == 'bits' else 1)
         kind = 'conform' if ok else 'exceed'
         c[kind + '_packets'] += 1
         c[kind + '_bytes'] += length
@@ -1023,6 +1162,8 @@ class Model:
         c['shaped_bytes'] += length
         w = -(-w.numerator // w.denominator)  # ceil: departures are whole ns
         ts.max_wait = max(ts.max_wait, w)
+        if look is not None:  # its flow has this frame waiting too
+            ts.fair.note(look, now, now + w, units)
         return V_SHAPED, w
 
     def output_order(self):
@@ -1079,13 +1220,13 @@ def print_table(r, f, shaping=None):
         shaping = any(t.get('shaped_packets') or t.get('shape_drops') for t in r['tenants'])
     f.write(f'{"tenant":<20} {"packets":>12} {"bytes":>14} {"conform_pkt":>12} '
             f'{"conform_B":>14} {"exceed_pkt":>12} {"exceed_B":>14} {"keys":>8}' +
-            (f' {"shaped_pkt":>12} {"shape_drops":>12} {"delay_max_us":>12}' if shaping
-             else '') + '\n')
+            (f' {"shaped_pkt":>12} {"shape_drops":>12} {"fair_drops":>12} {"delay_max_us":>12}'
+             if shaping else '') + '\n')
     for t in r['tenants']:
         f.write(f'{t["name"]:<20} {t["packets"]:>12} {t["bytes"]:>14} {t["conform_packets"]:>12} '
                 f'{t["conform_bytes"]:>14} {t["exceed_packets"]:>12} {t["exceed_bytes"]:>14} '
                 f'{t["keys"]:>8}' +
-                (f' {t["shaped_packets"]:>12} {t["shape_drops"]:>12} '
+                (f' {t["shaped_packets"]:>12} {t["shape_drops"]:>12} {t["fair_drops"]:>12} '
                  f'{t["shape_delay_max_us"]:>12}' if shaping else '') + '\n')
     for k in ('unmatched', 'malformed', 'dropped'):
         f.write(f'{"(" + k + ")":<20} {r[k]["packets"]:>12} {r[k]["bytes"]:>14}\n')

@@ -39,9 +39,9 @@
 /*
  * A: every feature. Shared and dedicated profiles, src-ip / dst-ip / 5-tuple keys, 1 to 4
  * buckets in bits and packets, exceed drop / mark / pass / shape, max-keys quotas and the
- * three when-full choices, max-flows, max-queue, queue and max-delay; tenants by VLAN, QinQ,
- * inner VLAN, port, IPv4 and IPv6 prefixes, protocols and port ranges, several blocks, and a
- * catch-all. Tiny quotas, a 64-unit key budget and short idle times: tables fill, keys are
+ * three when-full choices, max-flows, max-queue, queue, max-delay and fair; tenants by VLAN,
+ * QinQ, inner VLAN, port, IPv4 and IPv6 prefixes, protocols and port ranges, several blocks,
+ * and a catch-all. Tiny quotas, a 64-unit key budget and short idle times: tables fill, keys are
  * refused and evicted within a few frames; limits slower than their rate (a later bucket
  * refuses what an earlier one took: given back on two lcores).
  */
@@ -57,7 +57,7 @@ static const char policy_a[] =
 	"  sh-shape: {mode: shared, rate: 1mbit, burst: 1514B, exceed: shape, max-delay: 5ms,\n"
 	"             queue: 6KB, max-flows: 3, flow-idle: 2ms, max-queue: 16}\n"
 	"  sh-shape-pkt: {mode: shared, rate: 100pps, burst: 2pkt, exceed: shape, max-delay: 1s,\n"
-	"                 limits: [{limit: 5pkt, per: 100ms}]}\n"
+	"                 limits: [{limit: 5pkt, per: 100ms}], fair: none}\n"
 	"  d-src: {mode: dedicated, key: src-ip, rate: 64kbit, burst: 2000B, exceed: drop,\n"
 	"          idle: 1ms, max-keys: 4, when-full: shared}\n"
 	"  d-dst: {mode: dedicated, key: dst-ip, rate: 10pps, burst: 2pkt, exceed: mark, dscp: 10,\n"
@@ -358,6 +358,7 @@ static void check_stats(const struct run *r)
 		p += ts->c.packets;
 		b += ts->c.bytes;
 		CHECK(ts->c.shape_drops <= ts->c.exceed_packets);
+		CHECK(ts->c.fair_drops <= ts->c.shape_drops);
 		CHECK(ts->c.shaped_packets <= ts->c.conform_packets);
 		/* a tenant's keys never pass its quota (one thread: no race between lcores) */
 		if (pi >= 0 && cfg[r->policy]->profiles[pi].max_keys && !r->reloaded)
