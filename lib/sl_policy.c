@@ -299,7 +299,9 @@ static int compile_profile(struct sl_engine *e, const struct sl_config *cfg, uns
 	p->shape = cp->exceed == SL_ACT_SHAPE;
 	p->fair = p->shape && cp->fair == SL_FAIR_FLOWS;
 	p->fair_q = UINT64_MAX;
-	p->fair_hold = p->fair ? (uint64_t)((unsigned __int128)cp->max_delay_ns * e->hz / 1000000000u) : 0;
+	p->fair_hold = p->fair ? (uint64_t)((unsigned __int128)cp->max_delay_ns * e->hz /
+					    1000000000u)
+			       : 0;
 	for (unsigned b = 0; p->fair && b < cp->nb_buckets; b++) {
 		uint64_t q = sl_cfg_shape_debt(cp, b);
 
