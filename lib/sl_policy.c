@@ -364,6 +364,17 @@ static void keysig_of(const struct sl_prof *p, struct sl_keysig *k)
 		k->shift[b] = (uint8_t)p->tb[b].shift;
 }
 
+/* Free a state made by a build that failed or was retired, with its key account unless the
+ * state `keep` (which replaces it, or NULL) holds the same one. */
+static void tenant_state_free(struct sl_tenant_state *ts, const struct sl_tenant_state *keep)
+{
+	if (!keep || keep->acct != ts->acct)
+		free(ts->acct);
+	if (!keep || keep->fair != ts->fair)
+		free(ts->fair);
+	free(ts);
+}
+
 /*
  * The state of tenant t in the new snapshot: the old one when its tokens are in the new
  * scales (new limits start full) and its keys stay valid, else a new one with the tokens
@@ -402,7 +413,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	if (!ts)
 		return NULL;
 	if (p->fair && !(ts->fair = fair_new())) {
-		free(ts);
+		tenant_state_free(ts, NULL);
 		return NULL;
 	}
 	if (keys_kept) {
@@ -410,8 +421,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 		ts->acct = old_ts->acct;
 	} else {
 		if (e->next_uid >= SL_UID_PAIR) {
-			free(ts->fair);
-			free(ts);
+			tenant_state_free(ts, NULL);
 			return NULL;
 		}
 		ts->uid = e->next_uid++;
@@ -419,8 +429,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 			ts->uid |= SL_UID_PAIR;
 		ts->acct = p->table ? zalloc(sizeof(*ts->acct)) : NULL;
 		if (p->table && !ts->acct) {
-			free(ts->fair);
-			free(ts);
+			tenant_state_free(ts, NULL);
 			return NULL;
 		}
 		if (old_ts && old_ts->ksig.nb && sum)
@@ -448,17 +457,6 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 		sum->states_reset++;	/* bytes <-> packets: nothing to carry */
 	}
 	return ts;
-}
-
-/* Free a state made by a build that failed or was retired, with its key account unless the
- * state `keep` (which replaces it, or NULL) holds the same one. */
-static void tenant_state_free(struct sl_tenant_state *ts, const struct sl_tenant_state *keep)
-{
-	if (!keep || keep->acct != ts->acct)
-		free(ts->acct);
-	if (!keep || keep->fair != ts->fair)
-		free(ts->fair);
-	free(ts);
 }
 
 /*

@@ -64,6 +64,20 @@ static inline void pb_tag(struct pb *f, uint16_t tpid, uint16_t tci)
 	pb_u16(f, tci);
 }
 
+/* A frame's start: MACs, then untagged (vlan < 0), 802.1Q tagged, or QinQ when inner >= 0
+ * (outer tag vlan with TPID 0x88a8, which the parser's inline fast path leaves to the complete
+ * parser; inner 0x8100), then the ethertype. */
+static inline void pb_l2(struct pb *f, int vlan, int inner, uint16_t ethertype)
+{
+	pb_init(f);
+	pb_macs(f);
+	if (vlan >= 0)
+		pb_tag(f, inner >= 0 ? 0x88a8 : 0x8100, (uint16_t)vlan);
+	if (inner >= 0)
+		pb_tag(f, 0x8100, (uint16_t)inner);
+	pb_u16(f, ethertype);
+}
+
 /* One's complement checksum of n bytes (n even), as stored in the header. */
 static inline uint16_t pb_csum(const uint8_t *b, uint32_t n)
 {
@@ -173,6 +187,19 @@ static inline void pb_udp(struct pb *f, uint16_t sport, uint16_t dport, uint16_t
 	pb_u16(f, 8 + paylen);
 	pb_u16(f, 0);
 	pb_fill(f, 0x5a, paylen);
+}
+
+/* A UDP/IPv4 frame of exactly len bytes, headers included, src:sport -> dst:dport, tags as
+ * pb_l2's. */
+static inline void pb_udp4(struct pb *f, int vlan, int inner, uint32_t src, uint32_t dst,
+			   uint8_t tos, uint16_t sport, uint16_t dport, uint32_t len)
+{
+	uint32_t l3, hdr = 14 + (vlan >= 0 ? 4 : 0) + (inner >= 0 ? 4 : 0) + 20 + 8;
+
+	pb_l2(f, vlan, inner, 0x0800);
+	l3 = pb_ipv4(f, tos, 0, 17, src, dst, 0);
+	pb_udp(f, sport, dport, (uint16_t)(len - hdr));
+	pb_ipv4_fin(f, l3, 0);
 }
 
 static inline void pb_icmp(struct pb *f, uint8_t type, uint8_t code)

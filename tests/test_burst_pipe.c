@@ -60,15 +60,7 @@ static uint64_t rnd(uint64_t *x)
 /* A UDP/IPv4 frame of len bytes in vlan from src:sport. */
 static void udp4(struct pb *f, uint16_t vlan, uint32_t src, uint16_t sport, uint32_t len)
 {
-	uint32_t l3;
-
-	pb_init(f);
-	pb_macs(f);
-	pb_tag(f, 0x8100, vlan);
-	pb_u16(f, 0x0800);
-	l3 = pb_ipv4(f, 0, 0, 17, src, 0xc0000201, 0);
-	pb_udp(f, sport, 53, (uint16_t)(len - 46));
-	pb_ipv4_fin(f, l3, 0);
+	pb_udp4(f, vlan, -1, src, 0xc0000201, 0, sport, 53, len);
 }
 
 static const struct sl_tenant_stats *tenant(const struct sl_stats *s, const char *name)

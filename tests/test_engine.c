@@ -13,24 +13,11 @@
 
 #define NS 1000000000ull
 
-/* A UDP/IPv4 frame of exactly len bytes from src to dst: untagged (vlan < 0), 802.1Q tagged,
- * or QinQ when inner >= 0 (outer tag vlan with TPID 0x88a8, which the parser's inline fast
- * path leaves to the complete parser). */
+/* A UDP/IPv4 frame of exactly len bytes from src to dst, tagged as pb_l2 says. */
 static void udp4_tags(struct pb *f, int vlan, int inner, uint32_t src, uint32_t dst, uint8_t tos,
 		      uint32_t len)
 {
-	uint32_t l3, hdr = 14 + (vlan >= 0 ? 4 : 0) + (inner >= 0 ? 4 : 0) + 20 + 8;
-
-	pb_init(f);
-	pb_macs(f);
-	if (vlan >= 0)
-		pb_tag(f, inner >= 0 ? 0x88a8 : 0x8100, (uint16_t)vlan);
-	if (inner >= 0)
-		pb_tag(f, 0x8100, (uint16_t)inner);
-	pb_u16(f, 0x0800);
-	l3 = pb_ipv4(f, tos, 0, 17, src, dst, 0);
-	pb_udp(f, 1000, 53, (uint16_t)(len - hdr));
-	pb_ipv4_fin(f, l3, 0);
+	pb_udp4(f, vlan, inner, src, dst, tos, 1000, 53, len);
 }
 
 static void udp4(struct pb *f, int vlan, uint32_t src, uint32_t dst, uint8_t tos, uint32_t len)

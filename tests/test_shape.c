@@ -17,14 +17,7 @@
 
 static void udp4(struct pb *f, uint32_t src, uint32_t len)
 {
-	uint32_t l3;
-
-	pb_init(f);
-	pb_macs(f);
-	pb_u16(f, 0x0800);
-	l3 = pb_ipv4(f, 0, 0, 17, src, 0xc0000201, 0);
-	pb_udp(f, 1000, 53, (uint16_t)(len - 14 - 20 - 8));
-	pb_ipv4_fin(f, l3, 0);
+	pb_udp4(f, -1, -1, src, 0xc0000201, 0, 1000, 53, len);
 }
 
 /*

@@ -48,24 +48,12 @@ static const uint8_t v6_ll[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 static const uint8_t v6_lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 static const uint8_t v6_other[16] = {0x20, 0x01, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
 
-/* Ethernet with tags: outer (tpid 0x88a8 when inner >= 0, else 0x8100) and inner. */
-static void l2(struct pb *f, int vlan, int inner, uint16_t ethertype)
-{
-	pb_init(f);
-	pb_macs(f);
-	if (vlan >= 0)
-		pb_tag(f, inner >= 0 ? 0x88a8 : 0x8100, (uint16_t)vlan);
-	if (inner >= 0)
-		pb_tag(f, 0x8100, (uint16_t)inner);
-	pb_u16(f, ethertype);
-}
-
 static void udp4(struct pb *f, int vlan, int inner, uint32_t src, uint32_t dst, uint16_t sport,
 		 uint16_t dport, uint16_t pay)
 {
 	uint32_t l3;
 
-	l2(f, vlan, inner, 0x0800);
+	pb_l2(f, vlan, inner, 0x0800);
 	l3 = pb_ipv4(f, 0, 0, 17, src, dst, 0);
 	pb_udp(f, sport, dport, pay);
 	pb_ipv4_fin(f, l3, 0);
@@ -76,7 +64,7 @@ static void tcp4(struct pb *f, int vlan, uint32_t src, uint32_t dst, uint16_t sp
 {
 	uint32_t l3;
 
-	l2(f, vlan, -1, 0x0800);
+	pb_l2(f, vlan, -1, 0x0800);
 	l3 = pb_ipv4(f, 0x03, 0, 6, src, dst, optlen);
 	pb_tcp(f, sport, dport, flags);
 	pb_fill(f, 0x11, 20);
@@ -88,7 +76,7 @@ static void proto4(struct pb *f, int vlan, uint32_t src, uint32_t dst, uint8_t p
 {
 	uint32_t l3;
 
-	l2(f, vlan, -1, 0x0800);
+	pb_l2(f, vlan, -1, 0x0800);
 	l3 = pb_ipv4(f, 0, frag, proto, src, dst, 0);
 	if (proto == 1)
 		pb_icmp(f, 8, 0);
@@ -104,7 +92,7 @@ static void tcp6(struct pb *f, int vlan, const uint8_t *src, const uint8_t *dst,
 {
 	uint32_t l3;
 
-	l2(f, vlan, -1, 0x86dd);
+	pb_l2(f, vlan, -1, 0x86dd);
 	l3 = pb_ipv6(f, 0x04, 0x12345, 6, src, dst);
 	pb_tcp(f, sport, dport, flags);
 	pb_ipv6_fin(f, l3, 0);
@@ -114,7 +102,7 @@ static void udp6_ext(struct pb *f, const uint8_t *src, const uint8_t *dst)
 {
 	uint32_t l3;
 
-	l2(f, -1, -1, 0x86dd);
+	pb_l2(f, -1, -1, 0x86dd);
 	l3 = pb_ipv6(f, 0, 0, 0, src, dst);	/* hop-by-hop, routing, fragment, UDP */
 	pb_ext(f, 43, 0);
 	pb_ext(f, 44, 1);
@@ -127,7 +115,7 @@ static void icmp6(struct pb *f, const uint8_t *src, const uint8_t *dst)
 {
 	uint32_t l3;
 
-	l2(f, -1, -1, 0x86dd);
+	pb_l2(f, -1, -1, 0x86dd);
 	l3 = pb_ipv6(f, 0, 0, 58, src, dst);
 	pb_icmp(f, 128, 0);
 	pb_ipv6_fin(f, l3, 0);
@@ -137,7 +125,7 @@ static void ah6(struct pb *f, const uint8_t *src, const uint8_t *dst)
 {
 	uint32_t l3;
 
-	l2(f, -1, -1, 0x86dd);
+	pb_l2(f, -1, -1, 0x86dd);
 	l3 = pb_ipv6(f, 0, 0, 51, src, dst);
 	pb_ah(f, 6, 4);
 	pb_tcp(f, 5555, 80, 0x02);
@@ -146,7 +134,7 @@ static void ah6(struct pb *f, const uint8_t *src, const uint8_t *dst)
 
 static void arp(struct pb *f)
 {
-	l2(f, -1, -1, 0x0806);
+	pb_l2(f, -1, -1, 0x0806);
 	pb_fill(f, 0xaa, 28);
 }
 
