@@ -150,7 +150,8 @@ static int sl_pipe_wheels(struct sl_pipe *p, uint64_t slot_us)
 	uint64_t horizon = (uint64_t)((long double)SL_SHAPE_MAX_DELAY_NS * p->hz / 1e9L) + width;
 
 	for (unsigned j = 0; j < p->nb_workers; j++) {
-		int ret = sl_wheel_init(&p->workers[j]->wheel, width ? width : 1, horizon, now);
+		int ret = sl_wheel_init(&p->workers[j]->wheel, width ? width : 1, horizon,
+					p->shape_cap ? p->shape_cap : 1, now);
 
 		if (ret) {
 			fprintf(stderr, "sluice: --shape-slot-us %" PRIu64 ": %s (%" PRIu64
@@ -493,8 +494,9 @@ static inline void sl_pipe_work(struct sl_pipe *p, struct sl_pipe_worker *w,
 		}
 		if (likely(!mt->wi.due)) {
 			sl_pipe_out(p, w, m[i], mt);
-		} else if (mt->wi.due > now) {	/* its place is given back when it leaves */
-			sl_wheel_insert(&w->wheel, &mt->wi);
+		} else if (mt->wi.due > now &&	/* its place is given back when it leaves */
+			   likely(!sl_wheel_insert(&w->wheel, &mt->wi))) {
+			/* held (the wheel holds the cap: never full while the cap is kept) */
 		} else {
 			due++;
 			sl_pipe_out(p, w, m[i], mt);
@@ -513,6 +515,10 @@ static unsigned sl_pipe_release_due(struct sl_pipe *p, struct sl_pipe_worker *w,
 
 	do {
 		n = sl_wheel_release(&w->wheel, now, it, SL_FWD_BURST);
+		for (unsigned i = 0; i < n; i++) {	/* they waited: out of the cache by now */
+			rte_prefetch0(it[i]);
+			rte_prefetch0(sl_pipe_mbuf_of(it[i], p->meta_off));
+		}
 		for (unsigned i = 0; i < n; i++) {
 			struct rte_mbuf *m = sl_pipe_mbuf_of(it[i], p->meta_off);
 			uint64_t err = now > it[i]->due ? now - it[i]->due : it[i]->due - now;
@@ -585,7 +591,7 @@ int sl_pipe_worker_main(void *arg)
 {
 	struct sl_pipe *p = arg;
 	struct sl_pipe_worker *w = p->worker_by_id[rte_lcore_id()];
-	uint64_t prev_tsc, cur_tsc, pass_tsc;
+	uint64_t prev_tsc, cur_tsc, pass_tsc, stall_tsc = p->hz / US_PER_S * SL_PIPE_STALL_US;
 	unsigned got = 1;
 
 	if (!w)
@@ -596,6 +602,10 @@ int sl_pipe_worker_main(void *arg)
 		if (!got)	/* the pass before moved nothing: its time was idle */
 			__atomic_store_n(&w->idle_tsc, w->idle_tsc + (cur_tsc - pass_tsc),
 					 __ATOMIC_RELAXED);
+		if (unlikely(cur_tsc - pass_tsc > stall_tsc)) {	/* no pass takes this long */
+			w->stalls++;
+			w->stall_tsc += cur_tsc - pass_tsc;
+		}
 		pass_tsc = cur_tsc;
 		got = sl_pipe_pass(p, w, cur_tsc);
 		if (!got || unlikely(cur_tsc - prev_tsc > p->drain_tsc)) {
@@ -682,7 +692,12 @@ static double sl_pipe_pace_quantile(const struct sl_pipe *p, double q, uint64_t 
 
 void sl_pipe_final(const struct sl_pipe *p, const struct sl_stats *s, FILE *f)
 {
-	uint64_t drops = 0, shaped = 0, paced;
+	uint64_t drops = 0, shaped = 0, paced, stalls = 0, stall_tsc = 0;
+
+	for (unsigned j = 0; j < p->nb_workers; j++) {
+		stalls += p->workers[j]->stalls;
+		stall_tsc += p->workers[j]->stall_tsc;
+	}
 
 	for (unsigned i = 0; i < s->nb_tenants; i++) {
 		drops += s->t[i].c.queue_drops;
@@ -705,6 +720,11 @@ void sl_pipe_final(const struct sl_pipe *p, const struct sl_stats *s, FILE *f)
 			__atomic_load_n(&p->shape_cap_drops, __ATOMIC_RELAXED),
 			sl_pipe_shape_held(p), p50, p90, p99, paced);
 	}
+	if (stalls)	/* what late departures (and latency) come from when it is not sluice */
+		fprintf(f, "sluice: worker mode: the worker(s) lost their core %" PRIu64 " time(s) "
+			"for over %u ms, %.1f ms in all: other threads or the hypervisor run there "
+			"(isolate the workers' cores: README, Operating sluice)\n", stalls,
+			SL_PIPE_STALL_US / 1000, (double)stall_tsc * 1e3 / (double)p->hz);
 	for (unsigned i = 0; i < s->nb_tenants; i++)
 		fprintf(f, "  %-24s queue_drops %12" PRIu64 "  most queued at once %8" PRIu64 "\n",
 			s->t[i].name, s->t[i].c.queue_drops, s->t[i].queue_hwm);

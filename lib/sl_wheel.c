@@ -21,30 +21,45 @@ static uint64_t nb_slots(uint64_t width, uint64_t horizon)
 	return nb;
 }
 
-uint64_t sl_wheel_bytes(uint64_t width, uint64_t horizon)
+uint64_t sl_wheel_bytes(uint64_t width, uint64_t horizon, uint32_t max_items)
 {
-	return nb_slots(width, horizon) * sizeof(struct sl_wheel_slot);
+	uint64_t nb = nb_slots(width, horizon);
+
+	if (!nb || !max_items)
+		return 0;
+	return nb * sizeof(struct sl_wheel_slot) + (uint64_t)max_items * sizeof(struct sl_wheel_blk);
 }
 
-int sl_wheel_init(struct sl_wheel *w, uint64_t width, uint64_t horizon, uint64_t now)
+int sl_wheel_init(struct sl_wheel *w, uint64_t width, uint64_t horizon, uint32_t max_items,
+		  uint64_t now)
 {
 	uint64_t nb = nb_slots(width, horizon);
 
 	*w = (struct sl_wheel){0};
-	if (!nb)
+	if (!nb || !max_items)
 		return -EINVAL;
 	w->slot = calloc(nb, sizeof(*w->slot));
-	if (!w->slot)
+	w->blocks = aligned_alloc(64, (size_t)max_items * sizeof(*w->blocks));
+	if (!w->slot || !w->blocks) {
+		free(w->slot);
+		free(w->blocks);
+		*w = (struct sl_wheel){0};
 		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < max_items; i++)	/* the pool in address order */
+		w->blocks[i].next = i + 1 < max_items ? &w->blocks[i + 1] : NULL;
+	w->pool = w->blocks;
 	w->width = width;
 	w->cur = now / width;
 	w->mask = (uint32_t)(nb - 1);
+	w->max_items = max_items;
 	return 0;
 }
 
 void sl_wheel_free(struct sl_wheel *w)
 {
 	free(w->slot);
+	free(w->blocks);
 	*w = (struct sl_wheel){0};
 }
 

@@ -3,6 +3,7 @@
 #ifndef SL_WHEEL_H
 #define SL_WHEEL_H
 
+#include <errno.h>
 #include <stdint.h>
 
 /*
@@ -11,6 +12,11 @@
  * to that window (an item already due goes to slot cur, one beyond the horizon to slot
  * cur + mask), and cur moves only over empty slots (forward; anywhere when the wheel is
  * empty), so one ring slot never holds two laps and the ring needs no per-slot lap number.
+ * A slot is a FIFO of blocks of SL_WHEEL_BLK item pointers, not a list through the items: a
+ * release reads the pointers of a slot from a few lines and the caller can prefetch every item
+ * it got before touching one (a list through items that waited milliseconds is one cache miss
+ * after the other). Blocks come from a pool sized at init for max_items: a block in use holds
+ * at least one item, so the pool never runs out while fewer than max_items are held.
  * Time. A slot is released once its first tick has come: release(now) empties every slot
  * number <= now / width, so an item leaves at most one slot width before its due and, with a
  * poll at every tick, at the first poll of its slot (or the first poll at or after its insert,
@@ -25,46 +31,62 @@
  * cur jumps).
  */
 struct sl_wheel_item {		/* embedded by the caller in what it holds (e.g. an mbuf field) */
-	struct sl_wheel_item *next;
 	uint64_t due;		/* tick it may leave at */
 };
+
+#define SL_WHEEL_BLK 6		/* item pointers per block: a block is one 64-byte line */
+
+struct sl_wheel_blk {
+	struct sl_wheel_blk *next;	/* the slot's next block, or the pool's */
+	uint32_t head, n;		/* it[head .. n) are held */
+	struct sl_wheel_item *it[SL_WHEEL_BLK];
+} __attribute__((aligned(64)));
 
 struct sl_wheel {
 	uint64_t width;		/* ticks per slot (>= 1) */
 	uint64_t cur;		/* slot number (tick / width) of the next slot to release */
 	uint32_t mask;		/* nb_slots - 1, nb_slots a power of two */
+	uint32_t max_items;	/* held never exceeds it (insert refuses) */
 	uint64_t held;		/* items in the wheel */
 	uint64_t clamped;	/* inserts due beyond the horizon (put in its last slot) */
 	struct sl_wheel_slot {
-		struct sl_wheel_item *head, *tail;
+		struct sl_wheel_blk *head, *tail;
 	} *slot;
+	struct sl_wheel_blk *pool;	/* free blocks */
+	struct sl_wheel_blk *blocks;	/* max_items of them, one allocation */
 };
 
 #define SL_WHEEL_MAX_SLOTS (1u << 24)
 
 /*
  * Control path: a wheel of slots of `width` ticks covering at least `horizon` ticks (slots =
- * next power of two >= horizon / width + 2), starting at tick `now`. 0 or -EINVAL (width 0,
- * or more than 2^24 slots) / -ENOMEM. An item due before t + horizon is never clamped while
- * cur >= t / width, as after a release at tick t that returned everything due.
+ * next power of two >= horizon / width + 2), holding at most max_items (>= 1), starting at
+ * tick `now`. 0 or -EINVAL (width 0, max_items 0, or more than 2^24 slots) / -ENOMEM. An item
+ * due before t + horizon is never clamped while cur >= t / width, as after a release at tick t
+ * that returned everything due.
  */
-int sl_wheel_init(struct sl_wheel *w, uint64_t width, uint64_t horizon, uint64_t now);
-/* Frees the slots (not the items still held: drain them first). Safe on a zeroed wheel. */
+int sl_wheel_init(struct sl_wheel *w, uint64_t width, uint64_t horizon, uint32_t max_items,
+		  uint64_t now);
+/* Frees the slots and blocks (not the items still held: drain them first). Safe on a zeroed
+ * wheel. */
 void sl_wheel_free(struct sl_wheel *w);
 /* Bytes sl_wheel_init allocates for these arguments (for admission before allocating); 0 when
  * sl_wheel_init would refuse them. */
-uint64_t sl_wheel_bytes(uint64_t width, uint64_t horizon);
+uint64_t sl_wheel_bytes(uint64_t width, uint64_t horizon, uint32_t max_items);
 
 /*
- * Data path: hold it until it->due. An item already due (slot before cur) goes in slot cur;
- * one beyond the horizon (slot >= cur + nb_slots) in the last slot of the horizon, counted in
- * clamped.
+ * Data path: hold it until it->due; 0, or -ENOSPC when max_items are held (it is not held).
+ * An item already due (slot before cur) goes in slot cur; one beyond the horizon (slot >= cur
+ * + nb_slots) in the last slot of the horizon, counted in clamped.
  */
-static inline void sl_wheel_insert(struct sl_wheel *w, struct sl_wheel_item *it)
+static inline int sl_wheel_insert(struct sl_wheel *w, struct sl_wheel_item *it)
 {
 	uint64_t s = it->due / w->width;
 	struct sl_wheel_slot *sl;
+	struct sl_wheel_blk *b;
 
+	if (w->held >= w->max_items)
+		return -ENOSPC;
 	if (s < w->cur) {
 		s = w->cur;
 	} else if (s - w->cur > w->mask) {	/* no overflow: s >= cur */
@@ -72,32 +94,57 @@ static inline void sl_wheel_insert(struct sl_wheel *w, struct sl_wheel_item *it)
 		w->clamped++;
 	}
 	sl = &w->slot[s & w->mask];
-	it->next = NULL;
-	if (sl->tail)
-		sl->tail->next = it;
-	else
-		sl->head = it;
-	sl->tail = it;
+	b = sl->tail;
+	if (!b || b->n == SL_WHEEL_BLK) {	/* held < max_items: the pool has one */
+		struct sl_wheel_blk *nb = w->pool;
+
+		w->pool = nb->next;
+		nb->next = NULL;
+		nb->head = nb->n = 0;
+		if (b)
+			b->next = nb;
+		else
+			sl->head = nb;
+		sl->tail = nb;
+		b = nb;
+	}
+	b->it[b->n++] = it;
 	w->held++;
+	return 0;
 }
 
-/* Slot cur's items, FIFO, into out[n .. max): the new n; *rest: the slot still holds items. */
+/* Slot cur's items, FIFO, into out[n .. max): the new n; *rest: the slot still holds items.
+ * Emptied blocks go back to the pool. */
 static inline unsigned sl_wheel_pop_slot(struct sl_wheel *w, struct sl_wheel_item **out,
 					 unsigned n, unsigned max, int *rest)
 {
 	struct sl_wheel_slot *sl = &w->slot[w->cur & w->mask];
-	struct sl_wheel_item *it = sl->head;
+	struct sl_wheel_blk *b = sl->head;
 	unsigned n0 = n;
 
-	while (it && n < max) {
-		out[n++] = it;
-		it = it->next;
+	while (b && n < max) {
+		struct sl_wheel_blk *next = b->next;
+		unsigned k = b->n - b->head;
+
+		if (next)
+			__builtin_prefetch(next);
+		if (k > max - n)
+			k = max - n;
+		for (unsigned i = 0; i < k; i++)
+			out[n + i] = b->it[b->head + i];
+		n += k;
+		b->head += k;
+		if (b->head < b->n)	/* stopped at max inside it */
+			break;
+		b->next = w->pool;
+		w->pool = b;
+		b = next;
 	}
-	sl->head = it;
-	if (!it)
+	sl->head = b;
+	if (!b)
 		sl->tail = NULL;
 	w->held -= n - n0;
-	*rest = it != NULL;
+	*rest = b != NULL;
 	return n;
 }
 

@@ -8,13 +8,19 @@
 # usage: perf/shape-bench.sh                   environment: TENANTS (10000), RATE (200),
 #        BURST (4), SECONDS_PER_RUN (15), ROUNDS (3), SLOT_US (10), BUILD (build). Root.
 # LCORES (0@1,1@1,2@0: the worker alone on core 0, the main lcore with the policing one),
-# FAIR (flows: the shaped profile's default; none).
+# FAIR (flows: the shaped profile's default; none), ISOLATE (0: the worker's core in LCORES, kept
+# for it by tools/sl-isolate as an appliance host keeps its lcores' cores; empty: the host as
+# it is, where the worker shares its core with whatever else runs there).
 # Prints per run: frames read and forwarded per second, frames that waited per second, the
 # pacing error p50/p99 (|release - departure| in slots, from the worker's histogram: the
 # target is p99 under 2 slots), and the most frames waiting at once; then the medians and
 # shape/drop forwarded (the target: at least 0.8). KEEP_LOG=PREFIX keeps sluice's output.
 set -eu
 cd "$(dirname "$0")/.."
+ISOLATE=${ISOLATE-0}
+if [ -n "$ISOLATE" ] && [ -z "${SL_ISOLATED:-}" ]; then
+	SL_ISOLATED=$ISOLATE exec tools/sl-isolate "$ISOLATE" "$0" "$@"
+fi
 BUILD=${BUILD:-build}
 TENANTS=${TENANTS:-10000}
 RATE=${RATE:-200}
@@ -56,16 +62,16 @@ with open(f'{d}/cap.pcap', 'wb') as f:
         f.write(struct.pack('<IIII', 0, i, len(b), len(b)) + b)
 PY
 
-echo "# shape-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); $TENANTS tenants at ${RATE} pps each (burst $BURST, fair: $FAIR), ${SECS} s runs, slots of $SLOT_US us"
-echo "| run | exceed | read Mpps | forwarded Mpps | waited Mpps | pacing p50 / p99 (slots) | most waiting |"
-echo "|---|---|---|---|---|---|---|"
+echo "# shape-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); $TENANTS tenants at ${RATE} pps each (burst $BURST, fair: $FAIR), ${SECS} s runs, slots of $SLOT_US us; CPU(s) kept for the worker: ${SL_ISOLATED:-none}"
+echo "| run | exceed | read Mpps | forwarded Mpps | waited Mpps | pacing p50 / p99 (slots) | most waiting | worker lost its core (> 1 ms) |"
+echo "|---|---|---|---|---|---|---|---|"
 run() { # mode round
 	"$BUILD/app/sluice" --no-huge -m 3072 --no-shconf --no-pci --no-telemetry \
 		--lcores="$LCORES" --file-prefix=shape-bench --log-level=lib.eal:error \
 		--log-level=pmd.net.pcap:error \
 		"--vdev=net_pcap0,rx_pcap=$TMP/cap.pcap,infinite_rx=1" --vdev=net_null0,no-rx=1 -- \
 		--config "$TMP/$1.yaml" --workers 1 --duration "$SECS" --stats-interval 1000 \
-		--shape-slot-us "$SLOT_US" --shape-mbufs $((TENANTS * 16)) --top 1 \
+		--shape-slot-us "$SLOT_US" --shape-mbufs ${SHAPE_MBUFS:-$((TENANTS * 16))} --top 1 \
 		--report "$TMP/r.json" >"$TMP/sl.log" 2>&1 || { tail -20 "$TMP/sl.log" >&2; exit 1; }
 	[ -z "${KEEP_LOG:-}" ] || cp "$TMP/sl.log" "$KEEP_LOG.$1"
 	python3 - "$TMP/r.json" "$TMP/sl.log" "$1" "$2" <<'PY'
@@ -79,8 +85,10 @@ waited = sum(t['shaped_packets'] for t in r['tenants'])
 m = re.search(r'at most (\d+) at once.*pacing error p50 <= ([0-9.]+), p90 <= [0-9.]+, p99 <= ([0-9.]+)', log)
 p = f'{m.group(2)} / {m.group(3)}' if m else '-'
 most = m.group(1) if m else '-'
+m = re.search(r'lost their core (\d+) time\(s\) for over 1 ms, ([0-9.]+) ms', log)
+lost_core = f'{m.group(1)} times, {m.group(2)} ms' if m else '0'
 print(f'| {sys.argv[4]} | {sys.argv[3]} | {r["packets"] / e / 1e6:.3f} | {fwd / e / 1e6:.3f} | '
-      f'{waited / e / 1e6:.3f} | {p} | {most} |')
+      f'{waited / e / 1e6:.3f} | {p} | {most} | {lost_core} |')
 PY
 }
 : > "$TMP/rows"

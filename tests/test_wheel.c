@@ -11,6 +11,9 @@
 #include "sl_wheel.h"
 #include "test_rng.h"
 
+#define MAXI 4096	/* max_items of the wheels of the hand-written cases */
+#define B1 sizeof(struct sl_wheel_blk)	/* the block of one item */
+
 /* what the tests hold: the wheel's link first, so an item pointer is the item */
 struct item {
 	struct sl_wheel_item w;
@@ -29,7 +32,7 @@ static struct item *I(struct sl_wheel_item *w)
 static void put(struct sl_wheel *w, struct item *it, uint64_t due)
 {
 	it->w.due = due;
-	sl_wheel_insert(w, &it->w);
+	assert_int_equal(sl_wheel_insert(w, &it->w), 0);
 }
 
 static void sizes(void **state)
@@ -37,23 +40,33 @@ static void sizes(void **state)
 	struct sl_wheel w;
 
 	(void)state;
-	assert_int_equal(sl_wheel_bytes(1, 0), 2 * sizeof(struct sl_wheel_slot));
-	assert_int_equal(sl_wheel_bytes(10, 100), 16 * sizeof(struct sl_wheel_slot));	/* 12 */
-	assert_int_equal(sl_wheel_bytes(10, 139), 16 * sizeof(struct sl_wheel_slot));	/* 15 */
-	assert_int_equal(sl_wheel_bytes(10, 140), 16 * sizeof(struct sl_wheel_slot));	/* 16 */
-	assert_int_equal(sl_wheel_bytes(10, 150), 32 * sizeof(struct sl_wheel_slot));	/* 17 */
-	assert_int_equal(sl_wheel_bytes(1, (1u << 24) - 2),
-			 (1ull << 24) * sizeof(struct sl_wheel_slot));
-	assert_int_equal(sl_wheel_bytes(1, (1u << 24) - 1), 0);
-	assert_int_equal(sl_wheel_bytes(1, UINT64_MAX), 0);
-	assert_int_equal(sl_wheel_bytes(0, 100), 0);
-	assert_int_equal(sl_wheel_bytes(UINT64_MAX, UINT64_MAX), 4 * sizeof(struct sl_wheel_slot));
+	assert_int_equal(sl_wheel_bytes(1, 0, 1),
+			 2 * sizeof(struct sl_wheel_slot) + B1);
+	assert_int_equal(sl_wheel_bytes(10, 100, 1),
+			 16 * sizeof(struct sl_wheel_slot) + B1);	/* 12 */
+	assert_int_equal(sl_wheel_bytes(10, 139, 1),
+			 16 * sizeof(struct sl_wheel_slot) + B1);	/* 15 */
+	assert_int_equal(sl_wheel_bytes(10, 140, 1),
+			 16 * sizeof(struct sl_wheel_slot) + B1);	/* 16 */
+	assert_int_equal(sl_wheel_bytes(10, 150, 1),
+			 32 * sizeof(struct sl_wheel_slot) + B1);	/* 17 */
+	assert_int_equal(sl_wheel_bytes(1, (1u << 24) - 2, 1),
+			 (1ull << 24) * sizeof(struct sl_wheel_slot) + B1);
+	assert_int_equal(sl_wheel_bytes(1, (1u << 24) - 1, 1), 0);
+	assert_int_equal(sl_wheel_bytes(1, UINT64_MAX, 1), 0);
+	assert_int_equal(sl_wheel_bytes(0, 100, 1), 0);
+	assert_int_equal(sl_wheel_bytes(UINT64_MAX, UINT64_MAX, 1),
+			 4 * sizeof(struct sl_wheel_slot) + B1);
 
-	assert_int_equal(sl_wheel_init(&w, 0, 100, 0), -EINVAL);
+	assert_int_equal(sl_wheel_bytes(10, 100, 0), 0);
+	assert_int_equal(sl_wheel_bytes(10, 100, 1000), 16 * sizeof(struct sl_wheel_slot) + 64000);
+	assert_int_equal(sizeof(struct sl_wheel_blk), 64);
+	assert_int_equal(sl_wheel_init(&w, 10, 100, 0, 0), -EINVAL);
+	assert_int_equal(sl_wheel_init(&w, 0, 100, MAXI, 0), -EINVAL);
 	assert_null(w.slot);
-	assert_int_equal(sl_wheel_init(&w, 1, 1u << 24, 0), -EINVAL);
+	assert_int_equal(sl_wheel_init(&w, 1, 1u << 24, MAXI, 0), -EINVAL);
 	sl_wheel_free(&w);	/* a refused wheel is zeroed: free is harmless */
-	assert_int_equal(sl_wheel_init(&w, 10, 100, 1234), 0);
+	assert_int_equal(sl_wheel_init(&w, 10, 100, MAXI, 1234), 0);
 	assert_int_equal(w.width, 10);
 	assert_int_equal(w.cur, 123);
 	assert_int_equal(w.mask, 15);
@@ -61,6 +74,42 @@ static void sizes(void **state)
 	assert_int_equal(w.clamped, 0);
 	sl_wheel_free(&w);
 	assert_null(w.slot);
+}
+
+/*
+ * The block pool: a wheel of max_items N holds N items however they spread (every one in a
+ * slot of its own, or all in one slot over several blocks), refuses the N+1st without holding
+ * it, and after releases takes as many again, many times over (blocks go back to the pool);
+ * FIFO holds across block boundaries when a release stops inside a block.
+ */
+static void full_and_blocks_reused(void **state)
+{
+	enum { N = 13 };
+	struct sl_wheel w;
+	struct item it[N + 1];
+	struct sl_wheel_item *out[N + 1];
+	uint64_t now = 0;
+
+	(void)state;
+	assert_int_equal(sl_wheel_init(&w, 10, 1000, N, 0), 0);
+	for (unsigned round = 0; round < 50; round++) {
+		unsigned spread = round & 1, n = 0, got;
+
+		for (unsigned i = 0; i < N; i++)	/* one slot each, or all in slot now+50 */
+			put(&w, &it[i], now + (spread ? 10 * i : 50));
+		it[N].w.due = now + 50;
+		assert_int_equal(sl_wheel_insert(&w, &it[N].w), -ENOSPC);
+		assert_int_equal(w.held, N);
+		/* out in steps of 4 (inside blocks of 6) at a clock past them all */
+		while ((got = sl_wheel_release(&w, now + 10 * N, out + n, 4)) > 0)
+			n += got;
+		assert_int_equal(n, N);
+		assert_int_equal(w.held, 0);
+		for (unsigned i = 0; i < N; i++)
+			assert_ptr_equal(out[i], &it[i].w);	/* FIFO, slot order */
+		now += 10 * N + 10;
+	}
+	sl_wheel_free(&w);
 }
 
 static void fifo_within_a_slot(void **state)
@@ -71,7 +120,7 @@ static void fifo_within_a_slot(void **state)
 	const uint64_t due[6] = {15, 13, 19, 10, 25, 11};	/* slot 1 except it[4] (slot 2) */
 
 	(void)state;
-	assert_int_equal(sl_wheel_init(&w, 10, 100, 0), 0);
+	assert_int_equal(sl_wheel_init(&w, 10, 100, MAXI, 0), 0);
 	for (unsigned i = 0; i < 6; i++)
 		put(&w, &it[i], due[i]);
 	assert_int_equal(w.held, 6);
@@ -107,7 +156,7 @@ static void release_boundaries(void **state)
 				struct sl_wheel_item *out[1];
 				unsigned n;
 
-				assert_int_equal(sl_wheel_init(&w, W, 64, 0), 0);
+				assert_int_equal(sl_wheel_init(&w, W, 64, MAXI, 0), 0);
 				put(&w, &it, t);
 				n = sl_wheel_release(&w, now, out, 1);
 				assert_int_equal(n, now / W >= t / W);
@@ -128,7 +177,7 @@ static void already_due(void **state)
 	struct sl_wheel_item *out[4];
 
 	(void)state;
-	assert_int_equal(sl_wheel_init(&w, 10, 100, 100), 0);	/* cur = 10 */
+	assert_int_equal(sl_wheel_init(&w, 10, 100, MAXI, 100), 0);	/* cur = 10 */
 	put(&w, &it[0], 105);
 	put(&w, &it[1], 5);		/* long past: slot cur, after it[0] */
 	put(&w, &it[2], 0);
@@ -159,7 +208,7 @@ static void clamped_beyond_the_horizon(void **state)
 
 	(void)state;
 	/* 16 slots of 10 ticks: slots 0..15 from cur 0 */
-	assert_int_equal(sl_wheel_init(&w, 10, 100, 0), 0);
+	assert_int_equal(sl_wheel_init(&w, 10, 100, MAXI, 0), 0);
 	put(&w, &it[0], 159);		/* slot 15: the last, not clamped */
 	assert_int_equal(w.clamped, 0);
 	put(&w, &it[1], 160);		/* slot 16: clamped into 15 */
@@ -183,7 +232,7 @@ static void clamped_beyond_the_horizon(void **state)
 	/* anything due before now + horizon after a full release at now is never clamped */
 	for (uint64_t W = 1; W < 12; W++) {
 		for (uint64_t h = 0; h < 60; h++) {
-			assert_int_equal(sl_wheel_init(&w, W, h, 0), 0);
+			assert_int_equal(sl_wheel_init(&w, W, h, MAXI, 0), 0);
 			for (uint64_t now = 0; now < 100; now++) {
 				assert_int_equal(sl_wheel_release(&w, now, out, 8), 0);
 				if (h) {
@@ -204,7 +253,7 @@ static void max_stops_mid_slot(void **state)
 	struct sl_wheel_item *out[8];
 
 	(void)state;
-	assert_int_equal(sl_wheel_init(&w, 10, 100, 0), 0);
+	assert_int_equal(sl_wheel_init(&w, 10, 100, MAXI, 0), 0);
 	put(&w, &it[0], 1);	/* slot 0: a b c */
 	put(&w, &it[1], 2);
 	put(&w, &it[2], 3);
@@ -240,7 +289,7 @@ static void drain_in_order(void **state)
 	unsigned n = 0, k;
 
 	(void)state;
-	assert_int_equal(sl_wheel_init(&w, 10, 100, 0), 0);
+	assert_int_equal(sl_wheel_init(&w, 10, 100, MAXI, 0), 0);
 	for (unsigned i = 0; i < 8; i++)
 		put(&w, &it[i], due[i]);
 	assert_int_equal(w.clamped, 1);
@@ -271,7 +320,7 @@ static void long_idle(void **state)
 	struct sl_wheel_item *out[4];
 
 	(void)state;
-	assert_int_equal(sl_wheel_init(&w, 1, 1000, 0), 0);
+	assert_int_equal(sl_wheel_init(&w, 1, 1000, MAXI, 0), 0);
 	put(&w, &it[0], 900);
 	put(&w, &it[1], 3);
 	put(&w, &it[2], 500);
@@ -293,7 +342,7 @@ static void long_idle(void **state)
 	sl_wheel_free(&w);
 
 	/* the largest wheel, idle 2^39 laps: walks its 2^24 slots once */
-	assert_int_equal(sl_wheel_init(&w, 1, (1u << 24) - 2, 0), 0);
+	assert_int_equal(sl_wheel_init(&w, 1, (1u << 24) - 2, MAXI, 0), 0);
 	assert_int_equal(w.mask, (1u << 24) - 1);
 	put(&w, &it[0], (1u << 24) - 1);
 	assert_int_equal(sl_wheel_release(&w, 1ull << 63, out, 4), 1);
@@ -307,7 +356,7 @@ static void clock_backwards(void **state)
 	struct sl_wheel_item *out[2];
 
 	(void)state;
-	assert_int_equal(sl_wheel_init(&w, 10, 100, 1000), 0);
+	assert_int_equal(sl_wheel_init(&w, 10, 100, MAXI, 1000), 0);
 	put(&w, &it[0], 1000);
 	assert_int_equal(sl_wheel_release(&w, 990, out, 2), 0);	/* behind cur: nothing */
 	assert_int_equal(w.cur, 100);
@@ -455,7 +504,7 @@ static void random_case(const struct rnd_case *c)
 	uint64_t lap, cov_mid = 0, cov_idle = 0, cov_late = 0;
 
 	assert_non_null(pool);
-	assert_int_equal(sl_wheel_init(&w, c->width, c->horizon, now), 0);
+	assert_int_equal(sl_wheel_init(&w, c->width, c->horizon, POOL, now), 0);
 	lap = (uint64_t)(w.mask + 1) * c->width;
 	r = (struct ref){c->width, w.mask, now / c->width, 0, 0, malloc(POOL * sizeof(void *)), 0};
 	for (unsigned i = 0; i < POOL; i++)
@@ -575,7 +624,7 @@ static void paced_at_every_tick(void **state)
 		free_top = free_list;
 		for (unsigned i = 0; i < POOL; i++)
 			*free_top++ = &pool[i];
-		assert_int_equal(sl_wheel_init(&w, W, H, start), 0);
+		assert_int_equal(sl_wheel_init(&w, W, H, POOL, start), 0);
 		for (uint64_t t = start; t < start + 30000; t++) {
 			unsigned k = (unsigned)rn(&s, 3), n;
 
@@ -608,6 +657,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sizes),
+		cmocka_unit_test(full_and_blocks_reused),
 		cmocka_unit_test(fifo_within_a_slot),
 		cmocka_unit_test(release_boundaries),
 		cmocka_unit_test(already_due),
