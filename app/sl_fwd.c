@@ -8,6 +8,7 @@
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include <urcu-qsbr.h>
+#include <inttypes.h>
 #include "sl_fwd.h"
 
 int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz, unsigned nb)
@@ -17,6 +18,7 @@ int sl_fwd_init(struct sl_fwd *f, struct sl_engine *e, uint64_t hz, unsigned nb)
 	memset(f, 0, sizeof(*f));
 	atomic_init(&f->stop, false);
 	f->drain_tsc = (hz + US_PER_S - 1) / US_PER_S * SL_FWD_DRAIN_US;
+	f->stall_tsc = hz / US_PER_S * SL_FWD_STALL_US;
 	RTE_LCORE_FOREACH_WORKER(id) {
 		struct sl_fwd_lcore *fl;
 
@@ -148,6 +150,7 @@ int sl_fwd_main(void *arg)
 		if (idle)	/* the pass before received nothing: its time was idle */
 			__atomic_store_n(&fl->idle_tsc, fl->idle_tsc + (cur_tsc - pass_tsc),
 					 __ATOMIC_RELAXED);
+		sl_stall_note(&fl->stall, cur_tsc - pass_tsc, f->stall_tsc);
 		pass_tsc = cur_tsc;
 		if (unlikely(cur_tsc - prev_tsc > drain_tsc)) {
 			sl_fwd_flush_all(fl);
@@ -180,6 +183,25 @@ uint64_t sl_fwd_tx_dropped(const struct sl_fwd *f)
 	for (unsigned i = 0; i < f->nb_lcores; i++)
 		sum += __atomic_load_n(&f->lcores[i]->tx_dropped, __ATOMIC_RELAXED);
 	return sum;
+}
+
+void sl_fwd_stalls_final(const struct sl_fwd *f, const char *role, uint64_t hz, FILE *out)
+{
+	unsigned any = 0;
+
+	for (unsigned i = 0; i < f->nb_lcores; i++) {
+		const struct sl_stall *st = &f->lcores[i]->stall;
+
+		if (!st->n)
+			continue;
+		fprintf(out, "sluice: lcore %u (%s) lost its core %" PRIu64 " time(s) for over %u ms, "
+			"%.1f ms in all\n", f->lcores[i]->lcore_id, role, st->n, SL_FWD_STALL_US / 1000,
+			(double)st->tsc * 1e3 / (double)hz);
+		any = 1;
+	}
+	if (any)
+		fprintf(out, "sluice: other threads or the hypervisor ran on those cores: keep them "
+			"for sluice (README, Operating sluice)\n");
 }
 
 uint64_t sl_fwd_first_tsc(const struct sl_fwd *f)

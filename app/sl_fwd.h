@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <rte_common.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -13,6 +14,7 @@
 #define SL_FWD_BURST 32		/* frames per rte_eth_rx_burst and per TX flush */
 #define SL_FWD_MAX_RXQ 64	/* (port, queue) RX pairs one lcore may poll */
 #define SL_FWD_DRAIN_US 100	/* flush partly filled TX buffers this often */
+#define SL_FWD_STALL_US 1000	/* an lcore's passes this far apart: it lost its core */
 
 _Static_assert(SL_FWD_BURST <= SL_BURST_MAX, "sl_process takes at most SL_BURST_MAX frames");
 
@@ -23,6 +25,24 @@ struct sl_fwd_txbuf {
 	uint16_t n;
 	struct rte_mbuf *m[SL_FWD_BURST];
 };
+
+/*
+ * Passes of one lcore that began more than SL_FWD_STALL_US after the one before: the lcore
+ * lost its core (another thread, the kernel or the hypervisor ran there) or, rarely, a pass took
+ * that long. Written by the lcore, read by the main lcore (metrics, final lines): relaxed.
+ */
+struct sl_stall {
+	uint64_t n;
+	uint64_t tsc;			/* their TSC ticks in all */
+};
+
+static inline void sl_stall_note(struct sl_stall *s, uint64_t gap, uint64_t limit)
+{
+	if (unlikely(gap > limit)) {
+		__atomic_store_n(&s->n, s->n + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->tsc, s->tsc + gap, __ATOMIC_RELAXED);
+	}
+}
 
 /* One RX queue polled by an lcore and the TX buffer (index into tx[]) its frames go to. */
 struct sl_fwd_rxq {
@@ -56,6 +76,7 @@ struct sl_fwd_lcore {
 	uint64_t first_tsc;		/* TSC of the first burst that forwarded a frame; 0 = none */
 	uint64_t tx_dropped;		/* frames the TX queue did not accept, freed */
 	uint64_t idle_tsc;		/* TSC ticks in passes that received nothing (metrics) */
+	struct sl_stall stall;		/* core losses (metrics, final lines) */
 	unsigned head, nin;		/* oldest burst in flight (slot), how many */
 	struct sl_fwd_inflight inflight[SL_SLOTS] __rte_cache_aligned;	/* by engine slot */
 	struct sl_fwd_txbuf tx[SL_FWD_MAX_RXQ] __rte_cache_aligned;
@@ -65,6 +86,7 @@ struct sl_fwd_lcore {
 struct sl_fwd {
 	atomic_bool stop;		/* set by the main lcore; workers finish the burst and return */
 	uint64_t drain_tsc;		/* TSC ticks between TX drains */
+	uint64_t stall_tsc;		/* SL_FWD_STALL_US in TSC ticks */
 	unsigned nb_lcores;		/* forwarding lcores (engine contexts) */
 	struct sl_fwd_lcore *lcores[RTE_MAX_LCORE];	/* by forwarding index; rte_zmalloc'ed */
 	struct sl_fwd_lcore *by_id[RTE_MAX_LCORE];	/* by lcore id; NULL on non-forwarding */
@@ -94,6 +116,12 @@ int sl_fwd_txbuf(struct sl_fwd_lcore *fl, uint16_t port, uint16_t queue);
  * its RX queues, unregistered on return), so policy reloads and evictions wait for it.
  */
 int sl_fwd_main(void *arg);
+
+/*
+ * One line per lcore that lost its core (sl_stall), to out: "sluice: lcore 1 (role) lost its
+ * core N time(s) for over 1 ms, X ms in all", and a pointer to the README when any did.
+ */
+void sl_fwd_stalls_final(const struct sl_fwd *f, const char *role, uint64_t hz, FILE *out);
 
 /* Sum of tx_dropped over the forwarding lcores (any thread). */
 uint64_t sl_fwd_tx_dropped(const struct sl_fwd *f);

@@ -290,6 +290,38 @@ static double ratio(uint64_t idle, uint64_t span)
 	return span && idle < span ? 1.0 - (double)idle / (double)span : 0.0;
 }
 
+static void stall_line(struct buf *b, const char *name, unsigned lcore, const char *role,
+		       const struct sl_stall *st, uint64_t hz, int seconds)
+{
+	if (seconds)
+		putf(b, "%s{lcore=\"%u\",role=\"%s\"} %.6f\n", name, lcore, role,
+		     (double)__atomic_load_n(&st->tsc, __ATOMIC_RELAXED) / (double)hz);
+	else
+		putf(b, "%s{lcore=\"%u\",role=\"%s\"} %" PRIu64 "\n", name, lcore, role,
+		     __atomic_load_n(&st->n, __ATOMIC_RELAXED));
+}
+
+/* Per lcore: its core losses (sl_stall): how many (seconds 0) or their time (seconds 1). */
+static void stalls(struct buf *b, const struct sl_metrics_src *src, const char *role,
+		   int seconds)
+{
+	const char *name = seconds ? "sluice_lcore_stalled_seconds_total" :
+				     "sluice_lcore_stalls_total";
+
+	family(b, name, "counter", seconds ? "Time an lcore's passes spent more than 1 ms apart: "
+	       "its core was taken (isolate the lcores' cores)." : "Times an lcore's passes came "
+	       "more than 1 ms apart: its core was taken (another thread, the kernel, the "
+	       "hypervisor).");
+	for (unsigned i = 0; i < src->fwd->nb_lcores; i++) {
+		const struct sl_stall *st = &src->fwd->lcores[i]->stall;
+
+		stall_line(b, name, src->fwd->lcores[i]->lcore_id, role, st, src->hz, seconds);
+	}
+	for (unsigned j = 0; src->pipe && j < src->pipe->nb_workers; j++)
+		stall_line(b, name, src->pipe->workers[j]->lcore_id, "worker",
+			   &src->pipe->workers[j]->stall, src->hz, seconds);
+}
+
 /* Per lcore: frames handled and the share of time in passes that had work. */
 static void lcores(struct buf *b, const struct sl_metrics_src *src)
 {
@@ -317,6 +349,8 @@ static void lcores(struct buf *b, const struct sl_metrics_src *src)
 		     src->pipe->workers[j]->lcore_id,
 		     ratio(__atomic_load_n(&src->pipe->workers[j]->idle_tsc, __ATOMIC_RELAXED),
 			   span));
+	stalls(b, src, role, 0);
+	stalls(b, src, role, 1);
 }
 
 int sl_metrics_render(const struct sl_metrics_src *src, char **out, size_t *len)

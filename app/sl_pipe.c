@@ -409,6 +409,7 @@ int sl_pipe_police_main(void *arg)
 		if (!got)	/* the pass before received nothing: its time was idle */
 			__atomic_store_n(&fl->idle_tsc, fl->idle_tsc + (cur_tsc - pass_tsc),
 					 __ATOMIC_RELAXED);
+		sl_stall_note(&fl->stall, cur_tsc - pass_tsc, p->fwd->stall_tsc);
 		pass_tsc = cur_tsc;
 		got = 0;
 		for (unsigned i = 0; i < fl->nb_rxq; i++) {
@@ -591,7 +592,7 @@ int sl_pipe_worker_main(void *arg)
 {
 	struct sl_pipe *p = arg;
 	struct sl_pipe_worker *w = p->worker_by_id[rte_lcore_id()];
-	uint64_t prev_tsc, cur_tsc, pass_tsc, stall_tsc = p->hz / US_PER_S * SL_PIPE_STALL_US;
+	uint64_t prev_tsc, cur_tsc, pass_tsc;
 	unsigned got = 1;
 
 	if (!w)
@@ -602,10 +603,7 @@ int sl_pipe_worker_main(void *arg)
 		if (!got)	/* the pass before moved nothing: its time was idle */
 			__atomic_store_n(&w->idle_tsc, w->idle_tsc + (cur_tsc - pass_tsc),
 					 __ATOMIC_RELAXED);
-		if (unlikely(cur_tsc - pass_tsc > stall_tsc)) {	/* no pass takes this long */
-			w->stalls++;
-			w->stall_tsc += cur_tsc - pass_tsc;
-		}
+		sl_stall_note(&w->stall, cur_tsc - pass_tsc, p->fwd->stall_tsc);
 		pass_tsc = cur_tsc;
 		got = sl_pipe_pass(p, w, cur_tsc);
 		if (!got || unlikely(cur_tsc - prev_tsc > p->drain_tsc)) {
@@ -695,8 +693,8 @@ void sl_pipe_final(const struct sl_pipe *p, const struct sl_stats *s, FILE *f)
 	uint64_t drops = 0, shaped = 0, paced, stalls = 0, stall_tsc = 0;
 
 	for (unsigned j = 0; j < p->nb_workers; j++) {
-		stalls += p->workers[j]->stalls;
-		stall_tsc += p->workers[j]->stall_tsc;
+		stalls += p->workers[j]->stall.n;
+		stall_tsc += p->workers[j]->stall.tsc;
 	}
 
 	for (unsigned i = 0; i < s->nb_tenants; i++) {
@@ -724,7 +722,7 @@ void sl_pipe_final(const struct sl_pipe *p, const struct sl_stats *s, FILE *f)
 		fprintf(f, "sluice: worker mode: the worker(s) lost their core %" PRIu64 " time(s) "
 			"for over %u ms, %.1f ms in all: other threads or the hypervisor run there "
 			"(isolate the workers' cores: README, Operating sluice)\n", stalls,
-			SL_PIPE_STALL_US / 1000, (double)stall_tsc * 1e3 / (double)p->hz);
+			SL_FWD_STALL_US / 1000, (double)stall_tsc * 1e3 / (double)p->hz);
 	for (unsigned i = 0; i < s->nb_tenants; i++)
 		fprintf(f, "  %-24s queue_drops %12" PRIu64 "  most queued at once %8" PRIu64 "\n",
 			s->t[i].name, s->t[i].c.queue_drops, s->t[i].queue_hwm);

@@ -28,7 +28,6 @@
 #define SL_PIPE_RING 1024	/* frames one (policing lcore, worker) ring holds */
 #define SL_PIPE_MAX_WORKERS 32	/* --workers at most */
 #define SL_PIPE_TX_RETRIES 32	/* more rte_eth_tx_burst calls for a full TX queue, then drop */
-#define SL_PIPE_STALL_US 1000	/* a worker's passes this far apart: it lost its core */
 #define SL_PIPE_PACE_BUCKETS 65	/* pacing error histogram: 1/8 slot each, 8 slots and more */
 #define SL_PIPE_SHAPE_SLOT_US 10	/* --shape-slot-us default: timing wheel slot width */
 #define SL_PIPE_SHAPE_MBUFS 16384	/* --shape-mbufs default: frames waiting, all workers */
@@ -72,8 +71,7 @@ struct sl_pipe_worker {
 	uint64_t pending;		/* bit per port id: tx[] may hold frames */
 	uint64_t sent;			/* frames rte_eth_tx_burst took (metrics) */
 	uint64_t idle_tsc;		/* TSC ticks in passes that moved nothing (metrics) */
-	uint64_t stalls;		/* passes that began over SL_PIPE_STALL_US after the one */
-	uint64_t stall_tsc;		/* before (the core was taken), and their TSC ticks */
+	struct sl_stall stall;		/* core losses (metrics, final lines) */
 	/* exceed: shape: frames waiting for their departure, and how late they left (|release
 	 * tick - departure| in eighths of a slot, the last bucket 8 slots or more) */
 	struct sl_wheel wheel;

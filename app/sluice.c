@@ -634,6 +634,7 @@ static int sl_app_finish(struct sl_app *app, uint64_t end)
 	sl_live_final(&s, elapsed, app->a.top, stdout);	/* sl_stats_print, --top rows */
 	if (app->a.workers)
 		sl_pipe_final(&app->pipe, &s, stdout);
+	sl_fwd_stalls_final(&app->fwd, app->a.workers ? "police" : "forward", app->hz, stdout);
 	if (app->a.report)
 		code = sl_app_report(app, &s, elapsed);
 	sl_stats_free(&s);

@@ -5,8 +5,9 @@
 usage: isolate_check.py SLUICE SL_GEN SL_ISOLATE
 
 1. sluice in worker mode with its worker on CPU 0 beside a busy loop pinned there (the kernel
-   shares the core by slices of milliseconds): the final lines must say the worker lost its core,
-   many times, for a total of the order of the time the loop ran.
+   shares the core by slices of milliseconds): 2 s in, the metrics must count at least 5 losses
+   and 0.1 s for the worker, and the final lines must say it lost its core many times, for a
+   total of the order of the time the loop ran.
 2. sl-isolate 0 over a probe: a thread free to run anywhere (a sleeper) is moved off CPU 0
    while the probe runs and given all CPUs back after; a thread pinned to CPU 1 is left as it
    was; the probe itself starts off CPU 0.
@@ -16,7 +17,10 @@ import os
 import re
 import subprocess
 import sys
+import socket
 import tempfile
+import time
+import urllib.request
 
 FAILS = []
 
@@ -36,22 +40,51 @@ def stalls(sluice, sl_gen, tmp):
     subprocess.run([sl_gen, "--out", pcap, "--duration", "0.02", "--flow",
                     "src=10.0.0.0/24,proto=udp,rate=100mbit,size=64"], check=True,
                    capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     hog = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
+    scraped = None
     try:
-        r = subprocess.run([sluice, "--no-huge", "-m", "1024", "--no-shconf", "--no-pci",
-                            "--no-telemetry", "--lcores=0@1,1@1,2@0",
-                            "--file-prefix=sluice-isolate-check", "--log-level=lib.eal:error",
-                            "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
-                            "--vdev=net_null0,no-rx=1", "--", "--config", pol, "--workers",
-                            "1", "--duration", "3", "--stats-interval", "1000"],
-                           capture_output=True, text=True, timeout=90)
+        proc = subprocess.Popen([sluice, "--no-huge", "-m", "1024", "--no-shconf", "--no-pci",
+                                 "--no-telemetry", "--lcores=0@1,1@1,2@0",
+                                 "--file-prefix=sluice-isolate-check",
+                                 "--log-level=lib.eal:error",
+                                 "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap,
+                                 "--vdev=net_null0,no-rx=1", "--", "--config", pol,
+                                 "--workers", "1", "--duration", "3", "--stats-interval",
+                                 "1000", "--metrics", "127.0.0.1:%d" % port],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(100):	# the endpoint comes up as forwarding starts
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(2)
+        try:
+            scraped = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                             timeout=5).read().decode()
+        except OSError as e:
+            check(False, "a scrape 2 s into forwarding (%s)" % e)
+        out, err = proc.communicate(timeout=90)
     finally:
         hog.kill()
         hog.wait()
-    check(r.returncode == 0, "sluice beside a busy loop exits 0 (%d: %s)" %
-          (r.returncode, r.stderr[-300:]))
+    check(proc.returncode == 0, "sluice beside a busy loop exits 0 (%d: %s)" %
+          (proc.returncode, err[-300:]))
+    if scraped is not None:
+        w = re.search(r'^sluice_lcore_stalls_total\{lcore="2",role="worker"\} (\d+)$', scraped,
+                      re.M)
+        ws = re.search(r'^sluice_lcore_stalled_seconds_total\{lcore="2",role="worker"\} '
+                       r'([0-9.]+)$', scraped, re.M)
+        check(w is not None and ws is not None, "the worker's core losses are metrics")
+        if w and ws:
+            print("     metrics 2 s in: %s times, %s s" % (w.group(1), ws.group(1)))
+            check(int(w.group(1)) >= 5 and float(ws.group(1)) >= 0.1,
+                  "2 s in, at least 5 losses and 0.1 s")
     m = re.search(r"lost their core (\d+) time\(s\) for over 1 ms, ([0-9.]+) ms in all",
-                  r.stdout + r.stderr)
+                  out + err)
     check(m is not None, "the final lines say the worker lost its core")
     if m:
         n, ms = int(m.group(1)), float(m.group(2))

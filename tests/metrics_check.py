@@ -12,7 +12,8 @@ mode for 3 s. Scrapes /metrics several times and requires:
     the tenants' packets + unmatched + malformed <= sluice_packets_total (+ a burst per
     lcore: lcores are read one after the other while they run);
   - after the reload: generation 2, reloads_total 1, last_reload_duration_seconds > 0;
-  - per lcore: packets and a busy ratio in [0, 1], a worker in worker mode;
+  - per lcore: packets and a busy ratio in [0, 1], a worker in worker mode; its core losses
+    (count and seconds: over 1 ms each, within the uptime);
   - the last scrape is at most the final report, tenant by tenant;
   - 404 for another path, 405 for POST; a bad --metrics address: exit 1 with a message.
 Exit status 0 pass, 1 fail, 77 skipped (not root, or promtool missing: Debian `prometheus`).
@@ -108,6 +109,18 @@ def check_scrape(m, where):
     for (n, labels), v in m.items():
         if n == 'sluice_lcore_busy_ratio' and not 0 <= v <= 1:
             fail(f'{where}: busy ratio {v} of {dict(labels)}')
+    # every lcore's core losses, as counts and seconds, within the time it ran
+    lcores = {k[1] for k in m if k[0] == 'sluice_lcore_packets_total'}
+    up = m[('sluice_uptime_seconds', frozenset())]
+    for fam in ('sluice_lcore_stalls_total', 'sluice_lcore_stalled_seconds_total'):
+        got = {k[1] for k in m if k[0] == fam}
+        if got != lcores:
+            fail(f'{where}: {fam} for {sorted(map(dict, got), key=str)}, want every lcore')
+    for lab in lcores:
+        n = m.get(('sluice_lcore_stalls_total', lab), 0)
+        sec = m.get(('sluice_lcore_stalled_seconds_total', lab), 0)
+        if not 0 <= sec <= up + 1 or sec < n * 1e-3 or (n == 0 and sec != 0):
+            fail(f'{where}: {dict(lab)}: {n} stalls of {sec} s in {up} s')
 
 
 def monotonic(a, b, where):
