@@ -37,8 +37,8 @@
  * ("sluice_pipe_meta") from the policing lcore to the worker.
  */
 struct sl_pipe_meta {
-	struct sl_wheel_item wi;	/* exceed: shape: wi.due, the departure tick; the link
-					 * while it waits in its worker's timing wheel */
+	struct sl_wheel_item wi;	/* exceed: shape: wi.due, the departure tick; what its
+					 * worker's timing wheel points to while it waits */
 	uint32_t slot;			/* occupancy counter taken, SL_PIPE_NO_SLOT = none */
 	uint16_t l3_off;		/* IP header offset, for the deferred DSCP rewrite */
 	uint8_t port;			/* port id the frame leaves by */
