@@ -470,12 +470,33 @@ static int pass(struct bctx *b, struct sl_cls_rule *const *o, uint32_t n)
 
 /* ------------------------------------------------------------------ kinds */
 
+/* The protocol classes (bit sl_cls_pclass) of the frames a shape's values can hold: those of
+ * their protocols when the masks give one, else all three. */
+static unsigned sub_pclasses(const struct sl_cls_sub *s)
+{
+	uint8_t m[16], k[16];
+	unsigned cl = 0;
+
+	memcpy(m, &s->mask[2], 16);
+	if (!m[12])
+		return 7;
+	for (uint32_t e = 0; e < s->nb_ent; e++) {
+		memcpy(k, &s->ent[e].key[2], 16);
+		cl |= 1u << sl_cls_pclass(k[12]);
+	}
+	return cl;
+}
+
 /* The kind bits a shape needs, from its masks and values (one family per shape): family,
- * ports, tags. */
+ * ports, tags, protocol class. */
 static int sub_allows(const struct sl_cls_sub *s, unsigned kind)
 {
 	uint8_t m[16], k[16];
-	unsigned fam = kind & 3, ports = kind >> 2 & 1, vlan = kind >> 3 & 1, inner = kind >> 4;
+	unsigned fam = kind & 3, ports = kind >> 2 & 1, vlan = kind >> 3 & 1;
+	unsigned inner = kind >> 4 & 1, pclass = kind >> 5;
+
+	if (!(s->pclasses >> pclass & 1))
+		return 0;
 
 	memcpy(m, &s->mask[2], 16);
 	memcpy(k, &s->ent[0].key[2], 16);
@@ -519,6 +540,8 @@ static void build_lists(struct sl_classifier *c, struct sl_cls_sub *subs, uint16
 	uint32_t n = 0;
 
 	c->max_probes = 0;
+	for (uint32_t s = 0; s < c->nb_subs; s++)
+		subs[s].pclasses = sub_pclasses(&subs[s]);
 	for (unsigned k = 0; k < SL_CLS_KINDS; k++) {
 		uint32_t best = SL_NO_TENANT, start = n;
 

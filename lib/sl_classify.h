@@ -85,7 +85,7 @@ struct sl_cls_sub {			/* one shape */
 	__m128i mask[3];
 	const struct sl_cls_ent *ent;
 	uint32_t idx_mask;		/* a slot: signature bits | (entry index + 1); 0: empty */
-	uint32_t pad;
+	uint32_t pclasses;		/* control path: protocol classes its values can hold */
 } __attribute__((aligned(64)));
 
 /* A block compiled: the masks and masked values above, its tenant and port ranges. */
@@ -95,7 +95,8 @@ struct sl_cls_rule {
 	uint16_t sp_lo, sp_hi, dp_lo, dp_hi;
 };
 
-#define SL_CLS_KINDS 32	/* (flags & (IPV4 | IPV6 | PORTS)) >> 1 | vlan << 3 | inner vlan << 4 */
+/* (flags & (IPV4 | IPV6 | PORTS)) >> 1 | vlan << 3 | inner vlan << 4 | protocol class << 5 */
+#define SL_CLS_KINDS 96
 
 struct sl_classifier {
 	uint32_t all;			/* every frame's tenant when no frame probes (or SL_NO_TENANT) */
@@ -136,10 +137,17 @@ uint32_t sl_classify_linear(const struct sl_classifier *c, const struct sl_pkt *
 
 /* ---- data path: inline lookup ---- */
 
+/* A protocol's class: 1 TCP, 2 UDP, 0 any other (and 0, a frame that is not IP). A shape whose
+ * values all give TCP is not looked at for a UDP frame, and so on. */
+static inline unsigned sl_cls_pclass(uint8_t proto)
+{
+	return (unsigned)(proto == 6) | (unsigned)(proto == 17) << 1;
+}
+
 static inline unsigned sl_cls_kind(const struct sl_pkt *p)
 {
 	return (unsigned)(p->flags & 0x0e) >> 1 | (unsigned)(p->vlan != SL_VLAN_NONE) << 3 |
-	       (unsigned)(p->inner_vlan != SL_VLAN_NONE) << 4;
+	       (unsigned)(p->inner_vlan != SL_VLAN_NONE) << 4 | sl_cls_pclass(p->proto) << 5;
 }
 
 /* The frame's third row with the ingress port in the bytes of l3_off (40..41). */
