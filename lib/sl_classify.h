@@ -180,6 +180,16 @@ static inline uint64_t sl_cls_hash(__m128i k0, __m128i k1, __m128i k2)
 	return x ^ x >> 29;
 }
 
+/* sl_cls_hash before its last xorshift, which bits 35-63 do not need (the prefilter's index). */
+static inline uint64_t sl_cls_hash_hi(__m128i k0, __m128i k1, __m128i k2)
+{
+	__m128i v = _mm_xor_si128(_mm_xor_si128(k0, k1), k2);
+	uint64_t x = (uint64_t)_mm_cvtsi128_si64(_mm_xor_si128(v, _mm_unpackhi_epi64(v, v)));
+
+	x ^= x >> 32;
+	return x * 0x9e3779b97f4a7c15ull;
+}
+
 static inline int sl_cls_ports_in(uint16_t sp, uint16_t dp, uint16_t slo, uint16_t shi,
 				  uint16_t dlo, uint16_t dhi)
 {
@@ -315,13 +325,14 @@ sl_cls_walk(const struct sl_classifier *c, const struct sl_pkt *p, uint16_t port
 				best = sl_cls_ent_tenant(c, s->ent, p, best);
 			continue;
 		}
-		h = sl_cls_hash(k0, k1, k2);
+		h = sl_cls_hash_hi(k0, k1, k2);	/* bits 32-63 of sl_cls_hash */
 		if (s->filter) {	/* no value of the shape has this: no probe */
 			uint32_t f = (uint32_t)(h >> 48) & s->filter_mask;
 
 			if (!(s->filter[f >> 6] >> (f & 63) & 1))
 				continue;
 		}
+		h ^= h >> 29;		/* the rest of sl_cls_hash, for a frame that probes */
 		if (pend) {
 			pend->best = best;
 			pend->j = j;
