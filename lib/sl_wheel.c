@@ -2,6 +2,7 @@
  * graceful stop; insert and release are inline in sl_wheel.h. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include "sl_wheel.h"
 
 /* Slots for these arguments (a power of two), or 0 when sl_wheel_init refuses them. */
@@ -39,16 +40,19 @@ int sl_wheel_init(struct sl_wheel *w, uint64_t width, uint64_t horizon, uint32_t
 	if (!nb || !max_items)
 		return -EINVAL;
 	w->slot = calloc(nb, sizeof(*w->slot));
-	w->blocks = aligned_alloc(64, (size_t)max_items * sizeof(*w->blocks));
+	/* mapped, not malloc'ed: its pages are touched as blocks are first used, whatever the
+	 * allocator's debugging options (MALLOC_PERTURB_ fills what malloc returns) */
+	w->blocks = mmap(NULL, (size_t)max_items * sizeof(*w->blocks), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (w->blocks == MAP_FAILED)
+		w->blocks = NULL;
 	if (!w->slot || !w->blocks) {
 		free(w->slot);
-		free(w->blocks);
+		if (w->blocks)
+			munmap(w->blocks, (size_t)max_items * sizeof(*w->blocks));
 		*w = (struct sl_wheel){0};
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < max_items; i++)	/* the pool in address order */
-		w->blocks[i].next = i + 1 < max_items ? &w->blocks[i + 1] : NULL;
-	w->pool = w->blocks;
 	w->width = width;
 	w->cur = now / width;
 	w->mask = (uint32_t)(nb - 1);
@@ -59,7 +63,8 @@ int sl_wheel_init(struct sl_wheel *w, uint64_t width, uint64_t horizon, uint32_t
 void sl_wheel_free(struct sl_wheel *w)
 {
 	free(w->slot);
-	free(w->blocks);
+	if (w->blocks)
+		munmap(w->blocks, (size_t)w->max_items * sizeof(*w->blocks));
 	*w = (struct sl_wheel){0};
 }
 

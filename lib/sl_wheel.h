@@ -15,8 +15,10 @@
  * A slot is a FIFO of blocks of SL_WHEEL_BLK item pointers, not a list through the items: a
  * release reads the pointers of a slot from a few lines and the caller can prefetch every item
  * it got before touching one (a list through items that waited milliseconds is one cache miss
- * after the other). Blocks come from a pool sized at init for max_items: a block in use holds
- * at least one item, so the pool never runs out while fewer than max_items are held.
+ * after the other). Blocks come from one allocation sized at init for max_items, first from
+ * those given back, else the next never used one (memory is touched as the wheel first holds
+ * that much, not at init): a block in use holds at least one item, so there is one while
+ * fewer than max_items are held.
  * Time. A slot is released once its first tick has come: release(now) empties every slot
  * number <= now / width, so an item leaves at most one slot width before its due and, with a
  * poll at every tick, at the first poll of its slot (or the first poll at or after its insert,
@@ -54,6 +56,7 @@ struct sl_wheel {
 	} *slot;
 	struct sl_wheel_blk *pool;	/* free blocks */
 	struct sl_wheel_blk *blocks;	/* max_items of them, one allocation */
+	uint32_t fresh;			/* blocks[fresh ..] never used: not touched yet */
 };
 
 #define SL_WHEEL_MAX_SLOTS (1u << 24)
@@ -95,10 +98,13 @@ static inline int sl_wheel_insert(struct sl_wheel *w, struct sl_wheel_item *it)
 	}
 	sl = &w->slot[s & w->mask];
 	b = sl->tail;
-	if (!b || b->n == SL_WHEEL_BLK) {	/* held < max_items: the pool has one */
+	if (!b || b->n == SL_WHEEL_BLK) {	/* held < max_items: the pool or fresh has one */
 		struct sl_wheel_blk *nb = w->pool;
 
-		w->pool = nb->next;
+		if (nb)
+			w->pool = nb->next;
+		else
+			nb = &w->blocks[w->fresh++];
 		nb->next = NULL;
 		nb->head = nb->n = 0;
 		if (b)

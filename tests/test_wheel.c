@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -109,6 +110,40 @@ static void full_and_blocks_reused(void **state)
 			assert_ptr_equal(out[i], &it[i].w);	/* FIFO, slot order */
 		now += 10 * N + 10;
 	}
+	sl_wheel_free(&w);
+}
+
+static long rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* A wheel for 2^24 items (1 GiB of blocks) touches its blocks as it first holds that many,
+ * not at init (a worker's --shape-mbufs is a ceiling, not what it uses). */
+static void init_touches_little(void **state)
+{
+	struct sl_wheel w;
+	struct item it[100];
+	long before, after;
+
+	(void)state;
+	before = rss_kb();
+	assert_int_equal(sl_wheel_init(&w, 10, 1000, 1u << 24, 0), 0);
+	for (unsigned i = 0; i < 100; i++)
+		put(&w, &it[i], 10 * i);	/* 100 slots, a block each */
+	after = rss_kb();
+	assert_true(before > 0 && after > 0);
+	assert_true(after - before < 8 * 1024);	/* the 1 KiB of slots' pages and 100 blocks */
+	assert_int_equal(w.fresh, 100);
 	sl_wheel_free(&w);
 }
 
@@ -658,6 +693,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sizes),
 		cmocka_unit_test(full_and_blocks_reused),
+		cmocka_unit_test(init_touches_little),
 		cmocka_unit_test(fifo_within_a_slot),
 		cmocka_unit_test(release_boundaries),
 		cmocka_unit_test(already_due),
