@@ -164,22 +164,6 @@ static inline int sl_cls_eq(__m128i a0, __m128i a1, __m128i a2, const __m128i *b
 	return _mm_movemask_epi8(e) == 0xffff;
 }
 
-/*
- * Hash of a masked value: its three rows XORed and folded to 64 bits, then a multiply and
- * xorshifts (rule values are the operator's, not the sender's: no secret, and a few values
- * that fold alike only share a bucket; the key compare decides). Bits 48-63 index the
- * prefilter, bits 32-47 the bucket, bits 0-31 give the signature.
- */
-static inline uint64_t sl_cls_hash(__m128i k0, __m128i k1, __m128i k2)
-{
-	__m128i v = _mm_xor_si128(_mm_xor_si128(k0, k1), k2);
-	uint64_t x = (uint64_t)_mm_cvtsi128_si64(_mm_xor_si128(v, _mm_unpackhi_epi64(v, v)));
-
-	x ^= x >> 32;
-	x *= 0x9e3779b97f4a7c15ull;
-	return x ^ x >> 29;
-}
-
 /* sl_cls_hash before its last xorshift, which bits 35-63 do not need (the prefilter's index). */
 static inline uint64_t sl_cls_hash_hi(__m128i k0, __m128i k1, __m128i k2)
 {
@@ -188,6 +172,19 @@ static inline uint64_t sl_cls_hash_hi(__m128i k0, __m128i k1, __m128i k2)
 
 	x ^= x >> 32;
 	return x * 0x9e3779b97f4a7c15ull;
+}
+
+/*
+ * Hash of a masked value: its three rows XORed and folded to 64 bits, then a multiply and
+ * xorshifts (rule values are the operator's, not the sender's: no secret, and a few values
+ * that fold alike only share a bucket; the key compare decides). Bits 48-63 index the
+ * prefilter, bits 32-47 the bucket, bits 0-31 give the signature.
+ */
+static inline uint64_t sl_cls_hash(__m128i k0, __m128i k1, __m128i k2)
+{
+	uint64_t x = sl_cls_hash_hi(k0, k1, k2);
+
+	return x ^ x >> 29;
 }
 
 static inline int sl_cls_ports_in(uint16_t sp, uint16_t dp, uint16_t slo, uint16_t shi,

@@ -143,15 +143,6 @@ static struct sl_tenant_state *tenant_state_new(const struct sl_engine *e)
 	return zalloc(sizeof(struct sl_tenant_state) + e->nb_lcores * sizeof(struct sl_lcounts));
 }
 
-static struct sl_fair *fair_new(void)
-{
-	struct sl_fair *f = aligned_alloc(64, sizeof(*f));
-
-	if (f)
-		memset(f, 0, sizeof(*f));
-	return f;
-}
-
 static int uid_cmp(const void *a, const void *b)
 {
 	const struct sl_uid_ent *x = a, *y = b;
@@ -398,7 +389,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	if (same) {
 		/* its flows' slots go with its tokens; a snapshot before this one never reads a
 		 * new one (its profile is not fair), and the publication orders the store */
-		if (p->fair && !old_ts->fair && !(old_ts->fair = fair_new()))
+		if (p->fair && !old_ts->fair && !(old_ts->fair = zalloc(sizeof(struct sl_fair))))
 			return NULL;
 		for (unsigned b = old_ts->nb; b < p->nb; b++) {	/* a limit added: full */
 			old_ts->st[b] = (struct sl_tb_state){0, p->tb[b].burst};
@@ -412,7 +403,7 @@ static struct sl_tenant_state *tenant_state_for(struct sl_engine *e, const struc
 	ts = tenant_state_new(e);
 	if (!ts)
 		return NULL;
-	if (p->fair && !(ts->fair = fair_new())) {
+	if (p->fair && !(ts->fair = zalloc(sizeof(struct sl_fair)))) {
 		tenant_state_free(ts, NULL);
 		return NULL;
 	}
