@@ -649,11 +649,81 @@ common_run(struct sl_lcore *l, struct sl_slot *s, const struct sl_ptenant *pt,
 }
 
 /*
+ * The runs of finish whose profile is the common one (common_run), with their counts, in a
+ * function of its own: with thousands of tenants a run is usually one frame, and inside finish
+ * its counts would live on the stack. Returns the index after the run; adds to *fwd, *bytes.
+ */
+static inline __attribute__((always_inline)) unsigned
+common_runs(struct sl_lcore *l, struct sl_slot *s, unsigned i, uint8_t *const data[],
+	    const uint32_t caplen[], const uint32_t len[], uint64_t now, uint8_t verdict[],
+	    struct sl_decision *dec, unsigned *fwd, uint64_t *bytes)
+{
+	const struct sl_ptenant *pt = s->pt[i];
+	const struct sl_prof *p = pt->prof;
+	struct run run = {&pt->ts->lc[l->id].c, 0, 0, 0, 0, 0};
+	unsigned start = i, n = s->n;
+
+	i = p->bytes ? common_run(l, s, pt, p, &run, i, n, data, caplen, len, now, verdict, dec, 1)
+		     : common_run(l, s, pt, p, &run, i, n, data, caplen, len, now, verdict, dec, 0);
+	run_flush(&run);
+	*fwd += (i - start) - (unsigned)run.dp;
+	*bytes += run.cb + run.eb;
+	return i;
+}
+
+/* The same for the runs of any other profile (decide: shared, limits, max-flows, shape). */
+static inline __attribute__((always_inline)) unsigned
+other_runs(struct sl_lcore *l, struct sl_slot *s, unsigned i, uint8_t *const data[],
+	   const uint32_t caplen[], const uint32_t len[], uint64_t now, uint8_t verdict[],
+	   struct sl_decision *dec, unsigned *fwd, uint64_t *bytes)
+{
+	const struct sl_ptenant *pt = s->pt[i];
+	const struct sl_prof *p = pt->prof;
+	const int multi = l->e->multi, flows = s->pol->flows;
+	struct run run = {&pt->ts->lc[l->id].c, 0, 0, 0, 0, 0};
+	unsigned start = i, n = s->n;
+
+	do {
+		uint32_t ln = len[i];
+		int exceeded = 0;
+		int r = decide(l, s, pt, i, now, ln, run.c, multi, flows);
+		uint8_t v = act(l, s, p, &run, r, i, data, caplen, ln, !dec, &exceeded);
+
+		emit(s, pt, i, v, exceeded, now, verdict, dec);
+	} while (++i < n && s->pt[i] == pt);
+	run_flush(&run);
+	*fwd += (i - start) - (unsigned)run.dp;
+	*bytes += run.cb + run.eb;
+	return i;
+}
+
+/* One run in a call of its own, with decisions (dec) or without (constant-folded). */
+#define SL_RUNS_CALLS(fn)                                                                       \
+	static __attribute__((noinline)) unsigned fn##_nodec(                                  \
+		struct sl_lcore *l, struct sl_slot *s, unsigned i, uint8_t *const data[],       \
+		const uint32_t caplen[], const uint32_t len[], uint64_t now, uint8_t verdict[], \
+		unsigned *fwd, uint64_t *bytes)                                                 \
+	{                                                                                       \
+		return fn(l, s, i, data, caplen, len, now, verdict, NULL, fwd, bytes);          \
+	}                                                                                       \
+	static __attribute__((noinline)) unsigned fn##_dec(                                    \
+		struct sl_lcore *l, struct sl_slot *s, unsigned i, uint8_t *const data[],       \
+		const uint32_t caplen[], const uint32_t len[], uint64_t now, uint8_t verdict[], \
+		struct sl_decision *dec, unsigned *fwd, uint64_t *bytes)                        \
+	{                                                                                       \
+		return fn(l, s, i, data, caplen, len, now, verdict, dec, fwd, bytes);           \
+	}
+SL_RUNS_CALLS(common_runs)
+SL_RUNS_CALLS(other_runs)
+
+/*
  * Stage 3: decide the flows, police and act; a tenant's packets/bytes are its conform +
  * exceed. dec == NULL: marks applied in place. Constant-folded in every caller.
  * Packets are taken in runs of one tenant (a burst is usually one run or a few): the run's
  * profile is loaded once, the common profile is policed by common_run, and the frames
- * forwarded and bytes are summed per run.
+ * forwarded and bytes are summed per run. Each run is a call (SL_RUNS_CALLS): in
+ * a function of their own its sums stay in registers, where in this one, with the slot's
+ * pointers live beside them, they were kept on the stack (a store and a load a frame).
  */
 static inline __attribute__((always_inline)) unsigned
 finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint32_t caplen[],
@@ -683,8 +753,6 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 	for (unsigned i = 0; i < n;) {
 		const struct sl_ptenant *pt = s->pt[i];
 		const struct sl_prof *p;
-		struct run run;
-		unsigned start;
 
 		if (!pt) {
 			uint32_t ln = len[i];
@@ -702,27 +770,16 @@ finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint3
 			continue;
 		}
 		p = pt->prof;
-		run = (struct run){&pt->ts->lc[id].c, 0, 0, 0, 0, 0};
-		start = i;
-		if (!multi && !flows && p->table && p->nb == 1 && !p->shape) {
-			i = p->bytes ? common_run(l, s, pt, p, &run, i, n, data, caplen, len, now,
-						  verdict, dec, 1)
-				     : common_run(l, s, pt, p, &run, i, n, data, caplen, len, now,
-						  verdict, dec, 0);
-		} else {
-			do {
-				uint32_t ln = len[i];
-				int exceeded = 0;
-				int r = decide(l, s, pt, i, now, ln, run.c, multi, flows);
-				uint8_t v = act(l, s, p, &run, r, i, data, caplen, ln, !dec,
-						&exceeded);
-
-				emit(s, pt, i, v, exceeded, now, verdict, dec);
-			} while (++i < n && s->pt[i] == pt);
-		}
-		run_flush(&run);
-		fwd += (i - start) - (unsigned)run.dp;
-		bytes += run.cb + run.eb;
+		if (!multi && !flows && p->table && p->nb == 1 && !p->shape)
+			i = dec ? common_runs_dec(l, s, i, data, caplen, len, now, verdict, dec,
+						  &fwd, &bytes)
+				: common_runs_nodec(l, s, i, data, caplen, len, now, verdict, &fwd,
+						    &bytes);
+		else
+			i = dec ? other_runs_dec(l, s, i, data, caplen, len, now, verdict, dec,
+						 &fwd, &bytes)
+				: other_runs_nodec(l, s, i, data, caplen, len, now, verdict, &fwd,
+						   &bytes);
 	}
 	l->total.packets += n;
 	l->total.bytes += bytes;
