@@ -3,10 +3,11 @@
 # policy with exceed: shape and with exceed: drop, in turns. TENANTS tenants (one /32 source
 # each, 64-byte UDP), a capture of one frame per tenant replayed at full speed (net_pcap
 # infinite_rx -> net_null), every tenant offered more than its rate (a shared packet-rate
-# profile, RATE pps, burst BURST pkt, max-delay 20ms), one policing lcore and one worker.
+# profile, RATE pps, burst BURST pkt, max-delay MAX_DELAY), one policing lcore and one worker.
 #
 # usage: perf/shape-bench.sh                   environment: TENANTS (10000), RATE (200),
-#        BURST (4), SECONDS_PER_RUN (15), ROUNDS (3), SLOT_US (10), BUILD (build). Root.
+#        BURST (4), SECONDS_PER_RUN (15), ROUNDS (3), SLOT_US (10), MAX_DELAY (20ms: how long
+#        a frame may wait, which sets how many wait at once), BUILD (build). Root.
 # LCORES (0@1,1@1,2@0: the worker alone on core 0, the main lcore with the policing one),
 # FAIR (flows: the shaped profile's default; none), ISOLATE (0: the worker's core in LCORES, kept
 # for it by tools/sl-isolate as an appliance host keeps its lcores' cores; empty: the host as
@@ -28,19 +29,20 @@ BURST=${BURST:-4}
 SECS=${SECONDS_PER_RUN:-15}
 ROUNDS=${ROUNDS:-3}
 SLOT_US=${SLOT_US:-10}
+MAX_DELAY=${MAX_DELAY:-20ms}
 LCORES=${LCORES:-0@1,1@1,2@0}
 FAIR=${FAIR:-flows}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shape-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-python3 - "$TMP" "$TENANTS" "$RATE" "$BURST" "$FAIR" <<'PY'
+python3 - "$TMP" "$TENANTS" "$RATE" "$BURST" "$FAIR" "$MAX_DELAY" <<'PY'
 import struct, sys
-d, n, rate, burst, fair = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+d, n, rate, burst, fair, delay = sys.argv[1], int(sys.argv[2]), *sys.argv[3:7]
 for mode in ('shape', 'drop'):
     with open(f'{d}/{mode}.yaml', 'w') as f:
         f.write('sluice: 1\nprofiles:\n')
         f.write(f'  p: {{mode: shared, rate: {rate}pps, burst: {burst}pkt, exceed: {mode}'
-                + (f', max-delay: 20ms, fair: {fair}' if mode == 'shape' else '')
+                + (f', max-delay: {delay}, fair: {fair}' if mode == 'shape' else '')
                 + '}\ntenants:\n')
         for i in range(n):
             f.write(f'  - {{name: t{i}, profile: p, match: {{src: 10.{i >> 16 & 255}.'
@@ -62,7 +64,7 @@ with open(f'{d}/cap.pcap', 'wb') as f:
         f.write(struct.pack('<IIII', 0, i, len(b), len(b)) + b)
 PY
 
-echo "# shape-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); $TENANTS tenants at ${RATE} pps each (burst $BURST, fair: $FAIR), ${SECS} s runs, slots of $SLOT_US us; CPU(s) kept for the worker: ${SL_ISOLATED:-none}"
+echo "# shape-bench $(date -u +%Y-%m-%dT%H:%MZ) on $(lscpu | sed -n 's/^Model name: *//p'), $(nproc --all) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); $TENANTS tenants at ${RATE} pps each (burst $BURST, fair: $FAIR, max-delay $MAX_DELAY), ${SECS} s runs, slots of $SLOT_US us; CPU(s) kept for the worker: ${SL_ISOLATED:-none}"
 echo "| run | exceed | read Mpps | forwarded Mpps | waited Mpps | pacing p50 / p99 (slots) | most waiting | worker lost its core (> 1 ms) |"
 echo "|---|---|---|---|---|---|---|---|"
 run() { # mode round
