@@ -649,9 +649,10 @@ common_run(struct sl_lcore *l, struct sl_slot *s, const struct sl_ptenant *pt,
 }
 
 /*
- * The runs of finish whose profile is the common one (common_run), with their counts, in a
- * function of its own: with thousands of tenants a run is usually one frame, and inside finish
- * its counts would live on the stack. Returns the index after the run; adds to *fwd, *bytes.
+ * A run of finish whose profile is the common one (common_run), with its counts; called through
+ * SL_RUNS_CALLS, a function of its own: with thousands of tenants a run is usually one frame,
+ * and inside finish its counts would live on the stack. Returns the index after the run; adds
+ * to *fwd, *bytes.
  */
 static inline __attribute__((always_inline)) unsigned
 common_runs(struct sl_lcore *l, struct sl_slot *s, unsigned i, uint8_t *const data[],
@@ -721,9 +722,9 @@ SL_RUNS_CALLS(other_runs)
  * exceed. dec == NULL: marks applied in place. Constant-folded in every caller.
  * Packets are taken in runs of one tenant (a burst is usually one run or a few): the run's
  * profile is loaded once, the common profile is policed by common_run, and the frames
- * forwarded and bytes are summed per run. Each run is a call (SL_RUNS_CALLS): in
- * a function of their own its sums stay in registers, where in this one, with the slot's
- * pointers live beside them, they were kept on the stack (a store and a load a frame).
+ * forwarded and bytes are summed per run. Each run is a call (SL_RUNS_CALLS): in a function of
+ * its own a run's sums stay in registers, where in this one, with the slot's pointers live
+ * beside them, they were kept on the stack (a store and a load a frame).
  */
 static inline __attribute__((always_inline)) unsigned
 finish(struct sl_lcore *l, struct sl_slot *s, uint8_t *const data[], const uint32_t caplen[],
