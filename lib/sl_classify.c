@@ -8,10 +8,12 @@
 #define ROW2_OFF 32		/* offsetof(struct sl_pkt, sport): the third row */
 #define LINEAR_MAX 8		/* blocks of one value walked in order; more: port intervals */
 #define FILTER_MIN 4		/* values a shape needs for a prefilter */
-#define FILTERS_MAX 512		/* prefilters of one policy: 8 KiB at most each, 4 MiB in all */
-#define FILTER_WORDS 1024	/* 64-bit words of the largest prefilter */
+#define FILTERS_MAX 512		/* prefilters of one policy: 32 KiB at most each, 16 MiB in all */
+#define FILTER_WORDS 4096	/* 64-bit words of the largest prefilter (18 bits of the hash) */
 
 _Static_assert(sizeof(struct sl_cls_ent) == 64, "a shape's value is one cache line");
+_Static_assert(FILTER_WORDS * 64 <= 1u << (64 - SL_CLS_FILTER_SHIFT),
+	       "the prefilter index has the bits of the largest bitmap");
 _Static_assert(offsetof(struct sl_pkt, sport) == ROW2_OFF && offsetof(struct sl_pkt, l3_off) == 40 &&
 	       offsetof(struct sl_pkt, proto) == 44 && offsetof(struct sl_pkt, flags) == 45,
 	       "the classifier's rows are sl_pkt's bytes, the port in place of l3_off");
@@ -369,7 +371,7 @@ static void place_slots(struct bctx *b, struct sl_cls_sub *s)
 	b->bucket += nbk;
 }
 
-/* 64-bit words of the prefilter of a shape of n values: 16 bits a value, 512 to 65,536. */
+/* 64-bit words of the prefilter of a shape of n values: 16 bits a value, 512 to 262,144. */
 static uint32_t filter_words(uint32_t n)
 {
 	uint32_t bits = 512;
@@ -392,7 +394,7 @@ static void place_filter(struct bctx *b, struct sl_cls_sub *s)
 	s->filter_mask = words * 64 - 1;
 	for (uint32_t e = 0; e < s->nb_ent; e++) {
 		uint32_t w = (uint32_t)(sl_cls_hash(s->ent[e].key[0], s->ent[e].key[1],
-						    s->ent[e].key[2]) >> 48) & s->filter_mask;
+						    s->ent[e].key[2]) >> SL_CLS_FILTER_SHIFT) & s->filter_mask;
 
 		f[w >> 6] |= 1ull << (w & 63);
 	}

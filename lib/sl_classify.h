@@ -34,13 +34,14 @@
  * compared directly, without a hash; a shape whose masks only say "IPv4" (src 0.0.0.0/0),
  * and the catch-all {}, are folded into a per-kind default: no probe at all.
  *
- * Prefilters: a shape of many values keeps a bitmap of 16 bits per value (512 to 65,536
- * bits), one set for 16 bits of the hash of each of its values (the hash is the probe's own:
- * the test costs a load and a bit test). A frame whose masked rows hash to a clear bit
- * cannot hold in that shape and skips its probe: a frame of one tenant's
- * shape probes that shape alone in the usual policies, others rarely (one in 16, one in 5 for
- * shapes of more than 4,096 values), and the bitmaps of 10,000 tenants take 20 KiB. A hash probe reads one bucket of 8 slots (signatures
- * compared at once), at most a quarter full, and the value's line on a signature match.
+ * Prefilters: a shape of many values keeps a bitmap of 16 bits per value (512 to 262,144
+ * bits), one set for up to 18 bits of the hash of each of its values (the hash is the probe's
+ * own: the test costs a load and a bit test). A frame whose masked rows hash to a clear bit
+ * cannot hold in that shape and skips its probe: a frame of one tenant's shape probes that
+ * shape alone in the usual policies, others rarely (one in 16; one in 5 for shapes of more
+ * than 16,384 values), and the bitmaps of 10,000 tenants take 20 KiB. A hash probe reads one
+ * bucket of 8 slots (signatures compared at once), at most a quarter full, and the value's
+ * line on a signature match.
  * Blocks that share a value and differ only in one port range (a service per tenant on one
  * address) are found by binary search over the port's intervals.
  */
@@ -164,6 +165,9 @@ static inline int sl_cls_eq(__m128i a0, __m128i a1, __m128i a2, const __m128i *b
 	return _mm_movemask_epi8(e) == 0xffff;
 }
 
+/* The prefilter's index: bits SL_CLS_FILTER_SHIFT.. of the hash (18 bits: 262,144 at most). */
+#define SL_CLS_FILTER_SHIFT 46
+
 /* sl_cls_hash before its last xorshift, which bits 35-63 do not need (the prefilter's index). */
 static inline uint64_t sl_cls_hash_hi(__m128i k0, __m128i k1, __m128i k2)
 {
@@ -177,8 +181,10 @@ static inline uint64_t sl_cls_hash_hi(__m128i k0, __m128i k1, __m128i k2)
 /*
  * Hash of a masked value: its three rows XORed and folded to 64 bits, then a multiply and
  * xorshifts (rule values are the operator's, not the sender's: no secret, and a few values
- * that fold alike only share a bucket; the key compare decides). Bits 48-63 index the
- * prefilter, bits 32-47 the bucket, bits 0-31 give the signature.
+ * that fold alike only share a bucket; the key compare decides). Bits 46-63 index the
+ * prefilter (SL_CLS_FILTER_SHIFT; the two lowest are the bucket's highest, which only
+ * matters to a shape of more than 16,384 values), bits 32-47 the bucket, bits 0-31 give the
+ * signature.
  */
 static inline uint64_t sl_cls_hash(__m128i k0, __m128i k1, __m128i k2)
 {
@@ -324,7 +330,7 @@ sl_cls_walk(const struct sl_classifier *c, const struct sl_pkt *p, uint16_t port
 		}
 		h = sl_cls_hash_hi(k0, k1, k2);	/* bits 32-63 of sl_cls_hash */
 		if (s->filter) {	/* no value of the shape has this: no probe */
-			uint32_t f = (uint32_t)(h >> 48) & s->filter_mask;
+			uint32_t f = (uint32_t)(h >> SL_CLS_FILTER_SHIFT) & s->filter_mask;
 
 			if (!(s->filter[f >> 6] >> (f & 63) & 1))
 				continue;

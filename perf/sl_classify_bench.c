@@ -756,7 +756,7 @@ static unsigned probes_of(const struct sl_classifier *c, const struct sl_pkt *p,
 		}
 		h = sl_cls_hash(k0, k1, k2);
 		if (s->filter) {
-			uint32_t f = (uint32_t)(h >> 48) & s->filter_mask;
+			uint32_t f = (uint32_t)(h >> SL_CLS_FILTER_SHIFT) & s->filter_mask;
 
 			if (!(s->filter[f >> 6] >> (f & 63) & 1))
 				continue;

@@ -695,6 +695,61 @@ static void big_policy(void **state)
 	pol_free(&p);
 }
 
+/*
+ * A shape of 40,000 values (src /24): its prefilter has the largest size, 262,144 bits (18
+ * bits of the hash), under a fifth of them set, and stops four in five frames of other
+ * /24s without a probe; every frame of a tenant still finds it (the reference agrees).
+ */
+static void prefilter_large_shape(void **state)
+{
+	const unsigned nt = 40000;
+	const struct sl_cls_sub *s;
+	struct sl_classifier c;
+	unsigned set = 0, passed = 0, tries = 20000;
+	uint64_t r = 11;
+	struct pol p;
+
+	(void)state;
+	pol_init(&p, nt, nt);
+	for (unsigned t = 0; t < nt; t++) {
+		pol_tenant(&p);
+		m_src4(pol_block(&p), 0x0a000000 | t << 8, 24);
+	}
+	assert_int_equal(sl_classifier_build(&p.c, &c), 0);
+	assert_int_equal(c.nb_subs, 1);
+	s = &c.sub[0];
+	assert_int_equal(s->nb_ent, nt);
+	assert_int_equal(s->filter_mask + 1, 262144);
+	for (uint32_t w = 0; w <= s->filter_mask / 64; w++)
+		set += (unsigned)__builtin_popcountll(s->filter[w]);
+	assert_true(set > nt * 9 / 10 && set < (s->filter_mask + 1) / 5);
+	for (unsigned i = 0; i < tries; i++) {
+		struct sl_pkt k;
+		uint32_t t = (uint32_t)pick(&r, nt);
+		__m128i k0, k1, k2;
+		uint64_t h;
+		uint32_t f;
+
+		/* a tenant's frame */
+		pkt4(&k, 0x0a000000 | t << 8 | (uint32_t)pick(&r, 256), 0xc0000201, 17, 1, 2);
+		assert_int_equal(sl_classify(&c, &k, 0), t);
+		/* a frame of a /24 no tenant has: the prefilter's verdict, as the walk takes it */
+		pkt4(&k, 0x0b000000 | (uint32_t)pick(&r, 1u << 24), 0xc0000201, 17, 1, 2);
+		assert_int_equal(sl_classify(&c, &k, 0), SL_NO_TENANT);
+		k0 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)k.src), s->mask[0]);
+		k1 = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)k.dst), s->mask[1]);
+		k2 = _mm_and_si128(sl_cls_row2(&k, 0), s->mask[2]);
+		h = sl_cls_hash_hi(k0, k1, k2);
+		f = (uint32_t)(h >> SL_CLS_FILTER_SHIFT) & s->filter_mask;
+		passed += (unsigned)(s->filter[f >> 6] >> (f & 63) & 1);
+	}
+	print_message("prefilter of %u values: %u of %u bits set, %u of %u other frames passed\n",
+		      nt, set, s->filter_mask + 1, passed, tries);
+	assert_true(passed < tries / 5);
+	sl_classifier_free(&c);
+	pol_free(&p);
+}
+
 /* The size bound given before building holds. */
 static void bytes_bound(void **state)
 {
@@ -727,6 +782,7 @@ int main(void)
 		cmocka_unit_test(proto_zero),
 		cmocka_unit_test(random_policies),
 		cmocka_unit_test(big_policy),
+		cmocka_unit_test(prefilter_large_shape),
 		cmocka_unit_test(bytes_bound),
 	};
 
